@@ -1,0 +1,309 @@
+// Generated from openapi/discovery.yaml by scripts/gen-openapi.mjs; do not edit.
+export interface paths {
+    "/healthz": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Liveness and readiness of this service. */
+        get: operations["health"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/self": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** This node as its peers see it. */
+        get: operations["getSelf"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/peers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The peers this node has heard from. */
+        get: operations["listPeers"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/publish": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Find a host for a task (PUBLISH, collect ACKs, CONFIRM the first). */
+        post: operations["publishTask"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/metrics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Counters of packets sent, received and dropped, in Prometheus text format. */
+        get: operations["getMetrics"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+}
+export type webhooks = Record<string, never>;
+export interface components {
+    schemas: {
+        /** @description RFC 9457 problem details; `type` is a stable urn:cps:problem:* identifier. */
+        Problem: {
+            /** @example urn:cps:problem:validation-failed */
+            type: string;
+            title: string;
+            status: number;
+            detail?: string;
+            instance?: string;
+            errors?: {
+                location: string;
+                message: string;
+            }[];
+        } & {
+            [key: string]: unknown;
+        };
+        Health: {
+            /** @enum {string} */
+            status: "ok" | "unhealthy";
+            service: string;
+            detail?: string;
+        } & {
+            [key: string]: unknown;
+        };
+        TaskId: string;
+        Ports: {
+            coordinator: number;
+            discovery: number;
+            provisioner: number;
+            storage: number;
+            vncGateway: number;
+        };
+        Resources: {
+            vcpus: number;
+            memoryMiB: number;
+            diskMiB: number;
+        };
+        NodeInfo: {
+            nodeId: string;
+            /** @description The address peers reach this node's services on. */
+            address: string;
+            ports: components["schemas"]["Ports"];
+            uptimeSec: number;
+            free?: components["schemas"]["Resources"];
+            /** @enum {string} */
+            accelerator?: "kvm" | "tcg";
+        };
+        Peer: components["schemas"]["NodeInfo"] & {
+            /** @description Milliseconds since this node last heard from the peer. */
+            lastSeenMs: number;
+            /** @enum {string} */
+            state: "alive" | "suspect" | "dead";
+        };
+        Requirements: {
+            vcpus: number;
+            memoryMiB: number;
+            diskMiB: number;
+            /** @default x86_64 */
+            arch: string;
+            /** @default false */
+            needsKvm: boolean;
+            image?: string;
+        };
+        PublishRequest: {
+            taskId: components["schemas"]["TaskId"];
+            requirements: components["schemas"]["Requirements"];
+            /**
+             * @description How long to wait for a first ACK.
+             * @default 2000
+             */
+            timeoutMs: number;
+            /** @description Node ids that must not host the task (for re-deploys). */
+            exclude?: string[];
+        };
+        Placement: {
+            taskId: components["schemas"]["TaskId"];
+            chosen: components["schemas"]["NodeInfo"];
+            backups: components["schemas"]["NodeInfo"][];
+            /** @description Milliseconds from PUBLISH to the first ACK. */
+            ackMs?: number;
+        };
+    };
+    responses: {
+        /** @description An error, as RFC 9457 problem details. */
+        Problem: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+    };
+    parameters: never;
+    requestBodies: never;
+    headers: never;
+    pathItems: never;
+}
+export type $defs = Record<string, never>;
+export interface operations {
+    health: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Healthy. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Health"];
+                };
+            };
+            /** @description Unhealthy. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Health"];
+                };
+            };
+        };
+    };
+    getSelf: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description This node. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NodeInfo"];
+                };
+            };
+            default: components["responses"]["Problem"];
+        };
+    };
+    listPeers: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Known peers. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: components["schemas"]["Peer"][];
+                    };
+                };
+            };
+            default: components["responses"]["Problem"];
+        };
+    };
+    publishTask: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PublishRequest"];
+            };
+        };
+        responses: {
+            /** @description A host was found and confirmed. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Placement"];
+                };
+            };
+            default: components["responses"]["Problem"];
+        };
+    };
+    getMetrics: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Metrics. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/plain": string;
+                };
+            };
+        };
+    };
+}

@@ -1,0 +1,382 @@
+// Generated from openapi/provisioner.yaml by scripts/gen-openapi.mjs; do not edit.
+export interface paths {
+    "/healthz": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Liveness and readiness of this service. */
+        get: operations["health"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/capacity": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** What this peer lends in total and what is still free. */
+        get: operations["getCapacity"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/vms": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The guests this provisioner runs. */
+        get: operations["listVms"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/vms/{taskId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                taskId: components["schemas"]["TaskId"];
+            };
+            cookie?: never;
+        };
+        /** State, resources and console endpoints of a task's guest. */
+        get: operations["getVm"];
+        /** Create and start the guest of a task (idempotent by task id). */
+        put: operations["createVm"];
+        post?: never;
+        /** Destroy the guest at once and forget it (idempotent). */
+        delete: operations["destroyVm"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/vms/{taskId}/serial": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                taskId: components["schemas"]["TaskId"];
+            };
+            cookie?: never;
+        };
+        /** What the guest has written on its serial console so far. */
+        get: operations["getSerialLog"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+}
+export type webhooks = Record<string, never>;
+export interface components {
+    schemas: {
+        /** @description RFC 9457 problem details; `type` is a stable urn:cps:problem:* identifier. */
+        Problem: {
+            /** @example urn:cps:problem:validation-failed */
+            type: string;
+            title: string;
+            status: number;
+            detail?: string;
+            instance?: string;
+            errors?: {
+                location: string;
+                message: string;
+            }[];
+        } & {
+            [key: string]: unknown;
+        };
+        Health: {
+            /** @enum {string} */
+            status: "ok" | "unhealthy";
+            service: string;
+            detail?: string;
+        } & {
+            [key: string]: unknown;
+        };
+        /** @description A task's id; also names the libvirt domain (cps-<id>). */
+        TaskId: string;
+        Resources: {
+            vcpus: number;
+            memoryMiB: number;
+            diskMiB: number;
+        };
+        Capacity: {
+            total: components["schemas"]["Resources"];
+            free: components["schemas"]["Resources"];
+            /**
+             * @description How guests run here
+             * @enum {string}
+             */
+            accelerator: "kvm" | "tcg";
+            /** @example x86_64 */
+            arch: string;
+            guests?: number;
+        };
+        DiskSpec: {
+            /** @description A file under the storage service's folder. */
+            path: string;
+            /** @enum {string} */
+            format: "qcow2" | "raw";
+            /** @enum {string} */
+            device: "disk" | "cdrom";
+            readonly?: boolean;
+        };
+        BootSpec: {
+            /** @constant */
+            kind: "kernel";
+            kernel: string;
+            initrd: string;
+            cmdline?: string;
+        } | {
+            /** @enum {unknown} */
+            kind: "disk" | "cdrom";
+        };
+        VmSpec: {
+            /** @description The user's name for the machine; shown */
+            name: string;
+            vcpus: number;
+            memoryMiB: number;
+            disks: components["schemas"]["DiskSpec"][];
+            boot: components["schemas"]["BootSpec"];
+        };
+        /** @enum {string} */
+        VmState: "running" | "paused" | "shutoff" | "crashed" | "pmsuspended" | "blocked" | "shutdown" | "nostate";
+        Vm: {
+            taskId: components["schemas"]["TaskId"];
+            /** @description The libvirt domain name. */
+            domain: string;
+            name: string;
+            state: components["schemas"]["VmState"];
+            vcpus: number;
+            memoryMiB: number;
+            /** @enum {string} */
+            accelerator: "kvm" | "tcg";
+            console: {
+                vnc: {
+                    host: string;
+                    port: number;
+                };
+                serialPty?: string;
+            };
+        };
+    };
+    responses: {
+        /** @description An error, as RFC 9457 problem details. */
+        Problem: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+    };
+    parameters: never;
+    requestBodies: never;
+    headers: never;
+    pathItems: never;
+}
+export type $defs = Record<string, never>;
+export interface operations {
+    health: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Healthy. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Health"];
+                };
+            };
+            /** @description Unhealthy. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Health"];
+                };
+            };
+        };
+    };
+    getCapacity: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Capacity. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Capacity"];
+                };
+            };
+            default: components["responses"]["Problem"];
+        };
+    };
+    listVms: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description All guests. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: components["schemas"]["Vm"][];
+                    };
+                };
+            };
+            default: components["responses"]["Problem"];
+        };
+    };
+    getVm: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                taskId: components["schemas"]["TaskId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The guest. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Vm"];
+                };
+            };
+            default: components["responses"]["Problem"];
+        };
+    };
+    createVm: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                taskId: components["schemas"]["TaskId"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["VmSpec"];
+            };
+        };
+        responses: {
+            /** @description The guest already existed with this spec. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Vm"];
+                };
+            };
+            /** @description The guest was created and started. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Vm"];
+                };
+            };
+            default: components["responses"]["Problem"];
+        };
+    };
+    destroyVm: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                taskId: components["schemas"]["TaskId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Gone. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            default: components["responses"]["Problem"];
+        };
+    };
+    getSerialLog: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                taskId: components["schemas"]["TaskId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The serial log, as text. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/plain": string;
+                };
+            };
+            default: components["responses"]["Problem"];
+        };
+    };
+}

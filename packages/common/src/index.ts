@@ -1,0 +1,6 @@
+export * from './problem.ts';
+export * from './logger.ts';
+export * from './config.ts';
+export * from './contract.ts';
+export * from './serve.ts';
+export * from './health.ts';
