@@ -1,0 +1,72 @@
+import { execFileSync } from 'node:child_process';
+import type { Browser } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { launchChromium } from '../helpers/browser.ts';
+import { startNode, type RunningNode } from '../helpers/cps-node.ts';
+
+// The path a user takes: the portal form → a running VM → its screen in the browser → stop.
+const base = 18500;
+let node: RunningNode;
+let browser: Browser;
+
+const domains = () =>
+  execFileSync('virsh', ['-c', 'qemu:///system', 'list', '--all', '--name'], { encoding: 'utf8' })
+    .split('\n')
+    .map((s) => s.trim())
+    .filter(Boolean);
+
+beforeAll(async () => {
+  node = await startNode(base);
+  browser = await launchChromium();
+});
+
+afterAll(async () => {
+  await browser?.close();
+  const code = await node?.stop();
+  if (code !== 0 && node) console.log(node.output().slice(-4000));
+});
+
+describe('portal to a VM screen', () => {
+  it('submits the form, reaches running without reloading, shows the guest screen, and stops', async () => {
+    const page = await browser.newPage();
+    await page.goto(node.portal);
+    const name = `e2e </b> "quoted" & <i>`;
+    await page.fill('#task-form input[name=name]', name);
+    await page.fill('#task-form input[name=memoryMiB]', '128');
+    await page.click('#task-form button[type=submit]');
+
+    const row = page.locator('tr[data-task-id]', { hasText: 'e2e </b>' }).first();
+    await row.waitFor({ timeout: 30_000 });
+    const taskId = (await row.getAttribute('data-task-id'))!;
+    expect(taskId).toMatch(/^t-/);
+    // The user's name is shown as text, never interpreted as markup.
+    expect(await row.textContent()).toContain(name);
+    await expect.poll(() => row.locator('.state').textContent(), { timeout: 120_000, interval: 500 }).toContain('running');
+    expect(domains()).toContain(`cps-${taskId}`);
+
+    const [consolePage] = await Promise.all([page.context().waitForEvent('page'), row.locator('.console').click()]);
+    await consolePage.waitForLoadState();
+    await expect
+      .poll(() => consolePage.locator('#status').textContent(), { timeout: 30_000, interval: 500 })
+      .toMatch(/connected/i);
+    // The guest's text console must be on the canvas: count pixels that are not background.
+    const lit = async () =>
+      consolePage.evaluate(() => {
+        const canvas = document.querySelector('canvas');
+        if (!canvas || canvas.width === 0) return 0;
+        const ctx = canvas.getContext('2d');
+        if (!ctx) return 0;
+        const { data } = ctx.getImageData(0, 0, canvas.width, canvas.height);
+        let n = 0;
+        for (let i = 0; i < data.length; i += 4) if (data[i]! + data[i + 1]! + data[i + 2]! > 150) n++;
+        return n;
+      });
+    await expect.poll(lit, { timeout: 60_000, interval: 1000 }).toBeGreaterThan(200);
+    await consolePage.screenshot({ path: '/tmp/cps-e2e-console.png' });
+    await consolePage.close();
+
+    await row.locator('.stop').click();
+    await expect.poll(() => row.locator('.state').textContent(), { timeout: 60_000, interval: 500 }).toContain('stopped');
+    expect(domains()).not.toContain(`cps-${taskId}`);
+  });
+});
