@@ -159,7 +159,7 @@ export interface components {
             kind: "kernel" | "disk" | "iso";
         };
         TaskRequest: {
-            /** @description Any text; shown to the user, never used as an identifier. */
+            /** @description Any printable text (no control characters); shown to the user, never used as an identifier. */
             name: string;
             /** @default 1 */
             vcpus: number;
@@ -175,6 +175,14 @@ export interface components {
         NodeRef: {
             nodeId: string;
             address: string;
+            /** @description The node's service ports, so the task can be followed and stopped there. */
+            ports?: {
+                coordinator: number;
+                discovery: number;
+                provisioner: number;
+                storage: number;
+                vncGateway: number;
+            };
         };
         Task: {
             id: components["schemas"]["TaskId"];
