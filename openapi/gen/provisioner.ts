@@ -120,6 +120,10 @@ export interface components {
         };
         /** @description A task's id; also names the libvirt domain (cps-<id>). */
         TaskId: string;
+        /** @description The path parameters of /vms/{taskId}, as validated at the boundary. */
+        TaskParam: {
+            taskId: components["schemas"]["TaskId"];
+        };
         Resources: {
             vcpus: number;
             memoryMiB: number;

@@ -1,0 +1,163 @@
+import { ProblemError } from '@cps/common';
+import { checkAllowedPath } from './paths.ts';
+import { el, renderXml, type XmlElement } from './xml.ts';
+
+/** The namespace of the metadata element that lets a restarted provisioner adopt its domains. */
+export const CPS_NS = 'urn:cps:task:1';
+export const DOMAIN_PREFIX = 'cps-';
+export const TASK_ID = /^[a-z0-9][a-z0-9-]{0,62}$/;
+export const MAX_DISPLAY_NAME = 128;
+export const MAX_CMDLINE = 2048;
+export const MAX_DISKS = 8;
+
+export interface DiskSpec {
+  path: string;
+  format: 'qcow2' | 'raw';
+  device: 'disk' | 'cdrom';
+  readonly?: boolean;
+}
+
+export type BootSpec =
+  | { kind: 'kernel'; kernel: string; initrd: string; cmdline?: string }
+  | { kind: 'disk' }
+  | { kind: 'cdrom' };
+
+export interface DomainSpec {
+  taskId: string;
+  /** The user's name for the machine: shown in <title>, never an identifier. */
+  displayName: string;
+  type: 'kvm' | 'qemu';
+  vcpus: number;
+  memoryMiB: number;
+  disks: readonly DiskSpec[];
+  boot: BootSpec;
+  /** Where QEMU's serial console is copied (virtlogd writes it). */
+  serialLog: string;
+  /** NAT user-mode networking (QEMU's slirp), reachable from the guest only outwards. */
+  network?: 'user' | 'none';
+  /** A digest of the request this domain was made from, so a repeated PUT can tell "same" from "different". */
+  specDigest?: string;
+}
+
+export interface DomainPolicy {
+  /** Every file handed to the guest must lie under one of these folders. */
+  roots: readonly string[];
+}
+
+export const domainNameOf = (taskId: string): string => `${DOMAIN_PREFIX}${checkTaskId(taskId)}`;
+
+export function checkTaskId(taskId: string): string {
+  if (typeof taskId !== 'string' || !TASK_ID.test(taskId)) {
+    throw invalid('task id must match ^[a-z0-9][a-z0-9-]{0,62}$');
+  }
+  return taskId;
+}
+
+/** Builds the libvirt domain XML for one task's guest; every outside value is validated, then escaped. */
+export function buildDomainXml(spec: DomainSpec, policy: DomainPolicy): string {
+  const name = domainNameOf(spec.taskId);
+  const title = checkDisplayName(spec.displayName);
+  checkInt(spec.vcpus, 1, 64, 'vcpus');
+  checkInt(spec.memoryMiB, 32, 1_048_576, 'memoryMiB');
+  if (spec.type !== 'kvm' && spec.type !== 'qemu') throw invalid('domain type must be kvm or qemu');
+  if (spec.specDigest !== undefined && !/^[a-f0-9]{16,128}$/.test(spec.specDigest)) throw invalid('spec digest must be hex');
+  if (!Array.isArray(spec.disks) || spec.disks.length > MAX_DISKS) throw invalid(`at most ${MAX_DISKS} disks`);
+  const serialLog = checkAllowedPath(spec.serialLog, policy.roots, 'serial log');
+
+  return renderXml(
+    el(
+      'domain',
+      { type: spec.type },
+      el('name', {}, name),
+      el('title', {}, title),
+      el('description', {}, `CPS guest of task ${spec.taskId}`),
+      el('metadata', {}, el('cps:task', { 'xmlns:cps': CPS_NS, id: spec.taskId, spec: spec.specDigest })),
+      el('memory', { unit: 'MiB' }, String(spec.memoryMiB)),
+      el('currentMemory', { unit: 'MiB' }, String(spec.memoryMiB)),
+      el('vcpu', { placement: 'static' }, String(spec.vcpus)),
+      osElement(spec.boot, policy),
+      el('features', {}, el('acpi'), el('apic')),
+      el('clock', { offset: 'utc' }),
+      el('on_poweroff', {}, 'destroy'),
+      el('on_reboot', {}, 'restart'),
+      el('on_crash', {}, 'destroy'),
+      el(
+        'devices',
+        {},
+        ...diskElements(spec.disks, policy),
+        spec.network === 'user' && el('interface', { type: 'user' }, el('model', { type: 'virtio' })),
+        el('serial', { type: 'pty' }, el('log', { file: serialLog, append: 'off' }), el('target', { port: 0 })),
+        el('console', { type: 'pty' }, el('target', { type: 'serial', port: 0 })),
+        // Loopback only: the vnc-gateway on this peer is the one way in.
+        el('graphics', { type: 'vnc', port: -1, autoport: 'yes', listen: '127.0.0.1' }, el('listen', { type: 'address', address: '127.0.0.1' })),
+        // Plain VGA shows the kernel's text console (console=tty0) without any guest driver.
+        el('video', {}, el('model', { type: 'vga' })),
+        el('memballoon', { model: 'none' }),
+      ),
+    ),
+  );
+}
+
+function osElement(boot: BootSpec, policy: DomainPolicy): XmlElement {
+  const type = el('type', {}, 'hvm');
+  switch (boot?.kind) {
+    case 'kernel': {
+      const kernel = checkAllowedPath(boot.kernel, policy.roots, 'kernel');
+      const initrd = checkAllowedPath(boot.initrd, policy.roots, 'initrd');
+      const cmdline = boot.cmdline ?? '';
+      if (typeof cmdline !== 'string' || cmdline.length > MAX_CMDLINE) throw invalid(`cmdline longer than ${MAX_CMDLINE}`);
+      checkNoControls(cmdline, 'cmdline');
+      return el('os', {}, type, el('kernel', {}, kernel), el('initrd', {}, initrd), cmdline !== '' && el('cmdline', {}, cmdline));
+    }
+    case 'disk':
+      return el('os', {}, type, el('boot', { dev: 'hd' }));
+    case 'cdrom':
+      return el('os', {}, type, el('boot', { dev: 'cdrom' }));
+    default:
+      throw invalid('boot.kind must be kernel, disk or cdrom');
+  }
+}
+
+function diskElements(disks: readonly DiskSpec[], policy: DomainPolicy): XmlElement[] {
+  let virtio = 0;
+  let sata = 0;
+  return disks.map((d, i) => {
+    const path = checkAllowedPath(d.path, policy.roots, `disks[${i}].path`);
+    if (d.format !== 'qcow2' && d.format !== 'raw') throw invalid(`disks[${i}].format must be qcow2 or raw`);
+    if (d.device !== 'disk' && d.device !== 'cdrom') throw invalid(`disks[${i}].device must be disk or cdrom`);
+    const cdrom = d.device === 'cdrom';
+    // CD-ROMs cannot be virtio; SATA works on every machine type QEMU offers here.
+    const target = cdrom ? { dev: `sd${letter(sata++)}`, bus: 'sata' } : { dev: `vd${letter(virtio++)}`, bus: 'virtio' };
+    return el(
+      'disk',
+      { type: 'file', device: d.device },
+      el('driver', { name: 'qemu', type: d.format }),
+      el('source', { file: path }),
+      el('target', target),
+      (cdrom || d.readonly === true) && el('readonly'),
+    );
+  });
+}
+
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+const letter = (n: number): string => String.fromCharCode(97 + n);
+
+function checkDisplayName(name: string): string {
+  if (typeof name !== 'string') throw invalid('name must be a string');
+  if (LONE_SURROGATE.test(name)) throw invalid('name is not well-formed Unicode');
+  const len = [...name].length;
+  if (len < 1 || len > MAX_DISPLAY_NAME) throw invalid(`name must be 1 to ${MAX_DISPLAY_NAME} characters`);
+  checkNoControls(name, 'name');
+  return name;
+}
+
+// C0, DEL, C1, line/paragraph separators: nothing a title or a kernel command line should hold.
+function checkNoControls(value: string, what: string): void {
+  if (/[\u0000-\u001F\u007F-\u009F\u2028\u2029]/.test(value)) throw invalid(`${what} contains a control character`);
+}
+
+function checkInt(n: number, min: number, max: number, what: string): void {
+  if (!Number.isInteger(n) || n < min || n > max) throw invalid(`${what} must be an integer from ${min} to ${max}`);
+}
+
+const invalid = (detail: string) => new ProblemError('validation-failed', detail);

@@ -1,0 +1,147 @@
+import * as libvirt from '@unraid/libvirt';
+import { ProblemError } from '@cps/common';
+
+export type DomainState = 'running' | 'paused' | 'shutoff' | 'crashed' | 'pmsuspended' | 'blocked' | 'shutdown' | 'nostate';
+
+export interface DomainStatus {
+  name: string;
+  state: DomainState;
+  vcpus: number;
+  /** The domain's maximum memory (what it may use), in KiB as libvirt reports it. */
+  maxMemKiB: number;
+  /** The live XML (graphics ports and ptys are only known here). */
+  xml: string;
+}
+
+export interface NodeInfo {
+  cpus: number;
+  memoryKiB: number;
+  arch: string;
+}
+
+/**
+ * What the provisioner needs from libvirt, and nothing more, so lifecycle logic is tested against
+ * libvirt's `test:///default` driver and the same code runs QEMU. Domains are addressed by name.
+ */
+export interface Hypervisor {
+  readonly uri: string;
+  /** Throws when libvirt cannot be reached. */
+  ping(): Promise<void>;
+  nodeInfo(): Promise<NodeInfo>;
+  /** Creates and starts a transient domain. */
+  create(xml: string): Promise<void>;
+  /** undefined when no such domain exists. */
+  inspect(name: string): Promise<DomainStatus | undefined>;
+  listNames(): Promise<string[]>;
+  /** Stops the domain at once and forgets it; false when it did not exist. */
+  remove(name: string): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+const STATES: Record<number, DomainState> = {
+  [libvirt.DomainState.NOSTATE]: 'nostate',
+  [libvirt.DomainState.RUNNING]: 'running',
+  [libvirt.DomainState.BLOCKED]: 'blocked',
+  [libvirt.DomainState.PAUSED]: 'paused',
+  [libvirt.DomainState.SHUTDOWN]: 'shutdown',
+  [libvirt.DomainState.SHUTOFF]: 'shutoff',
+  [libvirt.DomainState.CRASHED]: 'crashed',
+  [libvirt.DomainState.PMSUSPENDED]: 'pmsuspended',
+};
+
+// The binding drops libvirt's error codes (all -1), so "no such domain" is told by its message.
+const NOT_FOUND = /domain not found|no domain with matching/i;
+const isNotFound = (err: unknown): boolean => NOT_FOUND.test(String((err as Error)?.message ?? err));
+// Also not a failure: the domain stopped or vanished between our two calls.
+const NOT_RUNNING = /not running|domain is not running|is not active/i;
+
+export async function connectLibvirt(uri: string): Promise<Hypervisor> {
+  const conn = new libvirt.Hypervisor({ uri });
+  await call(`connect ${uri}`, () => conn.connectOpen());
+  return new LibvirtHypervisor(uri, conn);
+}
+
+class LibvirtHypervisor implements Hypervisor {
+  constructor(
+    readonly uri: string,
+    private readonly conn: libvirt.Hypervisor,
+  ) {}
+
+  async ping(): Promise<void> {
+    await call('ping', () => this.conn.connectGetHostname());
+  }
+
+  async nodeInfo(): Promise<NodeInfo> {
+    const n = await call('node info', () => this.conn.nodeGetInfo());
+    return { cpus: n.cpus, memoryKiB: n.memory, arch: n.model };
+  }
+
+  async create(xml: string): Promise<void> {
+    await call('create domain', () => this.conn.domainCreateXML(xml));
+  }
+
+  async inspect(name: string): Promise<DomainStatus | undefined> {
+    const dom = await this.lookup(name);
+    if (!dom) return undefined;
+    try {
+      const info = await dom.getInfo();
+      const xml = await dom.getXMLDesc();
+      return { name, state: STATES[info.state] ?? 'nostate', vcpus: info.nrVirtCpu, maxMemKiB: info.maxMem, xml };
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw wrap(`inspect ${name}`, err);
+    }
+  }
+
+  async listNames(): Promise<string[]> {
+    const doms = await call('list domains', () => this.conn.connectListAllDomains());
+    const names = await Promise.all(doms.map((d) => d.getName().catch(() => undefined)));
+    return names.filter((n): n is string => typeof n === 'string');
+  }
+
+  async remove(name: string): Promise<boolean> {
+    const dom = await this.lookup(name);
+    if (!dom) return false;
+    try {
+      await dom.destroy();
+    } catch (err) {
+      if (isNotFound(err)) return true;
+      if (!NOT_RUNNING.test((err as Error).message)) throw wrap(`destroy ${name}`, err);
+    }
+    // A transient domain is gone once destroyed; a persistent one (defined by hand or later) stays.
+    const still = await this.lookup(name);
+    if (still) {
+      try {
+        await still.undefine();
+      } catch (err) {
+        if (!isNotFound(err)) throw wrap(`undefine ${name}`, err);
+      }
+    }
+    return true;
+  }
+
+  async close(): Promise<void> {
+    await this.conn.connectClose().catch(() => undefined);
+  }
+
+  private async lookup(name: string): Promise<libvirt.Domain | undefined> {
+    try {
+      return await this.conn.domainLookupByName(name);
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw wrap(`look up ${name}`, err);
+    }
+  }
+}
+
+async function call<T>(what: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    throw wrap(what, err);
+  }
+}
+
+function wrap(what: string, err: unknown): ProblemError {
+  return new ProblemError('hypervisor-error', `${what}: ${(err as Error)?.message ?? String(err)}`);
+}

@@ -1,0 +1,192 @@
+import { createHash } from 'node:crypto';
+import { mkdir, open } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ProblemError, type Logger } from '@cps/common';
+import type { ProvisionerSchemas } from '@cps/openapi';
+import { domainTypeFor, type Accelerator } from './accel.ts';
+import { admit, diskAvailMiB, freeOf, lendable, type Resources, type ShareSettings } from './capacity.ts';
+import { buildDomainXml, checkTaskId, DOMAIN_PREFIX, domainNameOf } from './domainXml.ts';
+import type { DomainStatus, Hypervisor } from './hypervisor.ts';
+import { readLiveXml } from './liveXml.ts';
+
+export type Vm = ProvisionerSchemas['Vm'];
+export type VmSpec = ProvisionerSchemas['VmSpec'];
+export type Capacity = ProvisionerSchemas['Capacity'];
+
+export interface VmsDeps {
+  hypervisor: Hypervisor;
+  /** Absolute; guests may only use files under it, and serial logs go to its logs/ folder. */
+  dataDir: string;
+  accelerator: () => Promise<Accelerator>;
+  share: ShareSettings;
+  log: Logger;
+}
+
+/** The serial log is served from its tail: a guest that prints forever must not fill a response. */
+export const SERIAL_TAIL_BYTES = 1024 * 1024;
+
+/** A task's guest, as a lifecycle over libvirt: create (admitted, idempotent), inspect, list, remove. */
+export class Vms {
+  // Creates run one at a time, so two requests cannot both pass admission against the same free capacity.
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(private readonly d: VmsDeps) {}
+
+  serialLogPath(taskId: string): string {
+    return join(this.d.dataDir, 'logs', `${checkTaskId(taskId)}.serial`);
+  }
+
+  async create(taskId: string, spec: VmSpec): Promise<{ vm: Vm; created: boolean }> {
+    checkTaskId(taskId);
+    const run = this.queue.then(() => this.createNow(taskId, spec));
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private async createNow(taskId: string, spec: VmSpec): Promise<{ vm: Vm; created: boolean }> {
+    const name = domainNameOf(taskId);
+    const digest = specDigest(spec);
+    const existing = await this.d.hypervisor.inspect(name);
+    if (existing) return { vm: this.sameOrConflict(taskId, existing, digest), created: false };
+
+    const accel = await this.d.accelerator();
+    const xml = buildDomainXml(
+      {
+        taskId,
+        displayName: spec.name,
+        type: domainTypeFor(accel),
+        vcpus: spec.vcpus,
+        memoryMiB: spec.memoryMiB,
+        disks: spec.disks,
+        boot: spec.boot,
+        serialLog: this.serialLogPath(taskId),
+        specDigest: digest,
+      },
+      { roots: [this.d.dataDir] },
+    );
+    admit(spec, (await this.capacity()).free);
+    await mkdir(join(this.d.dataDir, 'logs'), { recursive: true });
+    try {
+      await this.d.hypervisor.create(xml);
+    } catch (err) {
+      // Someone made it between our look and our create (another provisioner on this libvirt).
+      const now = await this.d.hypervisor.inspect(name);
+      if (now) return { vm: this.sameOrConflict(taskId, now, digest), created: false };
+      throw err;
+    }
+    this.d.log.info({ taskId, domain: name, vcpus: spec.vcpus, memoryMiB: spec.memoryMiB, accel }, 'guest started');
+    const made = await this.d.hypervisor.inspect(name);
+    if (!made) throw new ProblemError('hypervisor-error', `domain ${name} vanished right after it started`);
+    return { vm: toVm(taskId, made), created: true };
+  }
+
+  private sameOrConflict(taskId: string, status: DomainStatus, digest: string): Vm {
+    const facts = readLiveXml(status.xml);
+    if (facts.task?.id !== taskId) {
+      throw new ProblemError('conflict', `domain ${status.name} exists but was not made by a CPS provisioner`);
+    }
+    if (facts.task.spec !== digest) {
+      throw new ProblemError('conflict', `task ${taskId} already has a guest with a different spec; delete it first`);
+    }
+    return toVm(taskId, status, facts);
+  }
+
+  async get(taskId: string): Promise<Vm> {
+    const status = await this.d.hypervisor.inspect(domainNameOf(taskId));
+    const facts = status && readLiveXml(status.xml);
+    if (!status || facts?.task?.id !== taskId) throw new ProblemError('not-found', `no guest for task ${taskId}`);
+    return toVm(taskId, status, facts);
+  }
+
+  /** Every guest a CPS provisioner made on this libvirt (told by our metadata, not just the name). */
+  async list(): Promise<Vm[]> {
+    const names = (await this.d.hypervisor.listNames()).filter((n) => n.startsWith(DOMAIN_PREFIX)).sort();
+    const vms: Vm[] = [];
+    for (const name of names) {
+      const status = await this.d.hypervisor.inspect(name);
+      if (!status) continue;
+      const facts = readLiveXml(status.xml);
+      if (facts.task && `${DOMAIN_PREFIX}${facts.task.id}` === name) vms.push(toVm(facts.task.id, status, facts));
+    }
+    return vms;
+  }
+
+  /** Idempotent: a task with no guest is already in the wanted state. Never touches others' domains. */
+  async remove(taskId: string): Promise<void> {
+    const name = domainNameOf(taskId);
+    const status = await this.d.hypervisor.inspect(name);
+    if (!status) return;
+    if (readLiveXml(status.xml).task?.id !== taskId) {
+      throw new ProblemError('conflict', `domain ${name} was not made by a CPS provisioner; not touching it`);
+    }
+    if (await this.d.hypervisor.remove(name)) this.d.log.info({ taskId, domain: name }, 'guest destroyed');
+  }
+
+  /** The tail of the guest's serial console; the log outlives the guest until the task id is reused. */
+  async serial(taskId: string): Promise<string> {
+    const path = this.serialLogPath(taskId);
+    let fh;
+    try {
+      fh = await open(path, 'r');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      await this.get(taskId); // 404 when there is no guest either
+      return '';
+    }
+    try {
+      const { size } = await fh.stat();
+      const len = Math.min(size, SERIAL_TAIL_BYTES);
+      const buf = Buffer.alloc(len);
+      await fh.read(buf, 0, len, size - len);
+      return buf.toString('utf8');
+    } finally {
+      await fh.close();
+    }
+  }
+
+  async capacity(): Promise<Capacity & { total: Resources; free: Resources }> {
+    const [node, disk, vms, accelerator] = await Promise.all([
+      this.d.hypervisor.nodeInfo(),
+      diskAvailMiB(this.d.dataDir),
+      this.list(),
+      this.d.accelerator(),
+    ]);
+    const active = vms.filter((v) => v.state !== 'shutoff' && v.state !== 'crashed');
+    const used = {
+      vcpus: active.reduce((s, v) => s + v.vcpus, 0),
+      memoryMiB: active.reduce((s, v) => s + v.memoryMiB, 0),
+    };
+    const total = lendable(node, disk, this.d.share);
+    return { total, free: freeOf(total, used, disk), accelerator, arch: node.arch, guests: active.length };
+  }
+}
+
+function toVm(taskId: string, status: DomainStatus, facts = readLiveXml(status.xml)): Vm {
+  return {
+    taskId,
+    domain: status.name,
+    name: facts.title ?? '',
+    state: status.state,
+    vcpus: status.vcpus,
+    memoryMiB: Math.floor(status.maxMemKiB / 1024),
+    accelerator: facts.type === 'kvm' ? 'kvm' : 'tcg',
+    // Port 0: libvirt has not given the guest a VNC port (yet); the listen address is always loopback.
+    console: { vnc: { host: '127.0.0.1', port: facts.vncPort ?? 0 }, ...(facts.serialPty ? { serialPty: facts.serialPty } : {}) },
+  };
+}
+
+/** A stable digest of the request, so "PUT the same spec again" can be told from "PUT a different one". */
+export function specDigest(spec: VmSpec): string {
+  return createHash('sha256').update(canonicalJson(spec)).digest('hex');
+}
+
+function canonicalJson(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`;
+  if (v && typeof v === 'object') {
+    const entries = Object.entries(v as Record<string, unknown>)
+      .filter(([, x]) => x !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, x]) => `${JSON.stringify(k)}:${canonicalJson(x)}`).join(',')}}`;
+  }
+  return JSON.stringify(v);
+}
