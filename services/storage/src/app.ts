@@ -1,0 +1,72 @@
+import { Contract, healthRoutes, problemErrorHandler, problemNotFound, ProblemError, type Logger } from '@cps/common';
+import { specFiles, type StorageSchemas } from '@cps/openapi';
+import { Hono, type MiddlewareHandler } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { validator } from 'hono/validator';
+import type { TaskDiskStore } from './disks.ts';
+import type { ImageLibrary } from './images.ts';
+
+export interface StorageDeps {
+  images: ImageLibrary;
+  disks: TaskDiskStore;
+  log: Logger;
+}
+
+// A TaskDisksRequest is two short fields; anything much larger is not one.
+const maxBodyBytes = 16 * 1024;
+const jsonMediaType = /^application\/([\w.-]+\+)?json$/i;
+
+/** The storage API (openapi/storage.yaml): images, and the disks of the tasks on this peer. */
+export function createApp(deps: StorageDeps) {
+  const contract = Contract.fromFile(specFiles.storage);
+  // Path ids are checked against the contract's patterns before any handler builds a path.
+  const pathId = (name: 'taskId' | 'imageId', schema: 'TaskId' | 'ImageId') =>
+    validator('param', (v: Record<string, string>) => {
+      contract.check<string>(schema, v[name], `path/${name}`);
+      return v;
+    });
+
+  const app = new Hono();
+  app.onError(problemErrorHandler(deps.log));
+  app.notFound(problemNotFound);
+  app.route('/', healthRoutes('storage', () => deps.disks.health()));
+
+  app.get('/images', async (c) => c.json({ items: (await deps.images.list()).map((r) => r.image) }));
+
+  app.get('/images/:imageId', pathId('imageId', 'ImageId'), async (c) => c.json((await deps.images.get(c.req.param('imageId'))).image));
+
+  app.put(
+    '/disks/:taskId',
+    pathId('taskId', 'TaskId'),
+    requireJson,
+    bodyLimit({
+      maxSize: maxBodyBytes,
+      onError: () => {
+        throw new ProblemError('payload-too-large', `a disks request is at most ${maxBodyBytes} bytes`);
+      },
+    }),
+    contract.json<StorageSchemas['TaskDisksRequest']>('TaskDisksRequest'),
+    async (c) => {
+      const { created, disks } = await deps.disks.create(c.req.param('taskId'), c.req.valid('json'));
+      return c.json(disks, created ? 201 : 200);
+    },
+  );
+
+  app.get('/disks/:taskId', pathId('taskId', 'TaskId'), async (c) => c.json(await deps.disks.get(c.req.param('taskId'))));
+
+  app.delete('/disks/:taskId', pathId('taskId', 'TaskId'), async (c) => {
+    await deps.disks.discard(c.req.param('taskId'));
+    return c.body(null, 204);
+  });
+
+  return app;
+}
+
+/** Without this, Hono's validator reads a body of any other type as `{}` and reports missing fields. */
+const requireJson: MiddlewareHandler = async (c, next) => {
+  const type = (c.req.header('content-type') ?? '').split(';')[0]!.trim();
+  if (!jsonMediaType.test(type)) {
+    throw new ProblemError('unsupported-media-type', `send the body as application/json (got ${type ? JSON.stringify(type.slice(0, 100)) : 'no content-type'})`);
+  }
+  await next();
+};

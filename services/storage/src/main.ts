@@ -1,0 +1,35 @@
+import { createLogger, dataDirVar, loadConfig, onShutdown, portsFrom, portsSchema, serveApp } from '@cps/common';
+import { z } from 'zod';
+import { createApp } from './app.ts';
+import { statfsFreeBytes, MiB } from './capacity.ts';
+import { TaskDiskStore } from './disks.ts';
+import { ImageLibrary } from './images.ts';
+import { StorageLayout } from './paths.ts';
+import { QemuImg } from './qemu-img.ts';
+import { runTool } from './tool.ts';
+
+const config = loadConfig(
+  portsSchema.extend({
+    CPS_DATA_DIR: dataDirVar,
+    // Free space a new disk must leave untouched on the data dir's file system.
+    CPS_STORAGE_RESERVE_MIB: z.coerce.number().int().min(0).default(1024),
+    CPS_QEMU_IMG: z.string().min(1).default('qemu-img'),
+  }),
+);
+
+const log = createLogger('storage');
+const layout = new StorageLayout(config.CPS_DATA_DIR);
+const images = new ImageLibrary(layout, log);
+const disks = new TaskDiskStore({
+  layout,
+  images,
+  qemuImg: new QemuImg(runTool, config.CPS_QEMU_IMG),
+  freeBytes: statfsFreeBytes,
+  reserveBytes: config.CPS_STORAGE_RESERVE_MIB * MiB,
+  log,
+});
+await disks.prepare();
+
+const served = await serveApp(createApp({ images, disks, log }), { port: portsFrom(config).storage, log });
+log.info({ dataDir: layout.root }, 'storage ready');
+onShutdown(log, () => served.close());

@@ -1,0 +1,47 @@
+import { ProblemError } from '@cps/common';
+import type { RunTool } from './tool.ts';
+
+export type DiskFormat = 'qcow2' | 'raw';
+
+export interface DiskInfo {
+  format: string;
+  virtualSizeBytes: number;
+  actualSizeBytes?: number;
+  backingFile?: string;
+}
+
+/** The few qemu-img operations storage needs, over an injectable tool runner. */
+export class QemuImg {
+  constructor(
+    private readonly run: RunTool,
+    private readonly bin = 'qemu-img',
+  ) {}
+
+  /** An empty qcow2 (`backing` absent) or a copy-on-write overlay on `backing`. */
+  async createQcow2(path: string, sizeMiB: number, backing?: { path: string; format: DiskFormat }): Promise<void> {
+    const args = ['create', '-q', '-f', 'qcow2'];
+    if (backing) args.push('-b', backing.path, '-F', backing.format);
+    args.push(path, `${sizeMiB}M`);
+    await this.run(this.bin, args, { timeoutMs: 60_000 });
+  }
+
+  async info(path: string): Promise<DiskInfo> {
+    // -U: read even if a running guest holds the image's lock.
+    const { stdout } = await this.run(this.bin, ['info', '-U', '--output=json', path], { timeoutMs: 30_000 });
+    let j: Record<string, unknown>;
+    try {
+      j = JSON.parse(stdout) as Record<string, unknown>;
+    } catch {
+      throw new ProblemError('tool-failed', `qemu-img info printed something that is not JSON for ${path}`);
+    }
+    if (typeof j.format !== 'string' || typeof j['virtual-size'] !== 'number') {
+      throw new ProblemError('tool-failed', `qemu-img info gave no format or virtual-size for ${path}`);
+    }
+    return {
+      format: j.format,
+      virtualSizeBytes: j['virtual-size'],
+      ...(typeof j['actual-size'] === 'number' ? { actualSizeBytes: j['actual-size'] } : {}),
+      ...(typeof j['backing-filename'] === 'string' ? { backingFile: j['backing-filename'] } : {}),
+    };
+  }
+}
