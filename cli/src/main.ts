@@ -1,0 +1,47 @@
+import { createRequire } from 'node:module';
+import { UsageError } from './args.ts';
+import { doctor } from './commands/doctor.ts';
+import { task } from './commands/task.ts';
+import { up } from './commands/up.ts';
+import { processIo, type Io } from './io.ts';
+import { CommandError } from './task/client.ts';
+
+export const mainHelp = `Usage: cps <command> [options]
+
+Commands:
+  up         start this node's five services and stream their logs (Ctrl-C stops them)
+  doctor     check that this machine can run CPS
+  task       submit, list, show and stop tasks (cps task --help)
+
+Run 'cps <command> --help' for a command's options.
+`;
+
+const commands: Record<string, (args: string[], io: Io) => Promise<number>> = { up, doctor, task };
+
+/** Runs one command line; returns the exit code (0 ok, 1 failed, 2 bad usage). */
+export async function run(argv: string[], io: Io = processIo()): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    io.out(mainHelp);
+    return name ? 0 : 2;
+  }
+  if (name === '--version') {
+    io.out(createRequire(import.meta.url)('../package.json').version);
+    return 0;
+  }
+  const command = commands[name];
+  try {
+    if (!command) throw new UsageError(`unknown command '${name}' (try: ${Object.keys(commands).join(', ')})`);
+    return await command(rest, io);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      io.err(`cps ${command ? `${name}${name === 'task' && rest[0] && !rest[0].startsWith('-') ? ` ${rest[0]}` : ''}` : ''}: ${err.message}`.replace('cps : ', 'cps: '));
+      return 2;
+    }
+    if (err instanceof CommandError) {
+      io.err(`error: ${err.message}`);
+      return 1;
+    }
+    throw err;
+  }
+}

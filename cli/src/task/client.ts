@@ -1,0 +1,32 @@
+import { coordinatorClient, type CoordinatorClient } from '@cps/openapi';
+import { isProblemBody } from '@cps/common';
+import { problemLine } from './format.ts';
+
+/** A failure to show the user as `error: …`, exit code 1. */
+export class CommandError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'CommandError';
+  }
+}
+
+export const clientFor = (baseUrl: string): CoordinatorClient => coordinatorClient({ baseUrl });
+
+/**
+ * Runs one typed call and returns its data, or throws a CommandError whose message is the
+ * problem's title and detail, or why the coordinator could not be reached.
+ */
+export async function call<T>(baseUrl: string, fn: () => Promise<{ data?: T; error?: unknown; response: Response }>): Promise<T> {
+  let r;
+  try {
+    r = await fn();
+  } catch (err) {
+    const e = err as Error & { cause?: { code?: string; message?: string } };
+    const why = e.cause?.code ?? e.cause?.message ?? e.message;
+    throw new CommandError(`cannot reach the coordinator at ${baseUrl}: ${why} (is \`cps up\` running? set --url or CPS_URL)`);
+  }
+  if (r.data !== undefined && r.response.ok) return r.data;
+  if (isProblemBody(r.error)) throw new CommandError(problemLine(r.error));
+  const text = typeof r.error === 'string' ? r.error.slice(0, 200) : JSON.stringify(r.error ?? '').slice(0, 200);
+  throw new CommandError(`HTTP ${r.response.status} ${r.response.statusText}${text ? `: ${text}` : ''}`);
+}

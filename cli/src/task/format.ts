@@ -1,0 +1,41 @@
+import type { CoordinatorSchemas } from '@cps/openapi';
+import { sanitize } from '../logline.ts';
+
+type Task = CoordinatorSchemas['Task'];
+type Problem = CoordinatorSchemas['Problem'];
+
+/** Columns padded to their widest cell; the last column is not padded. */
+export function table(header: string[], rows: string[][]): string {
+  const all = [header, ...rows].map((r) => r.map((c) => sanitize(c)));
+  const widths = header.map((_, i) => Math.max(...all.map((r) => (r[i] ?? '').length)));
+  return all.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd()).join('\n');
+}
+
+export function taskTable(tasks: Task[]): string {
+  if (!tasks.length) return 'no tasks';
+  return table(
+    ['ID', 'NAME', 'STATE', 'VCPUS', 'MEMORY', 'IMAGE', 'NODE', 'CREATED'],
+    tasks.map((t) => [t.id, t.name, t.state, String(t.request.vcpus), `${t.request.memoryMiB} MiB`, t.request.image, t.node?.nodeId ?? '-', t.createdAt]),
+  );
+}
+
+export function taskDetail(t: Task): string {
+  const lines = [
+    `id:       ${t.id}`,
+    `name:     ${t.name}`,
+    `state:    ${t.state}`,
+    `request:  ${t.request.vcpus} vcpu, ${t.request.memoryMiB} MiB memory, ${t.request.diskMiB} MiB disk, image ${t.request.image}`,
+    `node:     ${t.node ? `${t.node.nodeId} (${t.node.address})` : '-'}`,
+  ];
+  if (t.backups?.length) lines.push(`backups:  ${t.backups.map((b) => b.nodeId).join(', ')}`);
+  if (t.console) lines.push(`console:  ${t.console.vncUrl}`);
+  if (t.error) lines.push(`error:    ${problemLine(t.error)}`);
+  lines.push(`created:  ${t.createdAt}`, `updated:  ${t.updatedAt}`, 'history:');
+  for (const h of t.history) lines.push(`  ${historyLine(h)}`);
+  return lines.map(sanitize).join('\n');
+}
+
+export const historyLine = (h: Task['history'][number]): string => sanitize(`${h.at}  ${h.state}${h.message ? `  ${h.message}` : ''}`);
+
+export const problemLine = (p: Partial<Problem>): string =>
+  sanitize(`${p.title ?? 'error'}${p.detail ? `: ${p.detail}` : ''}`);
