@@ -84,7 +84,7 @@ export class TaskDiskStore {
 
   /** Removes disks/<task> entirely; true when there was something to remove. */
   discard(taskId: string): Promise<boolean> {
-    const dir = this.d.layout.taskDir(taskId);
+    const dir = this.d.layout.taskEntry(taskId);
     return this.lock.run(taskId, async () => {
       let st;
       try {
@@ -122,7 +122,7 @@ export class TaskDiskStore {
 
   private async checkSize(image: ImageRecord, diskMiB: number): Promise<void> {
     if (image.source.kind !== 'disk') return;
-    const base = await this.d.qemuImg.info(image.source.file);
+    const base = await this.d.qemuImg.info(image.source.file, image.source.format);
     if (diskMiB * MiB < base.virtualSizeBytes) {
       throw new ProblemError(
         'bad-request',

@@ -92,7 +92,19 @@ export class StorageLayout {
   }
 
   taskDir(taskId: string): string {
-    if (!isTaskId(taskId)) throw new ProblemError('validation-failed', `task id ${JSON.stringify(clip(taskId))} is not valid`);
-    return safeJoin(this.disksDir, taskId);
+    return safeJoin(this.disksDir, checkTaskId(taskId));
   }
+
+  /**
+   * disks/<task> by string rules only: for removing the entry itself, which must work even when
+   * something planted there is a symlink leading out (the link goes, its target is never followed).
+   */
+  taskEntry(taskId: string): string {
+    return lexicalJoin(this.disksDir, checkTaskId(taskId));
+  }
+}
+
+function checkTaskId(taskId: string): string {
+  if (!isTaskId(taskId)) throw new ProblemError('validation-failed', `task id ${JSON.stringify(clip(taskId))} is not valid`);
+  return taskId;
 }

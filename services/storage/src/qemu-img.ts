@@ -25,9 +25,14 @@ export class QemuImg {
     await this.run(this.bin, args, { timeoutMs: 60_000 });
   }
 
-  async info(path: string): Promise<DiskInfo> {
+  /**
+   * Pass `format` whenever it is known: probing lets a raw image that starts with a qcow2 header
+   * pose as qcow2 and name any host file as its backing file.
+   */
+  async info(path: string, format?: DiskFormat): Promise<DiskInfo> {
     // -U: read even if a running guest holds the image's lock.
-    const { stdout } = await this.run(this.bin, ['info', '-U', '--output=json', path], { timeoutMs: 30_000 });
+    const args = ['info', '-U', '--output=json', ...(format ? ['-f', format] : []), path];
+    const { stdout } = await this.run(this.bin, args, { timeoutMs: 30_000 });
     let j: Record<string, unknown>;
     try {
       j = JSON.parse(stdout) as Record<string, unknown>;
