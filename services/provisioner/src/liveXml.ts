@@ -19,7 +19,8 @@ const parser = new XMLParser({
   parseAttributeValue: false,
   trimValues: false,
   processEntities: true,
-  htmlEntities: false,
+  // Also what turns numeric references (&#10;) back into characters; named HTML ones never occur.
+  htmlEntities: true,
   isArray: (name) => ['serial', 'graphics', 'cps:task'].includes(name),
 });
 

@@ -1,0 +1,235 @@
+import { randomBytes } from 'node:crypto';
+import { XMLParser } from 'fast-xml-parser';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ProblemError } from '@cps/common';
+import { buildDomainXml, type DomainSpec } from '../src/domainXml.ts';
+import { connectLibvirt, type Hypervisor } from '../src/hypervisor.ts';
+import { readLiveXml } from '../src/liveXml.ts';
+
+const policy = { roots: ['/var/lib/cps'] };
+const typical: DomainSpec = {
+  taskId: 't-0123abcd',
+  displayName: 'my machine',
+  type: 'qemu',
+  vcpus: 2,
+  memoryMiB: 256,
+  disks: [
+    { path: '/var/lib/cps/disks/t-0123abcd/root.qcow2', format: 'qcow2', device: 'disk' },
+    { path: '/var/lib/cps/disks/t-0123abcd/data.raw', format: 'raw', device: 'disk', readonly: true },
+    { path: '/var/lib/cps/images/install.iso', format: 'raw', device: 'cdrom' },
+  ],
+  boot: {
+    kind: 'kernel',
+    kernel: '/var/lib/cps/images/tiny/vmlinuz',
+    initrd: '/var/lib/cps/images/tiny/initrd.img',
+    cmdline: 'console=tty0 console=ttyS0,115200 quiet',
+  },
+  serialLog: '/var/lib/cps/logs/t-0123abcd.serial',
+  specDigest: '0123456789abcdef',
+};
+
+const golden = `<domain type="qemu">
+  <name>cps-t-0123abcd</name>
+  <title>my machine</title>
+  <description>CPS guest of task t-0123abcd</description>
+  <metadata>
+    <cps:task xmlns:cps="urn:cps:task:1" id="t-0123abcd" spec="0123456789abcdef"/>
+  </metadata>
+  <memory unit="MiB">256</memory>
+  <currentMemory unit="MiB">256</currentMemory>
+  <vcpu placement="static">2</vcpu>
+  <os>
+    <type>hvm</type>
+    <kernel>/var/lib/cps/images/tiny/vmlinuz</kernel>
+    <initrd>/var/lib/cps/images/tiny/initrd.img</initrd>
+    <cmdline>console=tty0 console=ttyS0,115200 quiet</cmdline>
+  </os>
+  <features>
+    <acpi/>
+    <apic/>
+  </features>
+  <clock offset="utc"/>
+  <on_poweroff>destroy</on_poweroff>
+  <on_reboot>restart</on_reboot>
+  <on_crash>destroy</on_crash>
+  <devices>
+    <disk type="file" device="disk">
+      <driver name="qemu" type="qcow2"/>
+      <source file="/var/lib/cps/disks/t-0123abcd/root.qcow2"/>
+      <target dev="vda" bus="virtio"/>
+    </disk>
+    <disk type="file" device="disk">
+      <driver name="qemu" type="raw"/>
+      <source file="/var/lib/cps/disks/t-0123abcd/data.raw"/>
+      <target dev="vdb" bus="virtio"/>
+      <readonly/>
+    </disk>
+    <disk type="file" device="cdrom">
+      <driver name="qemu" type="raw"/>
+      <source file="/var/lib/cps/images/install.iso"/>
+      <target dev="sda" bus="sata"/>
+      <readonly/>
+    </disk>
+    <serial type="pty">
+      <log file="/var/lib/cps/logs/t-0123abcd.serial" append="off"/>
+      <target port="0"/>
+    </serial>
+    <console type="pty">
+      <target type="serial" port="0"/>
+    </console>
+    <graphics type="vnc" port="-1" autoport="yes" listen="127.0.0.1">
+      <listen type="address" address="127.0.0.1"/>
+    </graphics>
+    <video>
+      <model type="vga"/>
+    </video>
+    <memballoon model="none"/>
+  </devices>
+</domain>`;
+
+const parser = new XMLParser({
+  ignoreAttributes: false,
+  attributeNamePrefix: '@',
+  parseTagValue: false,
+  trimValues: false,
+  htmlEntities: true,
+});
+
+function problemOf(fn: () => unknown): ProblemError {
+  try {
+    fn();
+  } catch (e) {
+    if (e instanceof ProblemError) return e;
+    throw e;
+  }
+  throw new Error('expected a ProblemError');
+}
+
+describe('buildDomainXml', () => {
+  it('writes the golden XML for a typical spec', () => {
+    expect(buildDomainXml(typical, policy)).toBe(golden);
+  });
+
+  it('boots from disk or cdrom when asked', () => {
+    expect(buildDomainXml({ ...typical, boot: { kind: 'disk' } }, policy)).toContain('<boot dev="hd"/>');
+    expect(buildDomainXml({ ...typical, boot: { kind: 'cdrom' } }, policy)).toContain('<boot dev="cdrom"/>');
+    expect(buildDomainXml({ ...typical, boot: { kind: 'disk' } }, policy)).not.toContain('<kernel>');
+  });
+
+  it('adds user-mode networking only when asked', () => {
+    expect(buildDomainXml(typical, policy)).not.toContain('<interface');
+    expect(buildDomainXml({ ...typical, network: 'user' }, policy)).toContain('<interface type="user">');
+  });
+
+  it.each([
+    ['markup', '</name><devices>'],
+    ['quotes and ampersands', `"quotes' & <x>`],
+    ['an entity', '&amp;&lt;&#10;'],
+    ['a CDATA end', ']]><x/>'],
+    ['a comment opener', '<!-- x -->'],
+    ['unicode', 'Ünïcödé 名前 🙂 ‮rtl'],
+  ])('escapes a display name with %s: it parses back as the same text, never as elements', (_, name) => {
+    const xml = buildDomainXml({ ...typical, displayName: name }, policy);
+    const d = parser.parse(xml).domain;
+    expect(d.title).toBe(name);
+    expect(d.name).toBe('cps-t-0123abcd');
+    expect(Object.keys(d).filter((k) => !k.startsWith('#') && !k.startsWith('@'))).toEqual([
+      'name', 'title', 'description', 'metadata', 'memory', 'currentMemory', 'vcpu', 'os', 'features',
+      'clock', 'on_poweroff', 'on_reboot', 'on_crash', 'devices',
+    ]);
+    // Only ever once: the name did not open or close any element.
+    expect(xml.match(/<devices>/g)).toHaveLength(1);
+    expect(xml.match(/<\/name>/g)).toHaveLength(1);
+    expect(readLiveXml(xml).title).toBe(name);
+  });
+
+  it.each([
+    ['NUL', 'a\u0000b'],
+    ['newline', 'a\nb'],
+    ['carriage return', 'a\rb'],
+    ['tab', 'a\tb'],
+    ['escape', '\u001b[2J'],
+    ['DEL', 'a\u007fb'],
+    ['C1 control', 'a\u0085b'],
+    ['line separator', 'a\u2028b'],
+    ['lone surrogate', 'a\uD800b'],
+    ['empty', ''],
+    ['10 kB', 'x'.repeat(10_000)],
+    ['129 characters', 'x'.repeat(129)],
+  ])('rejects a display name with %s', (_, name) => {
+    expect(problemOf(() => buildDomainXml({ ...typical, displayName: name }, policy)).problemType).toBe('validation-failed');
+  });
+
+  it('accepts 128 characters, counted as characters not UTF-16 units', () => {
+    expect(() => buildDomainXml({ ...typical, displayName: '🙂'.repeat(128) }, policy)).not.toThrow();
+  });
+
+  it.each([
+    ['markup', '</name><x>'],
+    ['upper case', 'T-1'],
+    ['leading dash', '-t1'],
+    ['a slash', 't/../x'],
+    ['NUL', 't\u00001'],
+    ['too long', 'a'.repeat(64)],
+    ['empty', ''],
+  ])('rejects a task id with %s', (_, taskId) => {
+    expect(problemOf(() => buildDomainXml({ ...typical, taskId }, policy)).problemType).toBe('validation-failed');
+  });
+
+  it.each([
+    ['a kernel outside the data dir', { ...typical, boot: { ...typical.boot, kernel: '/boot/vmlinuz' } as DomainSpec['boot'] }],
+    ['an initrd with ..', { ...typical, boot: { ...typical.boot, initrd: '/var/lib/cps/../../etc/shadow' } as DomainSpec['boot'] }],
+    ['a relative disk', { ...typical, disks: [{ path: 'disks/x.qcow2', format: 'qcow2', device: 'disk' }] }],
+    ['a disk outside', { ...typical, disks: [{ path: '/etc/passwd', format: 'raw', device: 'disk' }] }],
+    ['a serial log outside', { ...typical, serialLog: '/tmp/x.serial' }],
+  ] as [string, DomainSpec][])('rejects %s', (_, spec) => {
+    expect(problemOf(() => buildDomainXml(spec, policy)).problemType).toBe('path-not-allowed');
+  });
+
+  it.each([
+    ['0 vcpus', { vcpus: 0 }],
+    ['65 vcpus', { vcpus: 65 }],
+    ['fractional memory', { memoryMiB: 100.5 }],
+    ['too little memory', { memoryMiB: 16 }],
+    ['a bad domain type', { type: 'xen' }],
+    ['nine disks', { disks: Array.from({ length: 9 }, () => typical.disks[0]) }],
+    ['a bad disk format', { disks: [{ ...typical.disks[0], format: 'vmdk' }] }],
+    ['a control char in cmdline', { boot: { ...typical.boot, cmdline: 'a\nb' } }],
+    ['a huge cmdline', { boot: { ...typical.boot, cmdline: 'a'.repeat(2049) } }],
+    ['an unknown boot kind', { boot: { kind: 'pxe' } }],
+    ['a non-hex digest', { specDigest: '"/><x/>' }],
+  ])('rejects %s', (_, patch) => {
+    const spec = { ...typical, ...patch } as unknown as DomainSpec;
+    expect(problemOf(() => buildDomainXml(spec, policy)).problemType).toBe('validation-failed');
+  });
+});
+
+describe('libvirt round trip (test:///default)', () => {
+  let hv: Hypervisor;
+  const made: string[] = [];
+  beforeAll(async () => {
+    hv = await connectLibvirt('test:///default');
+  });
+  afterAll(async () => {
+    for (const n of made) await hv.remove(n).catch(() => undefined);
+    await hv.close();
+  });
+
+  it('libvirt accepts the XML and keeps a hostile name as the title only', async () => {
+    const taskId = `t-${randomBytes(4).toString('hex')}`;
+    const name = `</title><devices><disk/></devices> "q' & 🙂`;
+    const xml = buildDomainXml({ ...typical, taskId, displayName: name, serialLog: `/var/lib/cps/logs/${taskId}.serial` }, policy);
+    made.push(`cps-${taskId}`);
+    await hv.create(xml);
+    const status = await hv.inspect(`cps-${taskId}`);
+    expect(status?.state).toBe('running');
+    expect(status?.vcpus).toBe(2);
+    expect(status?.maxMemKiB).toBe(256 * 1024);
+    const facts = readLiveXml(status!.xml);
+    expect(facts.title).toBe(name);
+    expect(facts.task).toEqual({ id: taskId, spec: '0123456789abcdef' });
+    expect(facts.type).toBe('qemu');
+    const d = parser.parse(status!.xml).domain;
+    expect(d.devices.disk).toHaveLength(3);
+  });
+});
