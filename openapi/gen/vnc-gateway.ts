@@ -26,7 +26,12 @@ export interface paths {
             };
             cookie?: never;
         };
-        /** The noVNC page showing the guest's screen. */
+        /**
+         * The noVNC page showing the guest's screen.
+         * @description 404 when no guest of this task runs on this peer; 400 when the task id breaks the pattern.
+         *     The page's element `#status` shows `connecting`, `connected` or `disconnected: <reason>`
+         *     (its `data-state` attribute holds the bare state).
+         */
         get: operations["getConsolePage"];
         put?: never;
         post?: never;
@@ -45,7 +50,15 @@ export interface paths {
             };
             cookie?: never;
         };
-        /** WebSocket upgrade carrying the guest's RFB stream (binary frames). */
+        /**
+         * WebSocket upgrade carrying the guest's RFB stream (binary frames).
+         * @description The guest's VNC address is looked up and dialled before the upgrade is accepted, so a refusal
+         *     is an ordinary problem+json response: 404 (no such guest here), 409 (the guest is not running),
+         *     502 (the provisioner failed, named a non-loopback address, or the VNC port refused). A plain GET
+         *     without `Upgrade: websocket` runs the same checks and then answers 400.
+         *     Once open, the socket closes with 1000 when the guest's VNC server ends the stream, 1011 on a
+         *     VNC connection error, and 1003 when the client sends a text frame; the close reason says why.
+         */
         get: operations["openConsoleSocket"];
         put?: never;
         post?: never;
@@ -81,6 +94,10 @@ export interface components {
             detail?: string;
         } & {
             [key: string]: unknown;
+        };
+        /** @description The path parameters of the console routes. */
+        ConsolePath: {
+            taskId: components["schemas"]["TaskId"];
         };
         TaskId: string;
     };

@@ -1,0 +1,80 @@
+import { Contract, healthRoutes, ProblemError, problemErrorHandler, problemNotFound, type Logger } from '@cps/common';
+import { specFiles, type ProvisionerClient, type VncGatewaySchemas } from '@cps/openapi';
+import { Hono } from 'hono';
+import { provisionerTargets, type ResolveTarget } from './console-target.ts';
+import { dialTcp, type DialVnc } from './dial.ts';
+import { pageAssets, pageHeaders, renderConsolePage } from './page.ts';
+import { ConsoleSession } from './session.ts';
+import { SessionRegistry } from './sessions.ts';
+import { novncRoot, staticFiles } from './static-files.ts';
+import type { UpgradeBindings } from './upgrade.ts';
+
+export interface GatewayDeps {
+  /** The local provisioner, which knows each guest's VNC port. */
+  provisioner: ProvisionerClient;
+  log: Logger;
+  /** Opens the TCP connection to a guest's VNC server; tests pass their own. */
+  dialVnc?: DialVnc;
+  /** Where a task's VNC server is; by default asked of `provisioner` (the peer hop would go here). */
+  resolveTarget?: ResolveTarget;
+  sessions?: SessionRegistry;
+  /** The noVNC package folder; by default the installed `@novnc/novnc`. */
+  novncDir?: string;
+}
+
+type ConsolePath = VncGatewaySchemas['ConsolePath'];
+const contract = Contract.fromFile(specFiles.vncGateway);
+const mount = '/novnc/';
+
+export function createApp(deps: GatewayDeps) {
+  const { log } = deps;
+  const resolveTarget = deps.resolveTarget ?? provisionerTargets(deps.provisioner);
+  const dialVnc = deps.dialVnc ?? dialTcp();
+  const sessions = deps.sessions ?? new SessionRegistry();
+  const novnc = staticFiles(deps.novncDir ?? novncRoot(), ['core', 'vendor']);
+  const params = contract.param<ConsolePath>('ConsolePath');
+
+  const app = new Hono<{ Bindings: UpgradeBindings }>();
+  app.onError(problemErrorHandler(log));
+  app.notFound(problemNotFound);
+  app.route('/', healthRoutes('vnc-gateway', async () => ({ sessions: sessions.size })));
+
+  app.get(`${mount}*`, async (c) => {
+    // The raw path, still percent-encoded: decoding is assetPath's job, one segment at a time.
+    const raw = new URL(c.req.url).pathname.slice(mount.length);
+    const file = await novnc(raw);
+    return c.body(file.body, 200, { 'content-type': file.type, 'cache-control': 'public, max-age=3600', 'x-content-type-options': 'nosniff' });
+  });
+
+  app.get('/console-assets/:name', (c) => {
+    const asset = pageAssets.get(c.req.param('name'));
+    if (!asset) throw new ProblemError('not-found', `no console asset ${c.req.param('name')}`);
+    return c.body(asset.body, 200, { 'content-type': asset.type, 'cache-control': 'no-cache', 'x-content-type-options': 'nosniff' });
+  });
+
+  app.get('/console/:taskId', params, async (c) => {
+    const { taskId } = c.req.valid('param');
+    await resolveTarget(taskId);
+    return c.html(renderConsolePage(taskId), 200, pageHeaders);
+  });
+
+  app.get('/console/:taskId/websockify', params, async (c) => {
+    const { taskId } = c.req.valid('param');
+    const target = await resolveTarget(taskId);
+    const upgrader = c.env?.upgrader;
+    if (!upgrader) {
+      throw new ProblemError('bad-request', `the console of ${taskId} is reachable; this endpoint needs a WebSocket upgrade (Upgrade: websocket)`);
+    }
+    const tcp = await dialVnc(target.host, target.port);
+    const session = new ConsoleSession(tcp, { taskId, target, log });
+    sessions.add(session);
+    return upgrader.accept(
+      (ws) => session.attach(ws),
+      (reason) => session.abort(reason),
+    );
+  });
+
+  return app;
+}
+
+export type GatewayApp = ReturnType<typeof createApp>;

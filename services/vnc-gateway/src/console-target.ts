@@ -1,0 +1,54 @@
+import type { ProvisionerClient } from '@cps/openapi';
+import { ProblemError } from '@cps/common';
+
+/** Where a guest's VNC server listens. */
+export interface VncTarget {
+  host: string;
+  port: number;
+}
+
+/** Finds the VNC server of a task's guest; the peer hop would be a second implementation. */
+export type ResolveTarget = (taskId: string) => Promise<VncTarget>;
+
+// Guests' VNC servers listen on loopback only; a provisioner answer naming any other address is
+// a bug or an attack, and dialling it would turn the gateway into an open TCP relay.
+const loopbackHosts = new Set(['127.0.0.1', '::1']);
+
+export function isLoopbackTarget(t: { host: unknown; port: unknown }): t is VncTarget {
+  return (
+    typeof t.host === 'string' &&
+    loopbackHosts.has(t.host) &&
+    typeof t.port === 'number' &&
+    Number.isInteger(t.port) &&
+    t.port >= 1 &&
+    t.port <= 65535
+  );
+}
+
+// A guest in these states has no screen to show; saying so beats a refused TCP dial.
+const screenless = new Set(['shutoff', 'crashed', 'shutdown']);
+
+/** Asks the local provisioner (GET /vms/{taskId}) where the guest's VNC server is. */
+export function provisionerTargets(provisioner: ProvisionerClient): ResolveTarget {
+  return async (taskId) => {
+    let r;
+    try {
+      r = await provisioner.GET('/vms/{taskId}', { params: { path: { taskId } } });
+    } catch (err) {
+      throw new ProblemError('upstream-failed', `the provisioner is unreachable: ${(err as Error).message}`);
+    }
+    if (r.response.status === 404) throw new ProblemError('not-found', `no guest of task ${taskId} runs on this peer`);
+    if (!r.data) throw new ProblemError('upstream-failed', `the provisioner answered ${r.response.status} for task ${taskId}`);
+    if (screenless.has(r.data.state)) {
+      throw new ProblemError('conflict', `the guest of task ${taskId} is ${r.data.state}; it has no screen to show`);
+    }
+    const vnc: { host: unknown; port: unknown } = r.data.console?.vnc ?? { host: undefined, port: undefined };
+    if (!isLoopbackTarget(vnc)) {
+      throw new ProblemError(
+        'upstream-failed',
+        `the provisioner gave ${JSON.stringify(vnc.host)}:${JSON.stringify(vnc.port)} as the VNC address; only 127.0.0.1 or ::1 is ever dialled`,
+      );
+    }
+    return { host: vnc.host, port: vnc.port };
+  };
+}

@@ -1,0 +1,49 @@
+import { readFileSync } from 'node:fs';
+
+/** HTML-escapes text for element content and quoted attribute values. */
+export function escapeHtml(s: string): string {
+  return s.replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
+}
+
+/**
+ * The console page. The task id reaches the script only through an escaped data attribute, never
+ * through script text, so the page's script is a fixed file and the policy can forbid inline code.
+ */
+export function renderConsolePage(taskId: string): string {
+  const id = escapeHtml(taskId);
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${id} · CPS console</title>
+<link rel="stylesheet" href="/console-assets/console.css">
+<script type="module" src="/console-assets/console.js"></script>
+</head>
+<body data-task-id="${id}">
+<header>
+  <span class="task">${id}</span>
+  <span id="status" data-state="connecting" role="status" aria-live="polite">connecting</span>
+</header>
+<main id="screen"></main>
+</body>
+</html>
+`;
+}
+
+/** Headers for the page: it may load only this gateway's own scripts and talk only to it. */
+export const pageHeaders = {
+  'content-security-policy':
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'self'",
+  'x-content-type-options': 'nosniff',
+  'referrer-policy': 'no-referrer',
+  'cache-control': 'no-store',
+};
+
+const clientDir = new URL('./client/', import.meta.url);
+
+/** The page's own script and style: a fixed list, read once, so no request path reaches the disk. */
+export const pageAssets: ReadonlyMap<string, { body: string; type: string }> = new Map([
+  ['console.js', { body: readFileSync(new URL('console.js', clientDir), 'utf8'), type: 'text/javascript; charset=utf-8' }],
+  ['console.css', { body: readFileSync(new URL('console.css', clientDir), 'utf8'), type: 'text/css; charset=utf-8' }],
+]);

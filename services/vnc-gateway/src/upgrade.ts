@@ -1,0 +1,100 @@
+import { STATUS_CODES, type IncomingMessage, type Server } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { Logger } from 'pino';
+import { WebSocketServer, type WebSocket } from 'ws';
+
+/**
+ * Given to a route (as `c.env.upgrader`) only when the request asks for `Upgrade: websocket`.
+ * The route does its checks first and throws a ProblemError to refuse; calling `accept` completes
+ * the handshake afterwards, and then exactly one of `onOpen` / `onAbort` runs.
+ */
+export interface Upgrader {
+  accept(onOpen: (ws: WebSocket) => void, onAbort: (reason: string) => void): Response;
+}
+
+export type UpgradeBindings = { upgrader?: Upgrader };
+
+interface FetchApp {
+  fetch(req: Request, env: UpgradeBindings & Record<string, unknown>): Response | Promise<Response>;
+}
+
+/**
+ * Routes the Node server's `upgrade` requests through the Hono app. Unlike `@hono/node-ws`, a
+ * refusal keeps its body, so a client asking for an unknown console gets a problem+json 404 and
+ * not an empty response.
+ */
+export function attachWebSockets(server: Server, app: FetchApp, opts: { log: Logger; maxPayload?: number }): WebSocketServer {
+  const wss = new WebSocketServer({
+    noServer: true,
+    maxPayload: opts.maxPayload ?? 4 << 20,
+    perMessageDeflate: false,
+    // noVNC sends no subprotocol; old clients ask for `binary`, which is what we speak anyway.
+    handleProtocols: (protocols) => (protocols.has('binary') ? 'binary' : false),
+  });
+
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    socket.on('error', (err) => opts.log.debug({ err: err.message }, 'upgrade socket error'));
+    handle(req, socket, head).catch((err) => {
+      opts.log.error({ err }, 'upgrade failed');
+      socket.destroy();
+    });
+  });
+
+  async function handle(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    let pending: { onOpen: (ws: WebSocket) => void; onAbort: (reason: string) => void } | undefined;
+    const upgrader: Upgrader = {
+      accept(onOpen, onAbort) {
+        pending = { onOpen, onAbort };
+        return new Response(null, { status: 200 });
+      },
+    };
+    const wantsWs = req.headers.upgrade?.toLowerCase() === 'websocket';
+    const request = toRequest(req);
+    const res = request
+      ? await app.fetch(request, wantsWs ? { upgrader, incoming: req } : { incoming: req })
+      : new Response('malformed request', { status: 400 });
+
+    if (!pending || res.status >= 300) {
+      pending?.onAbort(`the upgrade was answered ${res.status}`);
+      await writeResponse(socket, res);
+      return;
+    }
+    const { onOpen, onAbort } = pending;
+    if (socket.destroyed) return onAbort('the client left during the handshake');
+    let opened = false;
+    // ws answers a bad handshake itself and closes the socket without calling back.
+    socket.once('close', () => opened || onAbort('the WebSocket handshake failed'));
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      opened = true;
+      onOpen(ws);
+    });
+  }
+
+  return wss;
+}
+
+function toRequest(req: IncomingMessage): Request | undefined {
+  try {
+    const headers = new Headers();
+    for (const [k, v] of Object.entries(req.headers)) {
+      if (v === undefined) continue;
+      for (const one of Array.isArray(v) ? v : [v]) headers.append(k, one);
+    }
+    // The route never needs the Host header's value, so a fixed origin keeps hostile hosts out of the URL.
+    // Prefixing (not resolving against a base) keeps a `//host/...` request path a path.
+    const path = req.url?.startsWith('/') ? req.url : '/';
+    return new Request(new URL(`http://localhost${path}`), { method: req.method, headers });
+  } catch {
+    return undefined;
+  }
+}
+
+async function writeResponse(socket: Duplex, res: Response): Promise<void> {
+  const body = Buffer.from(await res.arrayBuffer());
+  const lines = [`HTTP/1.1 ${res.status} ${STATUS_CODES[res.status] ?? ''}`];
+  res.headers.forEach((v, k) => {
+    if (k !== 'content-length' && k !== 'connection' && k !== 'transfer-encoding') lines.push(`${k}: ${v}`);
+  });
+  lines.push(`content-length: ${body.length}`, 'connection: close', '', '');
+  if (!socket.destroyed) socket.end(Buffer.concat([Buffer.from(lines.join('\r\n')), body]));
+}
