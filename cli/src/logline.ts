@@ -51,10 +51,14 @@ export function renderLogLine(line: string, color = false): string {
       ev = undefined;
     }
   }
-  if (!ev || typeof ev !== 'object' || Array.isArray(ev)) return sanitize(line.replace(/\r?\n$/, ''));
+  if (!ev || typeof ev !== 'object' || Array.isArray(ev)) return sanitize(line.replace(/[\r\n]+$/, ''));
   const e = ev as Record<string, unknown>;
   const lvl = typeof e.level === 'number' ? levels[e.level] : undefined;
-  const levelText = lvl ? paint(color, lvl.color, lvl.name.padEnd(5)) : sanitize(String(e.level ?? '').toUpperCase().padEnd(5).slice(0, 10));
+  const levelText = lvl
+    ? paint(color, lvl.color, lvl.name.padEnd(5))
+    : e.level === undefined
+      ? ''
+      : sanitize(String(e.level).toUpperCase().slice(0, 10).padEnd(5));
   const msg = typeof e.msg === 'string' ? sanitize(e.msg) : e.msg === undefined ? '' : compact(e.msg);
   const fields = Object.entries(e)
     .filter(([k]) => !hidden.has(k))

@@ -18,6 +18,14 @@ Run 'cps <command> --help' for a command's options.
 
 const commands: Record<string, (args: string[], io: Io) => Promise<number>> = { up, doctor, task };
 
+const taskCommands = new Set(['submit', 'list', 'show', 'stop']);
+
+/** "cps", "cps up" or "cps task submit": who is complaining about the usage. */
+function usagePrefix(name: string | undefined, sub: string | undefined): string {
+  if (!name) return 'cps';
+  return name === 'task' && sub && taskCommands.has(sub) ? `cps task ${sub}` : `cps ${name}`;
+}
+
 /** Runs one command line; returns the exit code (0 ok, 1 failed, 2 bad usage). */
 export async function run(argv: string[], io: Io = processIo()): Promise<number> {
   const [name, ...rest] = argv;
@@ -35,7 +43,7 @@ export async function run(argv: string[], io: Io = processIo()): Promise<number>
     return await command(rest, io);
   } catch (err) {
     if (err instanceof UsageError) {
-      io.err(`cps ${command ? `${name}${name === 'task' && rest[0] && !rest[0].startsWith('-') ? ` ${rest[0]}` : ''}` : ''}: ${err.message}`.replace('cps : ', 'cps: '));
+      io.err(`${usagePrefix(command ? name : undefined, rest[0])}: ${err.message}`);
       return 2;
     }
     if (err instanceof CommandError) {

@@ -106,7 +106,7 @@ async function submit(args: string[], io: Io): Promise<number> {
   const created = await call(url, () => c.POST('/api/tasks', { body }));
   if (!values.wait) return printTask(io, created, values.json, `task ${created.id} submitted (${created.state})`), 0;
   if (!values.json) io.out(`task ${created.id} submitted; waiting until it runs`);
-  const t = await follow(io, url, created, ['running'], w, values.json);
+  const t = await follow(io, url, created, ['running'], w, values.json, 0);
   return finish(io, t, 'running', values.json);
 }
 
@@ -141,15 +141,18 @@ async function stop(args: string[], io: Io): Promise<number> {
   const t = await call(url, () => c.DELETE('/api/tasks/{taskId}', { params: { path: { taskId: id } } }));
   if (!values.wait) return printTask(io, t, values.json, `task ${t.id} ${t.state}`), 0;
   if (!values.json) io.out(`task ${t.id} stopping; waiting until it is stopped`);
-  const end = await follow(io, url, t, ['stopped'], w, values.json);
+  // Show the story from the stop on, not the task's whole past.
+  const from = t.history.map((h) => h.state).lastIndexOf('stopping');
+  const end = await follow(io, url, t, ['stopped'], w, values.json, from >= 0 ? from : t.history.length);
   return finish(io, end, 'stopped', values.json);
 }
 
-function follow(io: Io, url: string, first: Task, until: Task['state'][], w: { intervalMs: number; timeoutMs: number }, json?: boolean) {
+function follow(io: Io, url: string, first: Task, until: Task['state'][], w: { intervalMs: number; timeoutMs: number }, json: boolean | undefined, skip: number) {
   const c = clientFor(url);
   return waitForTask(first, {
     until,
     ...w,
+    skip,
     fetchTask: () => call(url, () => c.GET('/api/tasks/{taskId}', { params: { path: { taskId: first.id } } })),
     onChange: (line) => (json ? undefined : io.out(`  ${line}`)),
   });

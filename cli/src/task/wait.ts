@@ -12,6 +12,8 @@ export interface WaitOptions {
   fetchTask: () => Promise<Task>;
   /** Called with each state change as it is seen, in order. */
   onChange: (line: string) => void;
+  /** History entries already known to the user (default: none, so all are shown). */
+  skip?: number;
   sleep?: (ms: number) => Promise<void>;
 }
 
@@ -24,8 +26,8 @@ const endStates: State[] = ['running', 'stopped', 'failed'];
 export async function waitForTask(first: Task, o: WaitOptions): Promise<Task> {
   const sleep = o.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
   const deadline = Date.now() + o.timeoutMs;
-  let seen = 0;
-  let lastState: State | undefined;
+  let seen = o.skip ?? 0;
+  let lastState: State | undefined = seen > 0 ? first.history[seen - 1]?.state : undefined;
   let t = first;
   for (;;) {
     for (const h of t.history.slice(seen)) {
