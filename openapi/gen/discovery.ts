@@ -149,6 +149,7 @@ export interface components {
             arch: string;
             /** @default false */
             needsKvm: boolean;
+            /** @description An image id, as storage's ImageId. */
             image?: string;
         };
         PublishRequest: {

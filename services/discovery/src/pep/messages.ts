@@ -37,7 +37,7 @@ export const requirementsSchema = z.strictObject({
   diskMiB: z.number().int().min(1).max(4_194_304),
   arch: z.string().regex(/^[a-z0-9_]{1,16}$/),
   needsKvm: z.boolean(),
-  image: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/).optional(),
+  image: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,127}$/).optional(), // storage's ImageId
 });
 
 const uptimeSec = z.number().finite().min(0).max(1e10);

@@ -1,0 +1,52 @@
+import { bodyLimit, Contract, healthRoutes, problemErrorHandler, problemNotFound, type Logger } from '@cps/common';
+import { specFiles, type DiscoverySchemas } from '@cps/openapi';
+import { Hono } from 'hono';
+import type { Membership } from './membership.ts';
+import type { Metrics } from './metrics.ts';
+import type { Publisher } from './publisher.ts';
+import type { Self } from './self.ts';
+
+type PublishRequest = DiscoverySchemas['PublishRequest'];
+
+export interface Deps {
+  self: Self;
+  membership: Membership;
+  publisher: Publisher;
+  metrics: Metrics;
+  log: Logger;
+}
+
+const contract = Contract.fromFile(specFiles.discovery);
+
+export function createApp(d: Deps) {
+  const app = new Hono();
+  app.onError(problemErrorHandler(d.log));
+  app.notFound(problemNotFound);
+  app.route('/', healthRoutes('discovery'));
+
+  app.get('/self', async (c) => c.json(await d.self.info()));
+  app.get('/peers', (c) => c.json({ items: d.membership.list() }));
+  app.get('/metrics', (c) => c.text(d.metrics.render(), 200, { 'content-type': 'text/plain; version=0.0.4' }));
+
+  app.post('/publish', bodyLimit(16 * 1024), contract.json<PublishRequest>('PublishRequest'), async (c) => {
+    const body = c.req.valid('json');
+    const r = body.requirements;
+    const placement = await d.publisher.publish({
+      taskId: body.taskId,
+      // The contract's defaults, applied here because validation does not fill them in.
+      requirements: {
+        vcpus: r.vcpus,
+        memoryMiB: r.memoryMiB,
+        diskMiB: r.diskMiB,
+        arch: r.arch ?? 'x86_64',
+        needsKvm: r.needsKvm ?? false,
+        ...(r.image === undefined ? {} : { image: r.image }),
+      },
+      timeoutMs: body.timeoutMs ?? 2_000,
+      exclude: body.exclude ?? [],
+    });
+    return c.json(placement);
+  });
+
+  return app;
+}

@@ -1,0 +1,137 @@
+import { randomInt } from 'node:crypto';
+import { ProblemError } from '@cps/common';
+import type { DiscoverySchemas } from '@cps/openapi';
+import type { Logger } from 'pino';
+import type { Metrics } from './metrics.ts';
+import { FLAG_RETRANSMIT } from './pep/codec.ts';
+import type { PepEndpoint } from './pep/endpoint.ts';
+import { MAX_CONFIRM_BACKUPS, type AckNode, type PepMessage, type Requirements } from './pep/messages.ts';
+import { realTimers, retransmitOffsets, type Timers } from './timing.ts';
+
+type NodeInfo = DiscoverySchemas['NodeInfo'];
+export type Placement = DiscoverySchemas['Placement'];
+
+export interface PublishInput {
+  taskId: string;
+  requirements: Requirements;
+  timeoutMs: number;
+  exclude?: string[];
+}
+
+export interface PublisherOptions {
+  endpoint: PepEndpoint;
+  metrics: Metrics;
+  log: Logger;
+  /** Who we know of, for the "no capable node" message. */
+  describePeers: () => string;
+  timers?: Timers;
+  /** After the first ACK, how long later ACKs still count as backups. */
+  collectMs?: number;
+  /** After CONFIRM, how long a late ACKer is still told RELEASE (its hold would lapse anyway). */
+  lingerMs?: number;
+}
+
+const toNodeInfo = (n: AckNode): NodeInfo => ({ ...n });
+
+/**
+ * The publishing side of PEP (paper §V-C1): PUBLISH the requirements, resend with backoff until
+ * the first ACK, take the first ACKer as host, CONFIRM to it naming the others as backups, and
+ * RELEASE every other ACKer. CONFIRM is advisory: the coordinator's PUT /vms is the real commit.
+ */
+export function createPublisher(o: PublisherOptions) {
+  const timers = o.timers ?? realTimers;
+  const collectMs = o.collectMs ?? 100;
+  const lingerMs = o.lingerMs ?? 2_000;
+  let nextSeq = randomInt(1, 0x7fffffff);
+
+  function publish(input: PublishInput): Promise<Placement> {
+    const { endpoint } = o;
+    const seq = nextSeq;
+    nextSeq = (nextSeq + 1) >>> 0 || 1;
+    const { taskId } = input;
+    const exclude = new Set(input.exclude ?? []);
+    const acks: AckNode[] = [];
+    const startedAt = timers.now();
+    let ackMs: number | undefined;
+    let decided = false;
+    const pending: unknown[] = [];
+    const later = (ms: number, fn: () => void) => pending.push(timers.setTimeout(fn, ms));
+    const stopTimers = () => pending.splice(0).forEach((h) => timers.clearTimeout(h));
+    const release = (to: string, reason: string) => endpoint.send({ type: 'RELEASE', taskId, seq, body: { to, reason } });
+
+    return new Promise<Placement>((resolve, reject) => {
+      const off = endpoint.on(onMessage);
+      const finish = () => {
+        decided = true;
+        stopTimers();
+        // Keep listening a little to RELEASE stragglers, then let go.
+        timers.setTimeout(off, lingerMs);
+      };
+
+      function onMessage(msg: PepMessage) {
+        if (msg.taskId !== taskId || msg.seq !== seq) return;
+        if (msg.type === 'ACK') return onAck(msg.body.node);
+        if (msg.type === 'REJECT' && msg.body.to === endpoint.nodeId && !decided) {
+          // An ACKer took its offer back before we chose: forget it.
+          const i = acks.findIndex((a) => a.nodeId === msg.sender);
+          if (i >= 0) acks.splice(i, 1);
+          o.log.info({ taskId, node: msg.sender, reason: msg.body.reason }, 'PEP ACK withdrawn');
+        }
+      }
+
+      function onAck(node: AckNode) {
+        if (decided) return release(node.nodeId, 'late: the task was placed elsewhere');
+        if (exclude.has(node.nodeId)) return release(node.nodeId, 'excluded for this task');
+        if (acks.some((a) => a.nodeId === node.nodeId)) return; // an ACK to a retransmission
+        acks.push(node);
+        if (acks.length === 1) {
+          ackMs = timers.now() - startedAt;
+          stopTimers();
+          later(collectMs, decide);
+        }
+      }
+
+      function decide() {
+        const [chosen, ...others] = acks;
+        if (!chosen) {
+          // Every ACKer withdrew during the window: treat as no answer.
+          return fail();
+        }
+        finish();
+        endpoint.send({
+          type: 'CONFIRM',
+          taskId,
+          seq,
+          body: { chosen: chosen.nodeId, backups: others.slice(0, MAX_CONFIRM_BACKUPS).map((b) => ({ nodeId: b.nodeId, address: b.address })) },
+        });
+        for (const b of others) release(b.nodeId, 'backup only: not chosen to host');
+        o.metrics.inc('pep_publish_total', 'Publishes, by outcome', { outcome: 'placed' });
+        o.log.info({ taskId, seq, chosen: chosen.nodeId, backups: others.map((b) => b.nodeId), ackMs }, 'PEP task placed');
+        resolve({ taskId, chosen: toNodeInfo(chosen), backups: others.map(toNodeInfo), ackMs: ackMs ?? 0 });
+      }
+
+      function fail() {
+        finish();
+        o.metrics.inc('pep_publish_total', 'Publishes, by outcome', { outcome: 'no-capable-node' });
+        const ex = exclude.size ? `; excluded: ${[...exclude].join(', ')}` : '';
+        reject(
+          new ProblemError(
+            'no-capable-node',
+            `no peer answered within ${input.timeoutMs} ms with enough free capacity for ${input.requirements.vcpus} vCPU, ` +
+              `${input.requirements.memoryMiB} MiB memory, ${input.requirements.diskMiB} MiB disk` +
+              `${input.requirements.needsKvm ? ', KVM' : ''}; peers known: ${o.describePeers()}${ex}`,
+          ),
+        );
+      }
+
+      const sendPublish = (flags: number) => endpoint.send({ type: 'PUBLISH', taskId, seq, flags, body: { requirements: input.requirements } });
+      sendPublish(0);
+      for (const at of retransmitOffsets(input.timeoutMs)) later(at, () => sendPublish(FLAG_RETRANSMIT));
+      later(input.timeoutMs, fail);
+    });
+  }
+
+  return { publish };
+}
+
+export type Publisher = ReturnType<typeof createPublisher>;

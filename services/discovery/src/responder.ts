@@ -1,0 +1,168 @@
+import type { ProvisionerSchemas } from '@cps/openapi';
+import type { Logger } from 'pino';
+import type { Metrics } from './metrics.ts';
+import type { PepEndpoint } from './pep/endpoint.ts';
+import type { AckNode, MessageOf, Requirements } from './pep/messages.ts';
+import { ackDelayMs, realTimers, type Timers } from './timing.ts';
+
+type Capacity = ProvisionerSchemas['Capacity'];
+type Resources = ProvisionerSchemas['Resources'];
+
+export interface ResponderOptions {
+  endpoint: PepEndpoint;
+  metrics: Metrics;
+  log: Logger;
+  /** This node's lendable capacity, from the local provisioner. */
+  capacity: () => Promise<Capacity>;
+  /** Task ids the local provisioner runs guests for: a confirmed hold ends once its guest is real. */
+  guests?: () => Promise<Set<string>>;
+  /** This node as ACKs describe it (capacity is added per answer). */
+  self: () => Omit<AckNode, 'free' | 'accelerator'>;
+  timers?: Timers;
+  /** How long an ACKed offer stays reserved without a CONFIRM. */
+  holdMs?: number;
+  /** How long a CONFIRMed offer stays reserved if the guest never shows up. */
+  confirmedHoldMs?: number;
+  /** Upper bound of the headroom-based ACK delay (timing.ts ackDelayMs); 0 answers at once. */
+  ackDelayMaxMs?: number;
+}
+
+interface Hold {
+  publisher: string;
+  seq: number;
+  need: Resources;
+  expiresAt: number;
+  confirmed: boolean;
+}
+
+type Decline = 'arch' | 'kvm' | 'vcpus' | 'memory' | 'disk' | 'provisioner-unreachable';
+
+/** Why a node cannot take `req` with `free` left, or undefined when it can. */
+export function declineReason(req: Requirements, free: Resources, cap: Pick<Capacity, 'arch' | 'accelerator'>): Decline | undefined {
+  if (req.arch !== cap.arch) return 'arch';
+  if (req.needsKvm && cap.accelerator !== 'kvm') return 'kvm';
+  if (req.vcpus > free.vcpus) return 'vcpus';
+  if (req.memoryMiB > free.memoryMiB) return 'memory';
+  if (req.diskMiB > free.diskMiB) return 'disk';
+  return undefined;
+}
+
+/**
+ * The subscribing side of PEP: answer a PUBLISH (from anyone, this node included) with an ACK
+ * only when the provisioner's free capacity, less what earlier ACKs still hold, covers the task.
+ * Holds make two concurrent PUBLISHes unable to both win the last slot.
+ */
+export function createResponder(o: ResponderOptions) {
+  const timers = o.timers ?? realTimers;
+  const holdMs = o.holdMs ?? 5_000;
+  const confirmedHoldMs = o.confirmedHoldMs ?? 60_000;
+  const maxDelay = o.ackDelayMaxMs ?? 50;
+  const { endpoint } = o;
+  const holds = new Map<string, Hold>(); // by task id
+  // Answers by (publisher, task, seq), so a retransmitted PUBLISH gets the same ACK.
+  const answers = new Map<string, { at: number; node: Promise<AckNode | null> }>();
+
+  o.metrics.gauge('pep_holds', 'Capacity offers this node currently holds', () => holds.size);
+
+  const sweep = (now: number) => {
+    for (const [t, h] of holds) if (h.expiresAt <= now) holds.delete(t);
+    for (const [k, a] of answers) if (now - a.at > holdMs * 2) answers.delete(k);
+  };
+
+  const decline = (reason: Decline, msg: MessageOf<'PUBLISH'>) => {
+    o.metrics.inc('pep_publish_declined_total', 'PUBLISHes this node stayed silent to, by reason', { reason });
+    o.log.debug({ taskId: msg.taskId, from: msg.sender, reason }, 'PEP publish declined');
+    return null;
+  };
+
+  async function evaluate(msg: MessageOf<'PUBLISH'>): Promise<AckNode | null> {
+    const req = msg.body.requirements;
+    let cap: Capacity;
+    let running: Set<string> | undefined;
+    try {
+      cap = await o.capacity();
+      // If the guest list fails, confirmed holds just run to their expiry: safe, merely conservative.
+      if (o.guests && [...holds.values()].some((h) => h.confirmed)) running = await o.guests().catch(() => undefined);
+    } catch (err) {
+      o.log.warn({ err, taskId: msg.taskId }, 'PEP cannot ask the provisioner for capacity; staying silent');
+      return decline('provisioner-unreachable', msg);
+    }
+    // From here to the end, no await: check and reserve happen as one step.
+    const now = timers.now();
+    sweep(now);
+    for (const [t, h] of holds) if (h.confirmed && running?.has(t)) holds.delete(t); // now counted by the provisioner
+    holds.delete(msg.taskId); // a new attempt for the same task replaces its old offer
+    const free = { ...cap.free };
+    for (const h of holds.values()) {
+      free.vcpus -= h.need.vcpus;
+      free.memoryMiB -= h.need.memoryMiB;
+      free.diskMiB -= h.need.diskMiB;
+    }
+    const why = declineReason(req, free, cap);
+    if (why) return decline(why, msg);
+    holds.set(msg.taskId, {
+      publisher: msg.sender,
+      seq: msg.seq,
+      need: { vcpus: req.vcpus, memoryMiB: req.memoryMiB, diskMiB: req.diskMiB },
+      expiresAt: now + holdMs,
+      confirmed: false,
+    });
+    return { ...o.self(), free, accelerator: cap.accelerator };
+  }
+
+  const ack = (msg: MessageOf<'PUBLISH'>, node: AckNode) => endpoint.send({ type: 'ACK', taskId: msg.taskId, seq: msg.seq, body: { node } });
+
+  const holdOf = (taskId: string, publisher: string, seq: number) => {
+    const h = holds.get(taskId);
+    return h && h.publisher === publisher && h.seq === seq && h.expiresAt > timers.now() ? h : undefined;
+  };
+
+  async function onPublish(msg: MessageOf<'PUBLISH'>) {
+    const key = `${msg.sender}\0${msg.taskId}\0${msg.seq}`;
+    const seen = answers.get(key);
+    if (seen) {
+      const node = await seen.node;
+      if (node && holdOf(msg.taskId, msg.sender, msg.seq)) return ack(msg, node);
+      // Silence is not cached: capacity may have been released since, so look again.
+      if (answers.get(key) === seen) answers.delete(key);
+      else return; // another retransmission already started a fresh look
+    }
+    const node = evaluate(msg);
+    answers.set(key, { at: timers.now(), node });
+    const offer = await node;
+    if (!offer) return;
+    timers.setTimeout(() => {
+      if (holdOf(msg.taskId, msg.sender, msg.seq)) ack(msg, offer);
+    }, ackDelayMs(msg.body.requirements, offer.free, maxDelay));
+  }
+
+  function onConfirm(msg: MessageOf<'CONFIRM'>) {
+    const h = holdOf(msg.taskId, msg.sender, msg.seq);
+    if (msg.body.chosen !== endpoint.nodeId) {
+      if (h) holds.delete(msg.taskId);
+      return;
+    }
+    if (!h) {
+      endpoint.send({ type: 'REJECT', taskId: msg.taskId, seq: msg.seq, body: { to: msg.sender, reason: 'no offer held for this task (it expired or was never made)' } });
+      return;
+    }
+    // Keep the capacity until the provisioner reports the guest (or this longer hold lapses).
+    h.confirmed = true;
+    h.expiresAt = timers.now() + confirmedHoldMs;
+    o.log.info({ taskId: msg.taskId, publisher: msg.sender, backups: msg.body.backups.map((b) => b.nodeId) }, 'PEP chosen to host');
+  }
+
+  const off = endpoint.on((msg) => {
+    if (msg.type === 'PUBLISH') onPublish(msg).catch((err) => o.log.error({ err, taskId: msg.taskId }, 'PEP publish handling failed'));
+    else if (msg.type === 'CONFIRM') onConfirm(msg);
+    else if (msg.type === 'RELEASE' && msg.body.to === endpoint.nodeId && holdOf(msg.taskId, msg.sender, msg.seq)) holds.delete(msg.taskId);
+  });
+
+  return {
+    /** What this node currently holds, for tests and debugging. */
+    holds: () => new Map(holds),
+    close: off,
+  };
+}
+
+export type Responder = ReturnType<typeof createResponder>;
