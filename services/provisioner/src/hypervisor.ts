@@ -56,28 +56,46 @@ const isNotFound = (err: unknown): boolean => NOT_FOUND.test(String((err as Erro
 const NOT_RUNNING = /not running|domain is not running|is not active/i;
 
 export async function connectLibvirt(uri: string): Promise<Hypervisor> {
-  const conn = new libvirt.Hypervisor({ uri });
-  await call(`connect ${uri}`, () => conn.connectOpen());
-  return new LibvirtHypervisor(uri, conn);
+  return LibvirtHypervisor.open(uri, async () => {
+    const conn = new libvirt.Hypervisor({ uri });
+    await conn.connectOpen();
+    return conn;
+  });
 }
 
-class LibvirtHypervisor implements Hypervisor {
-  constructor(
+/** The slice of the binding's connection we use; tests give a fake one to exercise reconnecting. */
+export type LibvirtConn = Pick<
+  libvirt.Hypervisor,
+  'connectGetHostname' | 'nodeGetInfo' | 'domainCreateXML' | 'domainLookupByName' | 'connectListAllDomains' | 'connectClose'
+>;
+
+// What libvirt says when the daemon went away under an open connection (libvirtd restarted).
+const CONNECTION_LOST = /client socket is closed|broken pipe|end of file while reading|invalid connection pointer|connection (is )?closed|not connected|no connection driver/i;
+
+export class LibvirtHypervisor implements Hypervisor {
+  private constructor(
     readonly uri: string,
-    private readonly conn: libvirt.Hypervisor,
+    private readonly openConn: () => Promise<LibvirtConn>,
+    private conn: LibvirtConn,
   ) {}
 
+  private reconnecting: Promise<LibvirtConn> | undefined;
+
+  static async open(uri: string, openConn: () => Promise<LibvirtConn>): Promise<LibvirtHypervisor> {
+    return new LibvirtHypervisor(uri, openConn, await call(`connect ${uri}`, openConn));
+  }
+
   async ping(): Promise<void> {
-    await call('ping', () => this.conn.connectGetHostname());
+    await this.call('ping', (c) => c.connectGetHostname());
   }
 
   async nodeInfo(): Promise<NodeInfo> {
-    const n = await call('node info', () => this.conn.nodeGetInfo());
+    const n = await this.call('node info', (c) => c.nodeGetInfo());
     return { cpus: n.cpus, memoryKiB: n.memory, arch: n.model };
   }
 
   async create(xml: string): Promise<void> {
-    await call('create domain', () => this.conn.domainCreateXML(xml));
+    await this.call('create domain', (c) => c.domainCreateXML(xml));
   }
 
   async inspect(name: string): Promise<DomainStatus | undefined> {
@@ -94,7 +112,7 @@ class LibvirtHypervisor implements Hypervisor {
   }
 
   async listNames(): Promise<string[]> {
-    const doms = await call('list domains', () => this.conn.connectListAllDomains());
+    const doms = await this.call('list domains', (c) => c.connectListAllDomains());
     const names = await Promise.all(doms.map((d) => d.getName().catch(() => undefined)));
     return names.filter((n): n is string => typeof n === 'string');
   }
@@ -126,11 +144,45 @@ class LibvirtHypervisor implements Hypervisor {
 
   private async lookup(name: string): Promise<libvirt.Domain | undefined> {
     try {
-      return await this.conn.domainLookupByName(name);
+      return await this.call(`look up ${name}`, (c) => c.domainLookupByName(name), false);
     } catch (err) {
       if (isNotFound(err)) return undefined;
       throw wrap(`look up ${name}`, err);
     }
+  }
+
+  /**
+   * Runs a call on the connection; if libvirtd went away (restarted), opens a new connection and
+   * tries once more. Every call we make is safe to repeat: create fails on a name that exists.
+   */
+  private async call<T>(what: string, fn: (c: LibvirtConn) => Promise<T>, wrapErrors = true): Promise<T> {
+    const used = this.conn;
+    try {
+      return await fn(used);
+    } catch (err) {
+      if (!CONNECTION_LOST.test(String((err as Error)?.message))) throw wrapErrors ? wrap(what, err) : err;
+      const fresh = await this.reconnect(used);
+      try {
+        return await fn(fresh);
+      } catch (again) {
+        throw wrapErrors ? wrap(what, again) : again;
+      }
+    }
+  }
+
+  // Calls that fail together share one new connection.
+  private reconnect(failed: LibvirtConn): Promise<LibvirtConn> {
+    if (this.conn !== failed) return Promise.resolve(this.conn);
+    this.reconnecting ??= call(`reconnect ${this.uri}`, this.openConn)
+      .then((c) => {
+        this.conn = c;
+        failed.connectClose().catch(() => undefined);
+        return c;
+      })
+      .finally(() => {
+        this.reconnecting = undefined;
+      });
+    return this.reconnecting;
   }
 }
 

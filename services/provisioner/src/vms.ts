@@ -129,7 +129,9 @@ export class Vms {
     try {
       fh = await open(path, 'r');
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      const code = (err as NodeJS.ErrnoException).code;
+      // virtlogd writes the log as root, mode 0600: a provisioner not running as root cannot read it.
+      if (code !== 'ENOENT') throw new ProblemError('internal', `cannot read the serial log of task ${taskId} (${code})`);
       await this.get(taskId); // 404 when there is no guest either
       return '';
     }

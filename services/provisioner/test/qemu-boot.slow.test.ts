@@ -39,6 +39,7 @@ afterAll(async () => {
   await hv?.remove(domain).catch(() => undefined);
   await hv?.close();
   rmSync(diskDir, { recursive: true, force: true });
+  rmSync(join(dataDir, 'logs', `${taskId}.serial`), { force: true });
 });
 
 describe('a real guest under QEMU', () => {
