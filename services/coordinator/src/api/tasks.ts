@@ -1,0 +1,78 @@
+import { Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { ProblemError, type Contract } from '@cps/common';
+import type { CoordinatorSchemas } from '@cps/openapi';
+import type { ClientsFor, NodeAddress } from '../clients.ts';
+import type { Placer } from '../placement.ts';
+import type { Tasks } from '../tasks/tasks.ts';
+import { call, UpstreamError } from '../upstream.ts';
+import { contractBody } from './body.ts';
+
+type TaskRequest = CoordinatorSchemas['TaskRequest'];
+
+export interface TaskRoutesDeps {
+  contract: Contract;
+  tasks: Tasks;
+  placer: Placer;
+  clientsFor: ClientsFor;
+}
+
+/** Big enough for any valid request many times over; anything larger is refused unread. */
+const maxBodyBytes = 64 * 1024;
+
+export function taskRoutes({ contract, tasks, placer, clientsFor }: TaskRoutesDeps) {
+  const app = new Hono();
+  const taskId = (raw: string) => contract.check<string>('TaskId', raw, 'path/taskId');
+
+  app.get('/api/tasks', (c) => c.json({ items: tasks.list() }));
+
+  app.post(
+    '/api/tasks',
+    bodyLimit({
+      maxSize: maxBodyBytes,
+      onError: () => {
+        throw new ProblemError('payload-too-large', `the body exceeds ${maxBodyBytes} bytes`);
+      },
+    }),
+    async (c) => {
+      const req = await contractBody<TaskRequest>(c, contract, 'TaskRequest');
+      const task = tasks.create(req.name, {
+        vcpus: req.vcpus ?? 1,
+        memoryMiB: req.memoryMiB ?? 256,
+        diskMiB: req.diskMiB ?? 64,
+        image: req.image ?? 'tiny',
+      });
+      void placer.place(task.id);
+      return c.json(task, 202, { Location: `/api/tasks/${task.id}` });
+    },
+  );
+
+  app.get('/api/tasks/:taskId', (c) => c.json(tasks.require(taskId(c.req.param('taskId')))));
+
+  app.delete('/api/tasks/:taskId', (c) => {
+    const { task } = placer.stop(taskId(c.req.param('taskId')));
+    return c.json(task, 202);
+  });
+
+  app.get('/api/tasks/:taskId/serial', async (c) => {
+    const task = tasks.require(taskId(c.req.param('taskId')));
+    if (!task.node?.ports) throw new ProblemError('conflict', `task ${task.id} has no guest yet (it is ${task.state})`);
+    const node = task.node as NodeAddress;
+    try {
+      const text = await call({ service: 'provisioner', nodeId: node.nodeId }, () =>
+        clientsFor(node).provisioner.GET('/vms/{taskId}/serial', {
+          params: { path: { taskId: task.id } },
+          parseAs: 'text',
+          signal: AbortSignal.timeout(10_000),
+        }),
+      );
+      return c.text(text ?? '');
+    } catch (err) {
+      if (!(err instanceof UpstreamError)) throw err;
+      if (err.failure.status === 404) throw new ProblemError('not-found', `no serial log for task ${task.id}: ${err.failure.detail}`);
+      throw new ProblemError('upstream-failed', err.message);
+    }
+  });
+
+  return app;
+}

@@ -1,0 +1,35 @@
+import { Hono } from 'hono';
+import { Contract, healthRoutes, problemErrorHandler, problemNotFound, type Logger } from '@cps/common';
+import { specFiles, type StorageClient } from '@cps/openapi';
+import { eventRoutes } from './api/events.ts';
+import { imageRoutes } from './api/images.ts';
+import { taskRoutes } from './api/tasks.ts';
+import type { ClientsFor } from './clients.ts';
+import type { Placer } from './placement.ts';
+import { portalRoutes } from './portal/routes.ts';
+import type { Tasks } from './tasks/tasks.ts';
+
+export interface AppDeps {
+  log: Logger;
+  tasks: Tasks;
+  placer: Placer;
+  /** This node's storage, for the list of images. */
+  localStorage: StorageClient;
+  /** Clients for the services of the node a task runs on (its serial log). */
+  clientsFor: ClientsFor;
+  heartbeatMs?: number;
+}
+
+const contract = Contract.fromFile(specFiles.coordinator);
+
+export function createApp(deps: AppDeps) {
+  const app = new Hono();
+  app.onError(problemErrorHandler(deps.log));
+  app.notFound(problemNotFound);
+  app.route('/', healthRoutes('coordinator', async () => ({ tasks: deps.tasks.list().length })));
+  app.route('/', portalRoutes());
+  app.route('/', imageRoutes(deps.localStorage));
+  app.route('/', taskRoutes({ contract, tasks: deps.tasks, placer: deps.placer, clientsFor: deps.clientsFor }));
+  app.route('/', eventRoutes(deps.tasks, deps.heartbeatMs));
+  return app;
+}

@@ -1,0 +1,36 @@
+import type { CoordinatorSchemas } from '@cps/openapi';
+
+export type TaskState = CoordinatorSchemas['TaskState'];
+
+/**
+ * Every move a task may make. A task is placed (placing), its disks and guest are made on the
+ * chosen node (starting), and it runs; a failure on a node sends it back to placing once (the
+ * paper's best-effort re-deploy). Stopping is allowed from anywhere but stopped, so a user can
+ * cancel a task that is still being placed and clean up after a failed one.
+ */
+export const transitions: Readonly<Record<TaskState, readonly TaskState[]>> = {
+  pending: ['placing', 'stopping', 'failed'],
+  placing: ['starting', 'stopping', 'failed'],
+  starting: ['running', 'placing', 'stopping', 'failed'],
+  running: ['stopping', 'failed'],
+  stopping: ['stopped', 'failed'],
+  stopped: [],
+  failed: ['stopping'],
+};
+
+export const canTransition = (from: TaskState, to: TaskState): boolean => transitions[from].includes(to);
+
+/** States in which the task's guest may exist and the task is not yet finished with. */
+export const isFinal = (s: TaskState): boolean => s === 'stopped';
+
+/** An illegal transition is a bug in the coordinator, never a user error. */
+export class IllegalTransition extends Error {
+  constructor(
+    readonly taskId: string,
+    readonly from: TaskState,
+    readonly to: TaskState,
+  ) {
+    super(`task ${taskId}: illegal transition ${from} → ${to}`);
+    this.name = 'IllegalTransition';
+  }
+}
