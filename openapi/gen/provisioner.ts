@@ -62,10 +62,24 @@ export interface paths {
         };
         /** State, resources and console endpoints of a task's guest. */
         get: operations["getVm"];
-        /** Create and start the guest of a task (idempotent by task id). */
+        /**
+         * Create and start the guest of a task (idempotent by task id).
+         * @description The guest is a transient libvirt domain named `cps-<taskId>`, of type `kvm` or `qemu` (TCG) as
+         *     the accelerator probe decided. Every file in the spec (disks, kernel, initrd) must be an absolute,
+         *     normalized path inside this peer's data dir (else 400 `path-not-allowed`). A PUT repeated with
+         *     the same spec answers 200 with the running guest; with a different spec, 409 `conflict`.
+         *     A guest that does not fit the free capacity is refused with 409 `insufficient-capacity`,
+         *     whose `detail` names each short resource (and whose `short`/`free` extensions list them).
+         *     A guest that powers itself off is gone: GET then answers 404.
+         */
         put: operations["createVm"];
         post?: never;
-        /** Destroy the guest at once and forget it (idempotent). */
+        /**
+         * Destroy the guest at once and forget it (idempotent).
+         * @description 204 also when there was no guest. 409 `conflict` when a domain of that name exists but was not
+         *     made by a CPS provisioner (it carries no CPS metadata); such domains are never touched.
+         *     The serial log is kept (it is overwritten when the task id boots again).
+         */
         delete: operations["destroyVm"];
         options?: never;
         head?: never;
@@ -81,7 +95,11 @@ export interface paths {
             };
             cookie?: never;
         };
-        /** What the guest has written on its serial console so far. */
+        /**
+         * What the guest has written on its serial console so far.
+         * @description The last 1 MiB of `$CPS_DATA_DIR/logs/<taskId>.serial`, as UTF-8 text; empty before the guest
+         *     wrote anything. Still served after the guest is gone; 404 only when there is neither a log nor a guest.
+         */
         get: operations["getSerialLog"];
         put?: never;
         post?: never;
@@ -139,6 +157,7 @@ export interface components {
             accelerator: "kvm" | "tcg";
             /** @example x86_64 */
             arch: string;
+            /** @description How many CPS guests run here now. */
             guests?: number;
         };
         DiskSpec: {
@@ -182,9 +201,12 @@ export interface components {
             accelerator: "kvm" | "tcg";
             console: {
                 vnc: {
+                    /** @description Always 127.0.0.1; VNC never listens beyond loopback. */
                     host: string;
+                    /** @description The guest's VNC TCP port; 0 while libvirt has not given it one. */
                     port: number;
                 };
+                /** @description The host pty of the serial console */
                 serialPty?: string;
             };
         };
