@@ -26,6 +26,8 @@ interface CloseCause {
 export class ConsoleSession {
   state: SessionState = 'connecting';
   readonly bytes = { toGuest: 0, fromGuest: 0 };
+  /** How often each direction had to wait for its slower reader (backpressure). */
+  readonly stalls = { toGuest: 0, fromGuest: 0 };
   private ws?: WebSocket;
   private wsGone = false;
   private tcpGone = false;
@@ -94,6 +96,7 @@ export class ConsoleSession {
     const buf = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer);
     this.bytes.toGuest += buf.length;
     if (!this.tcp.write(buf)) {
+      this.stall('toGuest');
       this.ws!.pause();
       this.tcp.once('drain', () => this.ws!.resume());
     }
@@ -105,7 +108,15 @@ export class ConsoleSession {
     ws.send(chunk, { binary: true }, () => {
       if (this.tcp.isPaused() && ws.bufferedAmount < low && this.state === 'open') this.tcp.resume();
     });
-    if (ws.bufferedAmount > high) this.tcp.pause();
+    if (ws.bufferedAmount > high && !this.tcp.isPaused()) {
+      this.stall('fromGuest');
+      this.tcp.pause();
+    }
+  }
+
+  private stall(direction: 'toGuest' | 'fromGuest'): void {
+    this.stalls[direction]++;
+    this.info.log.debug({ taskId: this.info.taskId, direction }, 'console backpressure');
   }
 
   private shut(cause: CloseCause): void {
@@ -131,6 +142,8 @@ export class ConsoleSession {
         target: this.info.target,
         bytesToGuest: this.bytes.toGuest,
         bytesFromGuest: this.bytes.fromGuest,
+        stallsToGuest: this.stalls.toGuest,
+        stallsFromGuest: this.stalls.fromGuest,
         durationMs: Date.now() - this.started,
         closedBy: this.cause?.by,
         code: this.cause?.code,
