@@ -9,7 +9,8 @@ export const upHelp = `Usage: cps up [options]
 
 Starts this node's five services (coordinator, discovery, provisioner, storage, vnc-gateway) as
 child processes, waits until each answers GET /healthz, prints the portal URL and streams their
-logs. Ctrl-C stops them all (SIGTERM, then SIGKILL after 5 s).
+logs. Ctrl-C stops them all (SIGTERM, then SIGKILL after 5 s). The environment is passed on:
+discovery needs CPS_CLUSTER_KEY (the key every peer shares) or CPS_PEP_INSECURE=1 on a dev node.
 
 Options:
   --data-dir DIR          CPS_DATA_DIR for the services (default: $CPS_DATA_DIR or /var/lib/cps)
