@@ -161,7 +161,11 @@ export interface components {
             guests?: number;
         };
         DiskSpec: {
-            /** @description A file under the storage service's folder. */
+            /**
+             * @description An absolute, normalized file path in the data dir: a writable disk must be in
+             *     `disks/<taskId>/` (the task's own folder); a CD-ROM or read-only disk may also be in `images/`.
+             *     Kernel and initrd (BootSpec) come from `images/` or `disks/<taskId>/`.
+             */
             path: string;
             /** @enum {string} */
             format: "qcow2" | "raw";

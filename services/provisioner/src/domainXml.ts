@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { ProblemError } from '@cps/common';
 import { checkAllowedPath } from './paths.ts';
 import { el, renderXml, type XmlElement } from './xml.ts';
@@ -39,9 +40,20 @@ export interface DomainSpec {
   specDigest?: string;
 }
 
+/** Which folders a guest's files may come from (each path must lie inside one of them). */
 export interface DomainPolicy {
-  /** Every file handed to the guest must lie under one of these folders. */
-  roots: readonly string[];
+  /** What it may read: kernel, initrd, CD-ROMs, read-only disks. */
+  readRoots: readonly string[];
+  /** What it may write: its own disks, never another task's, never a shared image. */
+  writeRoots: readonly string[];
+  /** Where its serial log may be written. */
+  logRoots: readonly string[];
+}
+
+/** The data dir's layout: images/ are shared and read-only, disks/<task>/ belong to one task. */
+export function policyFor(dataDir: string, taskId: string): DomainPolicy {
+  const own = join(dataDir, 'disks', checkTaskId(taskId));
+  return { readRoots: [join(dataDir, 'images'), own], writeRoots: [own], logRoots: [join(dataDir, 'logs')] };
 }
 
 export const domainNameOf = (taskId: string): string => `${DOMAIN_PREFIX}${checkTaskId(taskId)}`;
@@ -62,7 +74,7 @@ export function buildDomainXml(spec: DomainSpec, policy: DomainPolicy): string {
   if (spec.type !== 'kvm' && spec.type !== 'qemu') throw invalid('domain type must be kvm or qemu');
   if (spec.specDigest !== undefined && !/^[a-f0-9]{16,128}$/.test(spec.specDigest)) throw invalid('spec digest must be hex');
   if (!Array.isArray(spec.disks) || spec.disks.length > MAX_DISKS) throw invalid(`at most ${MAX_DISKS} disks`);
-  const serialLog = checkAllowedPath(spec.serialLog, policy.roots, 'serial log');
+  const serialLog = checkAllowedPath(spec.serialLog, policy.logRoots, 'serial log');
 
   return renderXml(
     el(
@@ -102,8 +114,8 @@ function osElement(boot: BootSpec, policy: DomainPolicy): XmlElement {
   const type = el('type', {}, 'hvm');
   switch (boot?.kind) {
     case 'kernel': {
-      const kernel = checkAllowedPath(boot.kernel, policy.roots, 'kernel');
-      const initrd = checkAllowedPath(boot.initrd, policy.roots, 'initrd');
+      const kernel = checkAllowedPath(boot.kernel, policy.readRoots, 'kernel');
+      const initrd = checkAllowedPath(boot.initrd, policy.readRoots, 'initrd');
       const cmdline = boot.cmdline ?? '';
       if (typeof cmdline !== 'string' || cmdline.length > MAX_CMDLINE) throw invalid(`cmdline longer than ${MAX_CMDLINE}`);
       checkNoControls(cmdline, 'cmdline');
@@ -122,10 +134,11 @@ function diskElements(disks: readonly DiskSpec[], policy: DomainPolicy): XmlElem
   let virtio = 0;
   let sata = 0;
   return disks.map((d, i) => {
-    const path = checkAllowedPath(d.path, policy.roots, `disks[${i}].path`);
     if (d.format !== 'qcow2' && d.format !== 'raw') throw invalid(`disks[${i}].format must be qcow2 or raw`);
     if (d.device !== 'disk' && d.device !== 'cdrom') throw invalid(`disks[${i}].device must be disk or cdrom`);
     const cdrom = d.device === 'cdrom';
+    const writable = !cdrom && d.readonly !== true;
+    const path = checkAllowedPath(d.path, writable ? policy.writeRoots : policy.readRoots, `disks[${i}].path`);
     // CD-ROMs cannot be virtio; SATA works on every machine type QEMU offers here.
     const target = cdrom ? { dev: `sd${letter(sata++)}`, bus: 'sata' } : { dev: `vd${letter(virtio++)}`, bus: 'virtio' };
     return el(
@@ -134,7 +147,7 @@ function diskElements(disks: readonly DiskSpec[], policy: DomainPolicy): XmlElem
       el('driver', { name: 'qemu', type: d.format }),
       el('source', { file: path }),
       el('target', target),
-      (cdrom || d.readonly === true) && el('readonly'),
+      !writable && el('readonly'),
     );
   });
 }

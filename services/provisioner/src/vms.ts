@@ -5,7 +5,7 @@ import { ProblemError, type Logger } from '@cps/common';
 import type { ProvisionerSchemas } from '@cps/openapi';
 import { domainTypeFor, type Accelerator } from './accel.ts';
 import { admit, diskAvailMiB, freeOf, lendable, type Resources, type ShareSettings } from './capacity.ts';
-import { buildDomainXml, checkTaskId, DOMAIN_PREFIX, domainNameOf } from './domainXml.ts';
+import { buildDomainXml, checkTaskId, DOMAIN_PREFIX, domainNameOf, policyFor } from './domainXml.ts';
 import type { DomainStatus, Hypervisor } from './hypervisor.ts';
 import { readLiveXml } from './liveXml.ts';
 
@@ -62,7 +62,7 @@ export class Vms {
         serialLog: this.serialLogPath(taskId),
         specDigest: digest,
       },
-      { roots: [this.d.dataDir] },
+      policyFor(this.d.dataDir, taskId),
     );
     admit(spec, (await this.capacity()).free);
     await mkdir(join(this.d.dataDir, 'logs'), { recursive: true });

@@ -23,7 +23,7 @@ const spec = (over: Record<string, unknown> = {}) => ({
   name: 'my machine',
   vcpus: 1,
   memoryMiB: 128,
-  disks: [{ path: join(dataDir, 'disks', 'root.qcow2'), format: 'qcow2', device: 'disk' }],
+  disks: [] as unknown[],
   boot: { kind: 'kernel', kernel: join(dataDir, 'images/tiny/vmlinuz'), initrd: join(dataDir, 'images/tiny/initrd.img'), cmdline: 'console=ttyS0' },
   ...over,
 });
@@ -173,12 +173,25 @@ describe('provisioner API on libvirt test:///default', () => {
   it.each([
     ['a kernel outside the data dir', spec({ boot: { kind: 'kernel', kernel: '/boot/vmlinuz', initrd: join(dataDir, 'i') } })],
     ['a disk with ..', spec({ disks: [{ path: `${dataDir}/../../etc/shadow`, format: 'raw', device: 'disk' }] })],
+    ['another task\'s disk', spec({ disks: [{ path: join(dataDir, 'disks', 't-other', 'root.qcow2'), format: 'qcow2', device: 'disk' }] })],
     ['a relative disk', spec({ disks: [{ path: 'disks/root.qcow2', format: 'raw', device: 'disk' }] })],
   ])('rejects %s (400 path-not-allowed)', async (_, body) => {
     const id = newTask();
     const r = await put(id, body);
     expect(r.status).toBe(400);
     expect((await r.json()).type).toBe('urn:cps:problem:path-not-allowed');
+  });
+
+  it('gives the guest its own disks and a shared image as a CD-ROM', async () => {
+    const id = newTask();
+    const disks = [
+      { path: join(dataDir, 'disks', id, 'root.qcow2'), format: 'qcow2', device: 'disk' },
+      { path: join(dataDir, 'images', 'install', 'x.iso'), format: 'raw', device: 'cdrom', readonly: true },
+    ];
+    expect((await put(id, spec({ disks, boot: { kind: 'cdrom' } }))).status).toBe(201);
+    const xml = (await hv.inspect(`cps-${id}`))!.xml;
+    expect(xml).toContain(`<source file='${join(dataDir, 'disks', id, 'root.qcow2')}'/>`);
+    expect(xml).toContain("<target dev='sda' bus='sata'/>");
   });
 
   it('rejects a body that is not JSON', async () => {

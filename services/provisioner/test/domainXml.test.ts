@@ -2,11 +2,10 @@ import { randomBytes } from 'node:crypto';
 import { XMLParser } from 'fast-xml-parser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ProblemError } from '@cps/common';
-import { buildDomainXml, type DomainSpec } from '../src/domainXml.ts';
+import { buildDomainXml, policyFor, type DomainSpec } from '../src/domainXml.ts';
 import { connectLibvirt, type Hypervisor } from '../src/hypervisor.ts';
 import { readLiveXml } from '../src/liveXml.ts';
 
-const policy = { roots: ['/var/lib/cps'] };
 const typical: DomainSpec = {
   taskId: 't-0123abcd',
   displayName: 'my machine',
@@ -27,6 +26,7 @@ const typical: DomainSpec = {
   serialLog: '/var/lib/cps/logs/t-0123abcd.serial',
   specDigest: '0123456789abcdef',
 };
+const policy = policyFor('/var/lib/cps', typical.taskId);
 
 const golden = `<domain type="qemu">
   <name>cps-t-0123abcd</name>
@@ -160,6 +160,11 @@ describe('buildDomainXml', () => {
     expect(problemOf(() => buildDomainXml({ ...typical, displayName: name }, policy)).problemType).toBe('validation-failed');
   });
 
+  it('lets a guest read a shared image as a read-only disk', () => {
+    const ro = { ...typical, disks: [{ path: '/var/lib/cps/images/base/disk.qcow2', format: 'qcow2', device: 'disk', readonly: true }] } as DomainSpec;
+    expect(buildDomainXml(ro, policy)).toContain('<readonly/>');
+  });
+
   it('accepts 128 characters, counted as characters not UTF-16 units', () => {
     expect(() => buildDomainXml({ ...typical, displayName: '🙂'.repeat(128) }, policy)).not.toThrow();
   });
@@ -182,6 +187,12 @@ describe('buildDomainXml', () => {
     ['a relative disk', { ...typical, disks: [{ path: 'disks/x.qcow2', format: 'qcow2', device: 'disk' }] }],
     ['a disk outside', { ...typical, disks: [{ path: '/etc/passwd', format: 'raw', device: 'disk' }] }],
     ['a serial log outside', { ...typical, serialLog: '/tmp/x.serial' }],
+    ['a serial log among the disks', { ...typical, serialLog: '/var/lib/cps/disks/t-0123abcd/x.serial' }],
+    ['another task\'s disk', { ...typical, disks: [{ path: '/var/lib/cps/disks/t-other/root.qcow2', format: 'qcow2', device: 'disk' }] }],
+    ['another task\'s disk, read-only', { ...typical, disks: [{ path: '/var/lib/cps/disks/t-other/root.qcow2', format: 'qcow2', device: 'disk', readonly: true }] }],
+    ['a shared image as a writable disk', { ...typical, disks: [{ path: '/var/lib/cps/images/base/disk.qcow2', format: 'qcow2', device: 'disk' }] }],
+    ['a disk in the data dir itself', { ...typical, disks: [{ path: '/var/lib/cps/accel.json', format: 'raw', device: 'disk', readonly: true }] }],
+    ['a kernel from the logs', { ...typical, boot: { ...typical.boot, kernel: '/var/lib/cps/logs/x' } as DomainSpec['boot'] }],
   ] as [string, DomainSpec][])('rejects %s', (_, spec) => {
     expect(problemOf(() => buildDomainXml(spec, policy)).problemType).toBe('path-not-allowed');
   });
@@ -218,7 +229,11 @@ describe('libvirt round trip (test:///default)', () => {
   it('libvirt accepts the XML and keeps a hostile name as the title only', async () => {
     const taskId = `t-${randomBytes(4).toString('hex')}`;
     const name = `</title><devices><disk/></devices> "q' & 🙂`;
-    const xml = buildDomainXml({ ...typical, taskId, displayName: name, serialLog: `/var/lib/cps/logs/${taskId}.serial` }, policy);
+    const disks = typical.disks.map((d) => ({ ...d, path: d.path.replace('t-0123abcd', taskId) }));
+    const xml = buildDomainXml(
+      { ...typical, taskId, disks, displayName: name, serialLog: `/var/lib/cps/logs/${taskId}.serial` },
+      policyFor('/var/lib/cps', taskId),
+    );
     made.push(`cps-${taskId}`);
     await hv.create(xml);
     const status = await hv.inspect(`cps-${taskId}`);
