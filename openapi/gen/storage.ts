@@ -52,6 +52,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/capacity": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The space new task disks may still be given on this peer.
+         * @description Task disks are thin (qcow2): each may grow to its full size, so what they may still grow by
+         *     is counted as promised. A PUT /disks whose diskMiB exceeds availableMiB answers
+         *     insufficient-capacity.
+         */
+        get: operations["getCapacity"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/disks/{taskId}": {
         parameters: {
             query?: never;
@@ -115,6 +137,16 @@ export interface components {
             builtin: boolean;
             sizeBytes: number;
             sha256?: string;
+        };
+        StorageCapacity: {
+            /** @description Free on the data dir's file system now. */
+            freeBytes: number;
+            /** @description Kept back for the host (CPS_STORAGE_RESERVE_MIB). */
+            reserveBytes: number;
+            /** @description What existing task disks may still grow by. */
+            promisedBytes: number;
+            /** @description The largest diskMiB a new task may ask for. */
+            availableMiB: number;
         };
         TaskDisksRequest: {
             image: components["schemas"]["ImageId"];
@@ -233,6 +265,27 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Image"];
+                };
+            };
+            default: components["responses"]["Problem"];
+        };
+    };
+    getCapacity: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The data dir's space. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StorageCapacity"];
                 };
             };
             default: components["responses"]["Problem"];

@@ -3,6 +3,7 @@ import { specFiles, type StorageSchemas } from '@cps/openapi';
 import { Hono, type MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { validator } from 'hono/validator';
+import { MiB, usableBytes } from './capacity.ts';
 import type { TaskDiskStore } from './disks.ts';
 import type { ImageLibrary } from './images.ts';
 
@@ -34,6 +35,12 @@ export function createApp(deps: StorageDeps) {
   app.get('/images', async (c) => c.json({ items: (await deps.images.list()).map((r) => r.image) }));
 
   app.get('/images/:imageId', pathId('imageId', 'ImageId'), async (c) => c.json((await deps.images.get(c.req.param('imageId'))).image));
+
+  app.get('/capacity', async (c) => {
+    const s = await deps.disks.space();
+    const body: StorageSchemas['StorageCapacity'] = { ...s, availableMiB: Math.floor(usableBytes(s) / MiB) };
+    return c.json(body);
+  });
 
   app.put(
     '/disks/:taskId',

@@ -11,18 +11,32 @@ export const statfsFreeBytes: FreeBytes = async (dir) => {
 
 export const MiB = 1024 * 1024;
 
+export interface Space {
+  /** Free on the file system now. */
+  freeBytes: number;
+  /** Kept back for the host, logs and images. */
+  reserveBytes: number;
+  /** Promised to existing qcow2 disks (their virtual size) but not yet written by their guests. */
+  promisedBytes: number;
+}
+
+/** What a new disk may still be promised. */
+export const usableBytes = (s: Space): number => Math.max(0, s.freeBytes - s.reserveBytes - s.promisedBytes);
+
 /**
  * A qcow2 starts nearly empty but may grow to its full virtual size, so a disk is only promised
- * when that whole size fits beside a reserve kept for logs, images and the host itself.
+ * when that whole size fits beside the reserve and beside what earlier disks may still grow by;
+ * otherwise several guests filling their disks at once would fill the host's.
  */
-export function checkCapacity(wantBytes: number, freeBytes: number, reserveBytes: number): void {
-  const usable = Math.max(0, freeBytes - reserveBytes);
+export function checkCapacity(wantBytes: number, s: Space): void {
+  const usable = usableBytes(s);
   if (wantBytes > usable) {
+    const mib = (b: number) => Math.floor(b / MiB);
     throw new ProblemError(
       'insufficient-capacity',
-      `a disk of ${Math.ceil(wantBytes / MiB)} MiB does not fit: ${Math.floor(usable / MiB)} MiB usable ` +
-        `(${Math.floor(freeBytes / MiB)} MiB free minus a ${Math.floor(reserveBytes / MiB)} MiB reserve)`,
-      { wantMiB: Math.ceil(wantBytes / MiB), usableMiB: Math.floor(usable / MiB) },
+      `a disk of ${Math.ceil(wantBytes / MiB)} MiB does not fit: ${mib(usable)} MiB usable ` +
+        `(${mib(s.freeBytes)} MiB free, minus a ${mib(s.reserveBytes)} MiB reserve, minus ${mib(s.promisedBytes)} MiB promised to other disks)`,
+      { wantMiB: Math.ceil(wantBytes / MiB), usableMiB: mib(usable) },
     );
   }
 }

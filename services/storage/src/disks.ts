@@ -3,10 +3,10 @@ import { access, chmod, lstat, mkdir, mkdtemp, readdir, readFile, rename, rm, st
 import path from 'node:path';
 import { ProblemError, type Logger } from '@cps/common';
 import type { StorageSchemas } from '@cps/openapi';
-import { checkCapacity, MiB, type FreeBytes } from './capacity.ts';
+import { checkCapacity, MiB, type FreeBytes, type Space } from './capacity.ts';
 import type { ImageLibrary, ImageRecord } from './images.ts';
 import { KeyedLock } from './keyed-lock.ts';
-import type { StorageLayout } from './paths.ts';
+import { isTaskId, type StorageLayout } from './paths.ts';
 import type { QemuImg } from './qemu-img.ts';
 
 export type TaskDisks = StorageSchemas['TaskDisks'];
@@ -67,7 +67,7 @@ export class TaskDiskStore {
       }
       const image = await this.d.images.get(req.image);
       await this.checkSize(image, req.diskMiB);
-      checkCapacity(req.diskMiB * MiB, await this.d.freeBytes(this.d.layout.root), this.d.reserveBytes);
+      checkCapacity(req.diskMiB * MiB, await this.space());
       const disks = await this.build(taskId, dir, image, req);
       this.d.log.info({ taskId, image: req.image, diskMiB: req.diskMiB }, 'task disks created');
       return { created: true, disks };
@@ -99,6 +99,35 @@ export class TaskDiskStore {
     });
   }
 
+  /** The data dir's space, net of what existing task disks may still grow by. */
+  async space(): Promise<Space> {
+    return {
+      freeBytes: await this.d.freeBytes(this.d.layout.root),
+      reserveBytes: this.d.reserveBytes,
+      promisedBytes: await this.promisedBytes(),
+    };
+  }
+
+  private async promisedBytes(): Promise<number> {
+    let names: string[];
+    try {
+      names = await readdir(this.d.layout.disksDir);
+    } catch {
+      return 0;
+    }
+    let total = 0;
+    for (const name of names) {
+      if (!isTaskId(name)) continue;
+      const dir = path.join(this.d.layout.disksDir, name);
+      const m = await this.readManifest(dir);
+      if (!m) continue;
+      // Only the files in the task's folder grow; a cdrom is shared and read-only.
+      const own = m.disks.disks.filter((d) => path.dirname(d.path) === dir && !d.readonly);
+      for (const d of own) total += Math.max(0, m.request.diskMiB * MiB - (await allocatedBytes(d.path)));
+    }
+    return total;
+  }
+
   /** For /healthz: the disks folder exists and this process may write there. */
   async health(): Promise<{ dataDir: string }> {
     await access(this.d.layout.disksDir, constants.W_OK);
@@ -123,6 +152,10 @@ export class TaskDiskStore {
   private async checkSize(image: ImageRecord, diskMiB: number): Promise<void> {
     if (image.source.kind !== 'disk') return;
     const base = await this.d.qemuImg.info(image.source.file, image.source.format);
+    // A base with its own backing file could name any file on the host; images must be flat.
+    if (base.backingFile !== undefined) {
+      throw new ProblemError('image-not-found', `image ${image.image.id} is not usable: it has a backing file (flatten it with qemu-img convert)`);
+    }
     if (diskMiB * MiB < base.virtualSizeBytes) {
       throw new ProblemError(
         'bad-request',
@@ -194,6 +227,14 @@ async function untraversableAncestors(dir: string): Promise<string[]> {
   for (let p = path.resolve(dir); ; p = path.dirname(p)) {
     if (((await stat(p)).mode & 0o001) === 0) out.push(p);
     if (path.dirname(p) === p) return out;
+  }
+}
+
+async function allocatedBytes(file: string): Promise<number> {
+  try {
+    return (await stat(file)).blocks * 512;
+  } catch {
+    return 0;
   }
 }
 

@@ -64,6 +64,16 @@ describe('storage API over HTTP', () => {
     expectProblem(await http.get(`/disks/${id}`), 404, 'not-found');
   });
 
+  it('reports capacity, which shrinks by what a new disk may grow to', async () => {
+    const before = (await http.get('/capacity').expect(200)).body;
+    storageContract.check('StorageCapacity', before);
+    expect(before).toMatchObject({ promisedBytes: 0, reserveBytes: 64 * 1024 * 1024 });
+    await put(taskId(), { image: 'tiny', diskMiB: 1024 }).expect(201);
+    const after = (await http.get('/capacity').expect(200)).body;
+    expect(before.availableMiB - after.availableMiB).toBeGreaterThan(1023);
+    expect(before.availableMiB - after.availableMiB).toBeLessThanOrEqual(1024);
+  });
+
   it('answers image-not-found for an unknown image', async () => {
     expectProblem(await put(taskId(), { image: 'nope', diskMiB: 8 }), 404, 'image-not-found');
   });

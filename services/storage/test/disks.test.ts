@@ -134,6 +134,31 @@ describe('TaskDiskStore with the real qemu-img', () => {
     }
   });
 
+  it('counts what earlier thin disks may still grow by as promised', async () => {
+    const g = await makeFixture({ freeBytes: async () => 1000 * MiB, reserveMiB: 100 });
+    try {
+      const first = taskId();
+      await g.store.create(first, { image: 'tiny', diskMiB: 500 });
+      const space = await g.store.space();
+      expect(space.promisedBytes).toBeGreaterThan(499 * MiB); // the empty qcow2 holds only its metadata
+      expect(space.promisedBytes).toBeLessThanOrEqual(500 * MiB);
+      await expect(g.store.create(taskId(), { image: 'tiny', diskMiB: 401 })).rejects.toMatchObject({ problemType: 'insufficient-capacity' });
+      await g.store.discard(first);
+      expect((await g.store.space()).promisedBytes).toBe(0);
+      expect((await g.store.create(taskId(), { image: 'tiny', diskMiB: 800 })).created).toBe(true);
+    } finally {
+      await g.cleanup();
+    }
+  });
+
+  it('refuses a base image that has a backing file of its own', async () => {
+    const dir = await writeImage(f.root, 'chained', { id: 'chained', name: 'C', kind: 'disk', format: 'qcow2', file: 'disk.qcow2' });
+    execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', path.join(dir, 'under.qcow2'), '8M']);
+    execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', '-b', path.join(dir, 'under.qcow2'), '-F', 'qcow2', path.join(dir, 'disk.qcow2'), '8M']);
+    await expect(f.store.create(taskId(), { image: 'chained', diskMiB: 8 })).rejects.toMatchObject({ problemType: 'image-not-found' });
+    expect(await disksFolder()).toEqual([]);
+  });
+
   it('turns a failing qemu-img into tool-failed with its stderr, leaving no staging folder', async () => {
     const dir = await writeImage(f.root, 'broken', { id: 'broken', name: 'B', kind: 'disk', format: 'qcow2', file: 'disk.qcow2' });
     await writeFile(path.join(dir, 'disk.qcow2'), 'this is not a qcow2 file');
