@@ -121,7 +121,7 @@ export function fakeDiscovery(nodes: FakeNode[]) {
 export const fastPolling: Partial<PlacementOptions> = { pollIntervalMs: 1, sleep: () => Promise.resolve() };
 
 /** A coordinator wired to fake peers through viaApp: no socket anywhere. */
-export function fakeCluster(nodes: FakeNode[], opts: Partial<PlacementOptions> & { clientsFor?: ClientsFor } = {}) {
+export function fakeCluster(nodes: FakeNode[], opts: Partial<PlacementOptions> & { clientsFor?: ClientsFor; heartbeatMs?: number } = {}) {
   const log = createLogger('coordinator-test', 'silent');
   const discovery = fakeDiscovery(nodes);
   const byId = new Map(nodes.map((n) => [n.info.nodeId, n]));
@@ -133,7 +133,7 @@ export function fakeCluster(nodes: FakeNode[], opts: Partial<PlacementOptions> &
   const tasks = new Tasks();
   const placer = new Placer({ tasks, discovery: discoveryClient(viaApp(discovery.app)), clientsFor, log, ...fastPolling, ...opts });
   const localStorage = storageClient(viaApp(nodes[0]?.storage ?? new Hono()));
-  const app = createApp({ log, tasks, placer, localStorage, clientsFor });
+  const app = createApp({ log, tasks, placer, localStorage, clientsFor, heartbeatMs: opts.heartbeatMs });
   return { app, tasks, placer, discovery, clientsFor };
 }
 
