@@ -57,6 +57,14 @@ describe('TaskDiskStore with the real qemu-img', () => {
     expect(creates()).toBe(1);
   });
 
+  it('a discard sent while a create runs waits for it, then removes everything', async () => {
+    const id = taskId();
+    const [made, discarded] = await Promise.all([f.store.create(id, { image: 'tiny', diskMiB: 16 }), f.store.discard(id)]);
+    expect(made.created).toBe(true);
+    expect(discarded).toBe(true);
+    expect(await disksFolder()).toEqual([]);
+  });
+
   it('refuses a second create with other parameters as a conflict', async () => {
     const id = taskId();
     await f.store.create(id, { image: 'tiny', diskMiB: 16 });
