@@ -53,9 +53,10 @@ export interface paths {
         /**
          * WebSocket upgrade carrying the guest's RFB stream (binary frames).
          * @description The guest's VNC address is looked up and dialled before the upgrade is accepted, so a refusal
-         *     is an ordinary problem+json response: 404 (no such guest here), 409 (the guest is not running),
+         *     is an ordinary problem+json response: 404 (no such guest here), 409 (the guest is off, or has no VNC port yet),
          *     502 (the provisioner failed, named a non-loopback address, or the VNC port refused). A plain GET
-         *     without `Upgrade: websocket` runs the same checks and then answers 400.
+         *     without `Upgrade: websocket` runs the same checks (dialling and at once closing the VNC port)
+         *     and then answers 400, so a page can learn why its upgrade failed.
          *     Once open, the socket closes with 1000 when the guest's VNC server ends the stream, 1011 on a
          *     VNC connection error, and 1003 when the client sends a text frame; the close reason says why.
          */

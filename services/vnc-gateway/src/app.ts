@@ -61,11 +61,13 @@ export function createApp(deps: GatewayDeps) {
   app.get('/console/:taskId/websockify', params, async (c) => {
     const { taskId } = c.req.valid('param');
     const target = await resolveTarget(taskId);
+    const tcp = await dialVnc(target.host, target.port);
     const upgrader = c.env?.upgrader;
     if (!upgrader) {
+      // A plain GET is a diagnosis: it got this far, so an upgrade would have worked.
+      tcp.destroy();
       throw new ProblemError('bad-request', `the console of ${taskId} is reachable; this endpoint needs a WebSocket upgrade (Upgrade: websocket)`);
     }
-    const tcp = await dialVnc(target.host, target.port);
     const session = new ConsoleSession(tcp, { taskId, target, log });
     sessions.add(session);
     return upgrader.accept(

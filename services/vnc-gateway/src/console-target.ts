@@ -43,6 +43,10 @@ export function provisionerTargets(provisioner: ProvisionerClient): ResolveTarge
       throw new ProblemError('conflict', `the guest of task ${taskId} is ${r.data.state}; it has no screen to show`);
     }
     const vnc: { host: unknown; port: unknown } = r.data.console?.vnc ?? { host: undefined, port: undefined };
+    // The provisioner reports port 0 until libvirt has picked the guest's VNC port.
+    if (vnc.port === 0 && typeof vnc.host === 'string' && loopbackHosts.has(vnc.host)) {
+      throw new ProblemError('conflict', `the guest of task ${taskId} has no VNC port yet; try again in a moment`);
+    }
     if (!isLoopbackTarget(vnc)) {
       throw new ProblemError(
         'upstream-failed',

@@ -17,6 +17,7 @@ export function renderConsolePage(taskId: string): string {
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${id} · CPS console</title>
+<link rel="icon" href="data:,">
 <link rel="stylesheet" href="/console-assets/console.css">
 <script type="module" src="/console-assets/console.js"></script>
 </head>

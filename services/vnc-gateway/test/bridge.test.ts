@@ -205,7 +205,7 @@ describe('the WebSocket bridge', () => {
     ['0.0.0.0', { host: '0.0.0.0', port: 5900 }],
     ['an IPv4-mapped loopback spelling', { host: '::ffff:127.0.0.1', port: 5900 }],
     ['localhost by name', { host: 'localhost', port: 5900 }],
-    ['port 0', { host: '127.0.0.1', port: 0 }],
+    ['port 0 on a LAN address', { host: '10.0.0.1', port: 0 }],
     ['a port out of range', { host: '127.0.0.1', port: 70000 }],
   ])('refuses a provisioner answer pointing at %s, dialling nothing', async (_what, target) => {
     vms.set('t-evil', vm('t-evil', target));
@@ -214,6 +214,13 @@ describe('the WebSocket bridge', () => {
     expect(r.status).toBe(502);
     expect(r.body).toMatchObject({ type: 'urn:cps:problem:upstream-failed', detail: expect.stringContaining('only 127.0.0.1 or ::1') });
     expect(dialled.length).toBe(n);
+  });
+
+  it('says 409 while the guest has no VNC port yet (port 0)', async () => {
+    vms.set('t-early', vm('t-early', { host: '127.0.0.1', port: 0 }));
+    const r = await refusal(connect('t-early'));
+    expect(r.status).toBe(409);
+    expect(String(r.body.detail)).toMatch(/no VNC port yet/);
   });
 
   it('refuses with 502 when the VNC port is closed', async () => {
@@ -238,6 +245,12 @@ describe('the WebSocket bridge', () => {
     const unknown = await rawGet(gw.port, '/console/t-unknown/websockify');
     expect(unknown.status).toBe(404);
     expect(unknown.type).toBe('application/problem+json');
+    const dead = await fakeVncServer();
+    await dead.close();
+    vms.set('t-gone', vm('t-gone', { host: '127.0.0.1', port: dead.port }));
+    const gone = await rawGet(gw.port, '/console/t-gone/websockify');
+    expect(gone.status).toBe(502);
+    expect(gone.body).toMatch(/unreachable/);
   });
 
   it('still serves plain HTTP on the same server', async () => {

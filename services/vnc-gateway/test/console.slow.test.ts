@@ -1,0 +1,111 @@
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import type { Server } from 'node:http';
+import { join } from 'node:path';
+import { serveApp, type Served } from '@cps/common';
+import { provisionerClient, viaApp, type ProvisionerSchemas } from '@cps/openapi';
+import type { Browser } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { launchChromium } from '../../../tests/helpers/browser.ts';
+import { createApp } from '../src/app.ts';
+import { attachWebSockets } from '../src/upgrade.ts';
+import { fakeProvisioner, memoryLogger, vm } from './fakes.ts';
+
+// A real tiny guest under QEMU (booted here with virsh, so this test needs no provisioner), its
+// screen through the gateway into Debian's Chromium: the page must show the guest's text console.
+const dataDir = process.env.CPS_DATA_DIR ?? '/var/lib/cps';
+const imageDir = join(dataDir, 'images', 'tiny');
+const taskId = `t-${randomBytes(4).toString('hex')}`;
+const domain = `cps-${taskId}`;
+const virsh = (...args: string[]) => execFileSync('virsh', ['-c', 'qemu:///system', ...args], { encoding: 'utf8' });
+const screenshot = process.env.CPS_CONSOLE_SCREENSHOT ?? '/tmp/cps-vnc-console.png';
+
+const xmlEscape = (s: string) => s.replace(/[&<>'"]/g, (c) => `&#${c.charCodeAt(0)};`);
+
+function domainXml(): string {
+  const image = JSON.parse(readFileSync(join(imageDir, 'image.json'), 'utf8')) as { cmdline: string };
+  const accel = JSON.parse(readFileSync(join(dataDir, 'accel.json'), 'utf8')) as { accelerator: string };
+  return `<domain type='${accel.accelerator === 'kvm' ? 'kvm' : 'qemu'}'>
+  <name>${domain}</name>
+  <memory unit='MiB'>128</memory>
+  <vcpu>1</vcpu>
+  <os>
+    <type arch='x86_64' machine='pc'>hvm</type>
+    <kernel>${xmlEscape(join(imageDir, 'vmlinuz'))}</kernel>
+    <initrd>${xmlEscape(join(imageDir, 'initrd.img'))}</initrd>
+    <cmdline>${xmlEscape(image.cmdline)}</cmdline>
+  </os>
+  <on_poweroff>destroy</on_poweroff>
+  <devices>
+    <serial type='pty'><target port='0'/></serial>
+    <graphics type='vnc' port='-1' autoport='yes' listen='127.0.0.1'><listen type='address' address='127.0.0.1'/></graphics>
+    <video><model type='vga'/></video>
+  </devices>
+</domain>`;
+}
+
+/** `virsh vncdisplay` prints e.g. `127.0.0.1:3`, display 3 being TCP port 5903. */
+function vncPort(): number {
+  const m = /^127\.0\.0\.1:(\d+)$/m.exec(virsh('vncdisplay', domain).trim());
+  if (!m) throw new Error(`no loopback VNC display for ${domain}`);
+  return 5900 + Number(m[1]);
+}
+
+let gw: Served;
+let browser: Browser;
+
+beforeAll(async () => {
+  const file = join('/tmp', `${domain}.xml`);
+  execFileSync('sh', ['-c', 'cat > "$1"', 'sh', file], { input: domainXml() });
+  virsh('create', file);
+  const vms = new Map<string, ProvisionerSchemas['Vm']>([[taskId, vm(taskId, { host: '127.0.0.1', port: vncPort() })]]);
+  const { log } = memoryLogger();
+  const app = createApp({ provisioner: provisionerClient(viaApp(fakeProvisioner(vms))), log });
+  gw = await serveApp(app, { port: 0, hostname: '127.0.0.1', log }, (server) => attachWebSockets(server as Server, app, { log }));
+  browser = await launchChromium();
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await gw?.close();
+  try {
+    virsh('destroy', domain);
+  } catch {
+    // already gone
+  }
+});
+
+describe('the console page in Chromium', () => {
+  it("shows the guest's screen and says connected", async () => {
+    const page = await browser.newPage({ viewport: { width: 1024, height: 700 } });
+    const problems: string[] = [];
+    page.on('console', (m) => m.type() === 'error' && problems.push(m.text()));
+    page.on('pageerror', (e) => problems.push(e.message));
+    await page.goto(`http://127.0.0.1:${gw.port}/console/${taskId}`);
+    await expect.poll(() => page.locator('#status').getAttribute('data-state'), { timeout: 30_000 }).toBe('connected');
+    expect(await page.locator('#status').textContent()).toBe('connected');
+    const lit = () =>
+      page.evaluate(() => {
+        const canvas = document.querySelector('canvas');
+        const ctx = canvas?.getContext('2d');
+        if (!canvas || !ctx || canvas.width === 0) return 0;
+        const { data } = ctx.getImageData(0, 0, canvas.width, canvas.height);
+        let n = 0;
+        for (let i = 0; i < data.length; i += 4) if (data[i]! + data[i + 1]! + data[i + 2]! > 150) n++;
+        return n;
+      });
+    await expect.poll(lit, { timeout: 90_000, interval: 1000 }).toBeGreaterThan(200);
+    await page.screenshot({ path: screenshot });
+    expect(problems).toEqual([]);
+
+    // The guest going away ends the page's session with a reason.
+    virsh('destroy', domain);
+    await expect.poll(() => page.locator('#status').textContent(), { timeout: 30_000 }).toMatch(/^disconnected: ./);
+    await page.screenshot({ path: screenshot.replace(/\.png$/, '-closed.png') });
+
+    // A refused upgrade is a bare 1006 to a browser; the page asks the gateway why and shows it.
+    await page.reload();
+    await expect.poll(() => page.locator('#status').textContent(), { timeout: 30_000 }).toMatch(/^disconnected: .*unreachable/);
+  });
+});
