@@ -158,6 +158,26 @@ describe('storage API over HTTP', () => {
       expectProblem(res, 413, 'payload-too-large');
     });
 
+    it('a large body streamed with no content-length → 413 payload-too-large', async () => {
+      const chunk = new TextEncoder().encode(' '.repeat(4096));
+      let sent = 0;
+      const body = new ReadableStream<Uint8Array>({
+        pull(c) {
+          if (sent++ < 64) c.enqueue(chunk);
+          else c.close();
+        },
+      });
+      const res = await f.app.request(`/disks/${taskId()}`, {
+        method: 'PUT',
+        headers: { 'content-type': 'application/json' },
+        body,
+        duplex: 'half',
+      } as RequestInit);
+      expect(res.status).toBe(413);
+      expect((await res.json()).type).toBe(problem('payload-too-large'));
+      expect(sent).toBeLessThan(64); // it stopped reading early
+    });
+
     it('an empty body → 400', async () => {
       const res = await http.put(`/disks/${taskId()}`).set('content-type', 'application/json').send('');
       expect(res.status).toBe(400);
