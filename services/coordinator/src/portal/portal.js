@@ -153,6 +153,8 @@ form.addEventListener('submit', async (event) => {
     if (res.status === 202) {
       showProblem(null);
       upsert(body);
+      // Ready for the next machine: same sizes, a new name.
+      form.elements.namedItem('name').value = '';
     } else {
       showProblem(body ?? { detail: `The coordinator answered HTTP ${res.status}.` });
     }
