@@ -184,7 +184,7 @@ export interface components {
             kind: "disk" | "cdrom";
         };
         VmSpec: {
-            /** @description The user's name for the machine; shown */
+            /** @description The user's name for the machine (no control characters); it goes only into the domain's <title>, never used as an identifier. */
             name: string;
             vcpus: number;
             memoryMiB: number;
