@@ -17,23 +17,21 @@ import { createSelf } from './self.ts';
 
 const log = createLogger('discovery');
 
-const config = loadConfig(
-  portsSchema.extend({
-    CPS_PEP_GROUP: z.ipv4().default('239.192.77.1'),
-    CPS_PEP_PORT: z.coerce.number().int().min(1).max(65535).default(47777),
-    // Loopback by default: one node. On a LAN, the host's LAN address.
-    CPS_PEP_INTERFACE: z.ipv4().default('127.0.0.1'),
-    CPS_NODE_ID: nodeIdSchema.default(hostname().slice(0, 64)),
-    CPS_ADVERTISE_ADDRESS: z.string().regex(/^[A-Za-z0-9.:-]{1,64}$/).default('127.0.0.1'),
-    CPS_CLUSTER_KEY: z.string().min(16, 'use at least 16 characters (e.g. `openssl rand -hex 32`)').optional(),
-    CPS_PEP_INSECURE: z.enum(['0', '1']).default('0'),
-    CPS_PEP_ACK_DELAY_MAX_MS: z.coerce.number().int().min(0).max(1000).default(50),
-    CPS_PEP_HOLD_MS: z.coerce.number().int().min(100).max(600_000).default(5_000),
-    CPS_PEP_HELLO_MS: z.coerce.number().int().min(0).max(60_000).default(1_000),
-  }),
-);
+const envSchema = portsSchema.extend({
+  CPS_PEP_GROUP: z.ipv4().default('239.192.77.1'),
+  CPS_PEP_PORT: z.coerce.number().int().min(1).max(65535).default(47777),
+  // Loopback by default: one node. On a LAN, the host's LAN address.
+  CPS_PEP_INTERFACE: z.ipv4().default('127.0.0.1'),
+  CPS_NODE_ID: nodeIdSchema.default(hostname().slice(0, 64)),
+  CPS_ADVERTISE_ADDRESS: z.string().regex(/^[A-Za-z0-9.:-]{1,64}$/).default('127.0.0.1'),
+  CPS_CLUSTER_KEY: z.string().min(16, 'use at least 16 characters (e.g. `openssl rand -hex 32`)').optional(),
+  CPS_PEP_INSECURE: z.enum(['0', '1']).default('0'),
+  CPS_PEP_ACK_DELAY_MAX_MS: z.coerce.number().int().min(0).max(1000).default(50),
+  CPS_PEP_HOLD_MS: z.coerce.number().int().min(100).max(600_000).default(5_000),
+  CPS_PEP_HELLO_MS: z.coerce.number().int().min(0).max(60_000).default(1_000),
+});
 
-function authFrom(c: typeof config): PepAuth {
+function authFrom(c: z.infer<typeof envSchema>): PepAuth {
   if (c.CPS_CLUSTER_KEY) return { kind: 'hmac', key: Buffer.from(c.CPS_CLUSTER_KEY, 'utf8') };
   if (c.CPS_PEP_INSECURE === '1') {
     log.warn('PEP runs WITHOUT authentication (CPS_PEP_INSECURE=1): any host on the segment can place or hijack tasks');
@@ -42,32 +40,42 @@ function authFrom(c: typeof config): PepAuth {
   throw new Error('invalid configuration:\n  CPS_CLUSTER_KEY: required (the shared PEP key of the cluster); for a dev node without one, set CPS_PEP_INSECURE=1');
 }
 
-const ports = portsFrom(config);
-const metrics = new Metrics();
-const provisioner = provisionerView(provisionerClient({ baseUrl: `http://127.0.0.1:${ports.provisioner}` }));
-const transport = await udpMulticastTransport({ group: config.CPS_PEP_GROUP, port: config.CPS_PEP_PORT, interfaceAddress: config.CPS_PEP_INTERFACE, log });
-const endpoint = new PepEndpoint({ transport, auth: authFrom(config), nodeId: config.CPS_NODE_ID, metrics, log });
-const self = createSelf({ nodeId: config.CPS_NODE_ID, address: config.CPS_ADVERTISE_ADDRESS, ports, capacity: provisioner.capacity });
-const membership = new Membership(config.CPS_NODE_ID);
-const hello = startMembership({ endpoint, membership, self, log, intervalMs: config.CPS_PEP_HELLO_MS });
-const responder = createResponder({
-  endpoint,
-  metrics,
-  log,
-  capacity: provisioner.capacity,
-  guests: provisioner.guests,
-  self: self.base,
-  holdMs: config.CPS_PEP_HOLD_MS,
-  ackDelayMaxMs: config.CPS_PEP_ACK_DELAY_MAX_MS,
-});
-const publisher = createPublisher({ endpoint, metrics, log, describePeers: () => membership.describe() });
+async function main() {
+  const config = loadConfig(envSchema);
+  const auth = authFrom(config);
+  const ports = portsFrom(config);
+  const metrics = new Metrics();
+  const provisioner = provisionerView(provisionerClient({ baseUrl: `http://127.0.0.1:${ports.provisioner}` }));
+  const transport = await udpMulticastTransport({ group: config.CPS_PEP_GROUP, port: config.CPS_PEP_PORT, interfaceAddress: config.CPS_PEP_INTERFACE, log });
+  const endpoint = new PepEndpoint({ transport, auth, nodeId: config.CPS_NODE_ID, metrics, log });
+  const self = createSelf({ nodeId: config.CPS_NODE_ID, address: config.CPS_ADVERTISE_ADDRESS, ports, capacity: provisioner.capacity });
+  const membership = new Membership(config.CPS_NODE_ID);
+  const hello = startMembership({ endpoint, membership, self, log, intervalMs: config.CPS_PEP_HELLO_MS });
+  const responder = createResponder({
+    endpoint,
+    metrics,
+    log,
+    capacity: provisioner.capacity,
+    guests: provisioner.guests,
+    self: self.base,
+    holdMs: config.CPS_PEP_HOLD_MS,
+    ackDelayMaxMs: config.CPS_PEP_ACK_DELAY_MAX_MS,
+  });
+  const publisher = createPublisher({ endpoint, metrics, log, describePeers: () => membership.describe() });
 
-const served = await serveApp(createApp({ self, membership, publisher, metrics, log }), { port: ports.discovery, log });
-log.info({ nodeId: config.CPS_NODE_ID, address: config.CPS_ADVERTISE_ADDRESS, group: config.CPS_PEP_GROUP, pepPort: config.CPS_PEP_PORT }, 'discovery ready');
+  const served = await serveApp(createApp({ self, membership, publisher, metrics, log }), { port: ports.discovery, log });
+  log.info({ nodeId: config.CPS_NODE_ID, address: config.CPS_ADVERTISE_ADDRESS, group: config.CPS_PEP_GROUP, pepPort: config.CPS_PEP_PORT }, 'discovery ready');
 
-onShutdown(log, async () => {
-  hello.stop();
-  responder.close();
-  await served.close();
-  await transport.close();
+  onShutdown(log, async () => {
+    hello.stop();
+    responder.close();
+    await served.close();
+    await transport.close();
+  });
+}
+
+main().catch((err: Error) => {
+  // Configuration and bind errors: one clear line, then a non-zero exit.
+  log.fatal({ err: { message: err.message, code: (err as NodeJS.ErrnoException).code } }, `discovery cannot start: ${err.message}`);
+  process.exit(1);
 });
