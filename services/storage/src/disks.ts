@@ -41,10 +41,11 @@ const fileMode = 0o644;
 /**
  * A task's disks on this peer. Each task's files are built in a staging folder beside
  * disks/<task> and renamed into place as a whole, so disks/<task> either holds a complete set
- * with its manifest or does not exist; a crash leaves only a staging folder that `sweep` removes.
+ * with its manifest or does not exist; a crash leaves only a staging folder that `prepare` removes.
  */
 export class TaskDiskStore {
   private readonly lock = new KeyedLock();
+  private readonly spaceLock = new KeyedLock();
 
   constructor(private readonly d: TaskDiskDeps) {}
 
@@ -67,8 +68,12 @@ export class TaskDiskStore {
       }
       const image = await this.d.images.get(req.image);
       await this.checkSize(image, req.diskMiB);
-      checkCapacity(req.diskMiB * MiB, await this.space());
-      const disks = await this.build(taskId, dir, image, req);
+      // One check-and-build at a time across tasks, so two tasks cannot both be promised the same
+      // free space (building is only qemu-img create, a few ms).
+      const disks = await this.spaceLock.run('space', async () => {
+        checkCapacity(req.diskMiB * MiB, await this.space());
+        return this.build(taskId, dir, image, req);
+      });
       this.d.log.info({ taskId, image: req.image, diskMiB: req.diskMiB }, 'task disks created');
       return { created: true, disks };
     });

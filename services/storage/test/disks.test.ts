@@ -159,6 +159,16 @@ describe('TaskDiskStore with the real qemu-img', () => {
     }
   });
 
+  it('does not promise the same space to two tasks created at once', async () => {
+    const g = await makeFixture({ freeBytes: async () => 1000 * MiB, reserveMiB: 100 });
+    try {
+      const results = await Promise.allSettled([taskId(), taskId(), taskId()].map((id) => g.store.create(id, { image: 'tiny', diskMiB: 400 })));
+      expect(results.map((r) => r.status).sort()).toEqual(['fulfilled', 'fulfilled', 'rejected']);
+    } finally {
+      await g.cleanup();
+    }
+  });
+
   it('refuses a base image that has a backing file of its own', async () => {
     const dir = await writeImage(f.root, 'chained', { id: 'chained', name: 'C', kind: 'disk', format: 'qcow2', file: 'disk.qcow2' });
     execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', path.join(dir, 'under.qcow2'), '8M']);
