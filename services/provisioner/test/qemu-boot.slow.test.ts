@@ -89,6 +89,12 @@ describe('a real guest under QEMU', () => {
     expect(graphics[0]).toMatchObject({ '@type': 'vnc', '@listen': '127.0.0.1', '@port': String(vm.console.vnc.port) });
     expect(live['@type']).toBe(accel === 'kvm' ? 'kvm' : 'qemu');
 
+    // Capacity as discovery will read it: this host's arch, the probed accelerator, our guest counted.
+    const cap = await (await app.request('/capacity')).json();
+    expect(cap).toMatchObject({ arch: 'x86_64', accelerator: accel });
+    expect(cap.guests).toBeGreaterThanOrEqual(1);
+    expect(cap.free.vcpus).toBeLessThanOrEqual(cap.total.vcpus - 1);
+
     // The port speaks RFB: what the vnc-gateway will connect to.
     const banner = await new Promise<string>((res, rej) => {
       const s = connect(vm.console.vnc.port, '127.0.0.1');
