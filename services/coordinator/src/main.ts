@@ -19,6 +19,10 @@ const log = createLogger('coordinator');
 
 // This node's own services are always on loopback; only the chosen peers are reached by address.
 const tasks = new Tasks();
+tasks.subscribe((t) => {
+  const last = t.history.at(-1);
+  log.info({ taskId: t.id, state: t.state, node: t.node?.nodeId, detail: last?.message }, 'task');
+});
 const placer = new Placer({
   tasks,
   discovery: discoveryClient({ baseUrl: httpBase('127.0.0.1', ports.discovery) }),
