@@ -125,7 +125,12 @@ export function createPublisher(o: PublisherOptions) {
       }
 
       const sendPublish = (flags: number) => endpoint.send({ type: 'PUBLISH', taskId, seq, flags, body: { requirements: input.requirements } });
-      sendPublish(0);
+      try {
+        sendPublish(0);
+      } catch (err) {
+        finish();
+        return reject(err); // a message we cannot encode is our bug: surfaces as a 500, logged
+      }
       for (const at of retransmitOffsets(input.timeoutMs)) later(at, () => sendPublish(FLAG_RETRANSMIT));
       later(input.timeoutMs, fail);
     });

@@ -164,3 +164,29 @@ describe('publish over an in-memory bus', () => {
     }
   });
 });
+
+describe('REJECT', () => {
+  it('a CONFIRMed node with no offer held answers REJECT to the publisher', async () => {
+    cluster = memoryCluster([{ id: 'a' }, { id: 'p', cap: capacity({ memoryMiB: 0 }) }]);
+    const [, p] = cluster.nodes;
+    const rejects: string[] = [];
+    p!.endpoint.on((m) => (m.type === 'REJECT' && m.body.to === 'p' ? rejects.push(`${m.sender}:${m.taskId}`) : undefined));
+    p!.endpoint.send({ type: 'CONFIRM', taskId: 't-ghost', seq: 9, body: { chosen: 'a', backups: [] } });
+    await new Promise((r) => setTimeout(r, 30));
+    expect(rejects).toEqual(['a:t-ghost']);
+  });
+
+  it('an ACK withdrawn by REJECT inside the collection window is not chosen', async () => {
+    cluster = memoryCluster([{ id: 'p', cap: capacity({ memoryMiB: 0 }) }, { id: 'fickle' }, { id: 'steady', ackDelayMaxMs: 30 }]);
+    const [p, fickle] = cluster.nodes;
+    // fickle ACKs at once, then takes it back.
+    fickle!.endpoint.on((m) => {
+      if (m.type === 'PUBLISH' && !(m.flags & 2)) {
+        setTimeout(() => fickle!.endpoint.send({ type: 'REJECT', taskId: m.taskId, seq: m.seq, body: { to: 'p', reason: 'changed my mind' } }), 5);
+      }
+    });
+    const placed = await p!.publisher.publish({ taskId: 't-fickle', requirements: req(), timeoutMs: 2000 });
+    expect(placed.chosen.nodeId).toBe('steady');
+    expect(placed.backups.map((b) => b.nodeId)).toEqual([]);
+  });
+});
