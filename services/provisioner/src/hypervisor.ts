@@ -55,13 +55,24 @@ const isNotFound = (err: unknown): boolean => NOT_FOUND.test(String((err as Erro
 // Also not a failure: the domain stopped or vanished between our two calls.
 const NOT_RUNNING = /not running|domain is not running|is not active/i;
 
+/** Connects now; throws a `hypervisor-error` when libvirt does not answer. */
 export async function connectLibvirt(uri: string): Promise<Hypervisor> {
-  return LibvirtHypervisor.open(uri, async () => {
-    const conn = new libvirt.Hypervisor({ uri });
-    await conn.connectOpen();
-    return conn;
-  });
+  return LibvirtHypervisor.open(uri, openBinding(uri));
 }
+
+/**
+ * Connects on first use, so the service can start before libvirtd does: /healthz answers 503 and
+ * requests fail with `hypervisor-error` until libvirt answers.
+ */
+export function lazyLibvirt(uri: string): Hypervisor {
+  return LibvirtHypervisor.lazy(uri, openBinding(uri));
+}
+
+const openBinding = (uri: string) => async (): Promise<LibvirtConn> => {
+  const conn = new libvirt.Hypervisor({ uri });
+  await conn.connectOpen();
+  return conn;
+};
 
 /** The slice of the binding's connection we use; tests give a fake one to exercise reconnecting. */
 export type LibvirtConn = Pick<
@@ -76,13 +87,17 @@ export class LibvirtHypervisor implements Hypervisor {
   private constructor(
     readonly uri: string,
     private readonly openConn: () => Promise<LibvirtConn>,
-    private conn: LibvirtConn,
+    private conn: LibvirtConn | undefined,
   ) {}
 
   private reconnecting: Promise<LibvirtConn> | undefined;
 
   static async open(uri: string, openConn: () => Promise<LibvirtConn>): Promise<LibvirtHypervisor> {
     return new LibvirtHypervisor(uri, openConn, await call(`connect ${uri}`, openConn));
+  }
+
+  static lazy(uri: string, openConn: () => Promise<LibvirtConn>): LibvirtHypervisor {
+    return new LibvirtHypervisor(uri, openConn, undefined);
   }
 
   async ping(): Promise<void> {
@@ -139,7 +154,8 @@ export class LibvirtHypervisor implements Hypervisor {
   }
 
   async close(): Promise<void> {
-    await this.conn.connectClose().catch(() => undefined);
+    await this.conn?.connectClose().catch(() => undefined);
+    this.conn = undefined;
   }
 
   private async lookup(name: string): Promise<libvirt.Domain | undefined> {
@@ -156,7 +172,7 @@ export class LibvirtHypervisor implements Hypervisor {
    * tries once more. Every call we make is safe to repeat: create fails on a name that exists.
    */
   private async call<T>(what: string, fn: (c: LibvirtConn) => Promise<T>, wrapErrors = true): Promise<T> {
-    const used = this.conn;
+    const used = this.conn ?? (await this.reconnect(undefined));
     try {
       return await fn(used);
     } catch (err) {
@@ -171,12 +187,12 @@ export class LibvirtHypervisor implements Hypervisor {
   }
 
   // Calls that fail together share one new connection.
-  private reconnect(failed: LibvirtConn): Promise<LibvirtConn> {
-    if (this.conn !== failed) return Promise.resolve(this.conn);
-    this.reconnecting ??= call(`reconnect ${this.uri}`, this.openConn)
+  private reconnect(failed: LibvirtConn | undefined): Promise<LibvirtConn> {
+    if (this.conn !== undefined && this.conn !== failed) return Promise.resolve(this.conn);
+    this.reconnecting ??= call(`${failed ? 'reconnect' : 'connect'} ${this.uri}`, this.openConn)
       .then((c) => {
         this.conn = c;
-        failed.connectClose().catch(() => undefined);
+        failed?.connectClose().catch(() => undefined);
         return c;
       })
       .finally(() => {

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { createLogger, dataDirVar, loadConfig, onShutdown, portsFrom, portsSchema, serveApp } from '@cps/common';
 import { accelReader } from './accel.ts';
 import { createApp } from './app.ts';
-import { connectLibvirt } from './hypervisor.ts';
+import { lazyLibvirt } from './hypervisor.ts';
 
 const optionalCount = z.coerce.number().int().min(0).optional();
 
@@ -19,8 +19,11 @@ const configSchema = portsSchema.extend({
 const config = loadConfig(configSchema);
 const log = createLogger('provisioner');
 const dataDir = resolve(config.CPS_DATA_DIR);
-const hypervisor = await connectLibvirt(config.CPS_LIBVIRT_URI);
-log.info({ uri: hypervisor.uri, dataDir }, 'connected to libvirt');
+const hypervisor = lazyLibvirt(config.CPS_LIBVIRT_URI);
+await hypervisor.ping().then(
+  () => log.info({ uri: hypervisor.uri, dataDir }, 'connected to libvirt'),
+  (err) => log.warn({ uri: hypervisor.uri, err: (err as Error).message }, 'libvirt does not answer yet; retrying on each request'),
+);
 
 const app = createApp({
   hypervisor,

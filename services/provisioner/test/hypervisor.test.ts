@@ -50,6 +50,23 @@ describe('LibvirtHypervisor reconnects when libvirtd went away', () => {
     expect(opened).toBe(1);
   });
 
+  it('connects lazily: fails while libvirt is away, works once it answers', async () => {
+    let up = false;
+    let opened = 0;
+    const hv = LibvirtHypervisor.lazy('test:///fake', async () => {
+      if (!up) throw new Error('Failed to connect socket to /run/libvirt/libvirt-sock');
+      opened++;
+      return fakeConn(true, [], 'a');
+    });
+    const err = await hv.ping().catch((e) => e);
+    expect(err.problemType).toBe('hypervisor-error');
+    expect(err.message).toMatch(/^connect test:\/\/\/fake: Failed to connect socket/);
+    up = true;
+    await expect(hv.ping()).resolves.toBeUndefined();
+    await hv.nodeInfo();
+    expect(opened).toBe(1);
+  });
+
   it('reports a hypervisor-error when the new connection cannot be opened either', async () => {
     let opened = 0;
     const hv = await LibvirtHypervisor.open('test:///fake', async () => {
