@@ -20,9 +20,6 @@ export const transitions: Readonly<Record<TaskState, readonly TaskState[]>> = {
 
 export const canTransition = (from: TaskState, to: TaskState): boolean => transitions[from].includes(to);
 
-/** States in which the task's guest may exist and the task is not yet finished with. */
-export const isFinal = (s: TaskState): boolean => s === 'stopped';
-
 /** An illegal transition is a bug in the coordinator, never a user error. */
 export class IllegalTransition extends Error {
   constructor(
