@@ -54,7 +54,9 @@ export interface paths {
          * WebSocket upgrade carrying the guest's RFB stream (binary frames).
          * @description The guest's VNC address is looked up and dialled before the upgrade is accepted, so a refusal
          *     is an ordinary problem+json response: 404 (no such guest here), 409 (the guest is off, or has no VNC port yet),
-         *     502 (the provisioner failed, named a non-loopback address, or the VNC port refused). A plain GET
+         *     502 (the provisioner failed, named a non-loopback address, or the VNC port refused).
+         *     A task this peer does not run but the local coordinator places on another peer is carried on to
+         *     that peer's gateway, whose refusal is then relayed with its detail. A plain GET
          *     without `Upgrade: websocket` runs the same checks (dialling and at once closing the VNC port)
          *     and then answers 400, so a page can learn why its upgrade failed.
          *     Once open, the socket closes with 1000 when the guest's VNC server ends the stream, 1011 on a
@@ -175,7 +177,13 @@ export interface operations {
     openConsoleSocket: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Set by a gateway that carries a console on to the peer running the task (the hop between
+                 *     peers). A request carrying it is served from this peer's guests only, never hopped again.
+                 */
+                "x-cps-console-hop"?: "1";
+            };
             path: {
                 taskId: components["schemas"]["TaskId"];
             };

@@ -4,6 +4,7 @@ import { Hono } from 'hono';
 import { provisionerTargets, type ResolveTarget } from './console-target.ts';
 import { dialTcp, type DialVnc } from './dial.ts';
 import { pageAssets, pageHeaders, renderConsolePage } from './page.ts';
+import { consoleRoutes, dialPeerGateway, hopHeader, type DialPeer, type LocatePeer } from './peer-hop.ts';
 import { ConsoleSession } from './session.ts';
 import { SessionRegistry } from './sessions.ts';
 import { novncRoot, staticFiles } from './static-files.ts';
@@ -15,8 +16,12 @@ export interface GatewayDeps {
   log: Logger;
   /** Opens the TCP connection to a guest's VNC server; tests pass their own. */
   dialVnc?: DialVnc;
-  /** Where a task's VNC server is; by default asked of `provisioner` (the peer hop would go here). */
+  /** Where a task's VNC server is on this peer; by default asked of `provisioner`. */
   resolveTarget?: ResolveTarget;
+  /** Which peer's gateway runs a task this peer does not know; without it there is no hop. */
+  locatePeer?: LocatePeer;
+  /** Opens a console through a peer's gateway; tests pass their own. */
+  dialPeer?: DialPeer;
   sessions?: SessionRegistry;
   /** The noVNC package folder; by default the installed `@novnc/novnc`. */
   novncDir?: string;
@@ -28,8 +33,9 @@ const mount = '/novnc/';
 
 export function createApp(deps: GatewayDeps) {
   const { log } = deps;
-  const resolveTarget = deps.resolveTarget ?? provisionerTargets(deps.provisioner);
+  const routes = consoleRoutes(deps.resolveTarget ?? provisionerTargets(deps.provisioner), deps.locatePeer);
   const dialVnc = deps.dialVnc ?? dialTcp();
+  const dialPeer = deps.dialPeer ?? dialPeerGateway();
   const sessions = deps.sessions ?? new SessionRegistry();
   const novnc = staticFiles(deps.novncDir ?? novncRoot(), ['core', 'vendor']);
   const params = contract.param<ConsolePath>('ConsolePath');
@@ -54,20 +60,22 @@ export function createApp(deps: GatewayDeps) {
 
   app.get('/console/:taskId', params, async (c) => {
     const { taskId } = c.req.valid('param');
-    await resolveTarget(taskId);
+    // The page is the same on every peer; a hopped console differs only behind its WebSocket.
+    await routes(taskId, { hopped: c.req.header(hopHeader) !== undefined });
     return c.html(renderConsolePage(taskId), 200, pageHeaders);
   });
 
   app.get('/console/:taskId/websockify', params, async (c) => {
     const { taskId } = c.req.valid('param');
-    const target = await resolveTarget(taskId);
-    const tcp = await dialVnc(target.host, target.port);
+    const route = await routes(taskId, { hopped: c.req.header(hopHeader) !== undefined });
+    const tcp = route.kind === 'local' ? await dialVnc(route.target.host, route.target.port) : await dialPeer(route.gateway, taskId);
     const upgrader = c.env?.upgrader;
     if (!upgrader) {
       // A plain GET is a diagnosis: it got this far, so an upgrade would have worked.
       tcp.destroy();
       throw new ProblemError('bad-request', `the console of ${taskId} is reachable; this endpoint needs a WebSocket upgrade (Upgrade: websocket)`);
     }
+    const target = route.kind === 'local' ? route.target : { peer: route.gateway };
     const session = new ConsoleSession(tcp, { taskId, target, log });
     sessions.add(session);
     return upgrader.accept(

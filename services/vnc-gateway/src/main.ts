@@ -1,7 +1,8 @@
 import { createLogger, loadConfig, onShutdown, portsFrom, portsSchema, serveApp } from '@cps/common';
-import { provisionerClient } from '@cps/openapi';
+import { coordinatorClient, provisionerClient } from '@cps/openapi';
 import type { Server } from 'node:http';
 import { createApp } from './app.ts';
+import { coordinatorLocator } from './peer-hop.ts';
 import { SessionRegistry } from './sessions.ts';
 import { attachWebSockets } from './upgrade.ts';
 
@@ -12,6 +13,8 @@ const app = createApp({
   provisioner: provisionerClient({ baseUrl: `http://127.0.0.1:${ports.provisioner}` }),
   log,
   sessions,
+  // A task this peer does not run may run elsewhere: the local coordinator knows where.
+  locatePeer: coordinatorLocator(coordinatorClient({ baseUrl: `http://127.0.0.1:${ports.coordinator}` })),
 });
 
 const served = await serveApp(app, { port: ports.vncGateway, log }, (server) =>

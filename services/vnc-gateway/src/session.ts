@@ -1,7 +1,6 @@
-import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { RawData, WebSocket } from 'ws';
-import type { VncTarget } from './console-target.ts';
 import { canTransition, type SessionState } from './session-state.ts';
 
 // Backpressure marks for the guest→browser direction: stop reading the VNC socket while the
@@ -19,9 +18,13 @@ interface CloseCause {
   reason: string;
 }
 
+/** What a session is connected to, for the logs: a guest's VNC server, or a peer's gateway (the hop). */
+export type SessionTarget = { host: string; port: number } | { peer: string };
+
 /**
- * One browser's view of one guest: a WebSocket and the TCP connection to the guest's VNC server,
- * piped both ways with backpressure. Either side ending ends the other.
+ * One browser's view of one guest: a WebSocket and the stream to the guest's VNC server (a TCP
+ * socket, or a stream over a peer gateway's WebSocket), piped both ways with backpressure.
+ * Either side ending ends the other.
  */
 export class ConsoleSession {
   state: SessionState = 'connecting';
@@ -36,8 +39,8 @@ export class ConsoleSession {
   private readonly onClosed: Array<() => void> = [];
 
   constructor(
-    private readonly tcp: Socket,
-    private readonly info: { taskId: string; target: VncTarget; log: Logger },
+    private readonly tcp: Duplex,
+    private readonly info: { taskId: string; target: SessionTarget; log: Logger },
   ) {
     tcp.on('error', (err: NodeJS.ErrnoException) =>
       this.shut({ by: 'guest', code: closeCodes.internalError, reason: `VNC connection error: ${err.code ?? err.message}` }),

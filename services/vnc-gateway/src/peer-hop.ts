@@ -1,0 +1,94 @@
+import type { Duplex } from 'node:stream';
+import { ProblemError, isProblemBody } from '@cps/common';
+import type { CoordinatorClient } from '@cps/openapi';
+import { createWebSocketStream, WebSocket } from 'ws';
+import type { ResolveTarget, VncTarget } from './console-target.ts';
+
+/**
+ * The hop between peers: a gateway asked for the console of a task that runs on another peer
+ * carries the browser's WebSocket on to that peer's gateway. A hopped request carries this header
+ * and is only ever served locally, so two gateways can never bounce a console between them.
+ */
+export const hopHeader = 'x-cps-console-hop';
+
+/** Where a console is: on this peer's loopback, or behind another peer's gateway. */
+export type ConsoleRoute = { kind: 'local'; target: VncTarget } | { kind: 'peer'; gateway: string };
+
+/** The base URL (`http://host:port`) of the gateway of the peer that runs a task, if known. */
+export type LocatePeer = (taskId: string) => Promise<string | undefined>;
+
+/** Opens a byte stream to a task's console through a peer's gateway. */
+export type DialPeer = (gateway: string, taskId: string) => Promise<Duplex>;
+
+/** Local first; only a task unknown here, and not already hopped, is looked for elsewhere. */
+export function consoleRoutes(local: ResolveTarget, locate?: LocatePeer) {
+  return async (taskId: string, opts: { hopped: boolean }): Promise<ConsoleRoute> => {
+    try {
+      return { kind: 'local', target: await local(taskId) };
+    } catch (err) {
+      if (!locate || opts.hopped || !(err instanceof ProblemError) || err.problemType !== 'not-found') throw err;
+      const gateway = await locate(taskId).catch(() => undefined);
+      if (!gateway) throw err;
+      return { kind: 'peer', gateway };
+    }
+  };
+}
+
+/** `http://host:port` of a peer's gateway, or undefined if the parts do not make a plain origin. */
+export function gatewayOrigin(address: string, port: number): string | undefined {
+  const host = address.includes(':') && !address.startsWith('[') ? `[${address}]` : address;
+  try {
+    const u = new URL(`http://${host}:${port}`);
+    if (u.username || u.password || u.pathname !== '/' || u.search || u.hash || !u.port) return undefined;
+    return u.origin;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Asks a coordinator where a running task lives (GET /api/tasks/{taskId} → node). */
+export function coordinatorLocator(coordinator: CoordinatorClient): LocatePeer {
+  return async (taskId) => {
+    const r = await coordinator.GET('/api/tasks/{taskId}', { params: { path: { taskId } } });
+    const node = r.data?.state === 'running' ? r.data.node : undefined;
+    return node?.ports ? gatewayOrigin(node.address, node.ports.vncGateway) : undefined;
+  };
+}
+
+const maxProblemBytes = 64 << 10;
+
+/** Opens the peer gateway's console WebSocket; its refusal becomes ours, with its detail. */
+export function dialPeerGateway(timeoutMs = 5000): DialPeer {
+  return (gateway, taskId) =>
+    new Promise((resolve, reject) => {
+      const url = new URL(`/console/${encodeURIComponent(taskId)}/websockify`, gateway);
+      url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
+      const ws = new WebSocket(url, { headers: { [hopHeader]: '1' }, handshakeTimeout: timeoutMs, perMessageDeflate: false });
+      ws.on('error', (err) => reject(new ProblemError('upstream-failed', `the gateway at ${gateway} is unreachable: ${err.message}`)));
+      ws.once('open', () => resolve(createWebSocketStream(ws)));
+      ws.once('unexpected-response', (_req, res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => {
+          body += d;
+          if (body.length > maxProblemBytes) res.destroy();
+        });
+        res.on('close', () => {
+          ws.terminate();
+          reject(peerRefusal(gateway, res.statusCode ?? 0, body));
+        });
+      });
+    });
+}
+
+function peerRefusal(gateway: string, status: number, body: string): ProblemError {
+  let detail = `answered ${status}`;
+  try {
+    const p: unknown = JSON.parse(body);
+    if (isProblemBody(p) && typeof p.detail === 'string') detail = p.detail;
+  } catch {
+    // not problem+json: the status says enough
+  }
+  const type = status === 404 ? 'not-found' : status === 409 ? 'conflict' : 'upstream-failed';
+  return new ProblemError(type, `the gateway at ${gateway}: ${detail}`);
+}

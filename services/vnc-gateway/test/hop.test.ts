@@ -1,0 +1,127 @@
+import { once } from 'node:events';
+import type { Server } from 'node:http';
+import { serveApp, type Served } from '@cps/common';
+import { coordinatorClient, provisionerClient, viaApp, type ProvisionerSchemas } from '@cps/openapi';
+import { Hono } from 'hono';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { WebSocket } from 'ws';
+import { createApp } from '../src/app.ts';
+import { coordinatorLocator, gatewayOrigin, type LocatePeer } from '../src/peer-hop.ts';
+import { attachWebSockets } from '../src/upgrade.ts';
+import { fakeProvisioner, fakeVncServer, memoryLogger, vm, type FakeVnc } from './fakes.ts';
+
+// Two gateways on loopback: `near` runs no guest, `far` runs t-far. Asked for t-far, `near`
+// carries the console on to `far`.
+type Vms = Map<string, ProvisionerSchemas['Vm']>;
+const { log, lines } = memoryLogger();
+let vnc: FakeVnc;
+let near: Served;
+let far: Served;
+let locate: LocatePeer = async () => undefined;
+
+async function gateway(vms: Vms, locatePeer?: LocatePeer): Promise<Served> {
+  const app = createApp({ provisioner: provisionerClient(viaApp(fakeProvisioner(vms))), log, locatePeer });
+  return serveApp(app, { port: 0, hostname: '127.0.0.1', log }, (s) => attachWebSockets(s as Server, app, { log }));
+}
+
+beforeAll(async () => {
+  vnc = await fakeVncServer();
+  far = await gateway(new Map([['t-far', vm('t-far', { host: '127.0.0.1', port: vnc.port })]]));
+  near = await gateway(new Map(), (id) => locate(id));
+});
+
+afterAll(async () => {
+  await near?.close();
+  await far?.close();
+  await vnc?.close();
+});
+
+function refusal(ws: WebSocket): Promise<{ status: number; body: Record<string, unknown> }> {
+  return new Promise((resolve, reject) => {
+    ws.once('open', () => reject(new Error('accepted')));
+    ws.on('error', () => {});
+    ws.once('unexpected-response', (_req, res) => {
+      let t = '';
+      res.on('data', (d: Buffer) => (t += d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(t) }));
+    });
+  });
+}
+
+describe('the hop to a peer gateway', () => {
+  it("carries a console on to the gateway of the peer that runs the task", async () => {
+    locate = async (id) => (id === 't-far' ? `http://127.0.0.1:${far.port}` : undefined);
+    const before = vnc.sockets.length;
+    const ws = new WebSocket(`ws://127.0.0.1:${near.port}/console/t-far/websockify`);
+    const got: Buffer[] = [];
+    ws.on('message', (d: Buffer) => got.push(d));
+    await once(ws, 'open');
+    await expect.poll(() => Buffer.concat(got).toString()).toBe('RFB 003.008\n');
+    ws.send(Buffer.from('ping'));
+    await expect.poll(() => Buffer.concat(got).toString()).toBe('RFB 003.008\nping');
+    ws.close(1000, 'bye');
+    await vnc.closed(before);
+    await expect.poll(() => lines().filter((l) => l.msg === 'console session closed' && l.taskId === 't-far').length).toBe(2);
+    expect(lines().some((l) => l.msg === 'console session open' && (l.target as { peer?: string }).peer === `http://127.0.0.1:${far.port}`)).toBe(true);
+  });
+
+  it('serves the page for a task on a peer', async () => {
+    locate = async () => `http://127.0.0.1:${far.port}`;
+    const res = await fetch(`http://127.0.0.1:${near.port}/console/t-far`);
+    expect(res.status).toBe(200);
+  });
+
+  it("relays the peer's refusal with its detail", async () => {
+    locate = async () => `http://127.0.0.1:${far.port}`;
+    const r = await refusal(new WebSocket(`ws://127.0.0.1:${near.port}/console/t-nowhere/websockify`));
+    expect(r.status).toBe(404);
+    expect(String(r.body.detail)).toContain(`the gateway at http://127.0.0.1:${far.port}`);
+    expect(String(r.body.detail)).toContain('t-nowhere');
+  });
+
+  it('never hops twice: a gateway pointed at itself answers 404, not a loop', async () => {
+    locate = async () => `http://127.0.0.1:${near.port}`;
+    const r = await refusal(new WebSocket(`ws://127.0.0.1:${near.port}/console/t-loop/websockify`));
+    expect(r.status).toBe(404);
+  });
+
+  it('says 404 when no peer is known, and 502 when the peer is down', async () => {
+    locate = async () => undefined;
+    expect((await refusal(new WebSocket(`ws://127.0.0.1:${near.port}/console/t-far/websockify`))).status).toBe(404);
+    const down = await gateway(new Map());
+    const port = down.port;
+    await down.close();
+    locate = async () => `http://127.0.0.1:${port}`;
+    const r = await refusal(new WebSocket(`ws://127.0.0.1:${near.port}/console/t-far/websockify`));
+    expect(r.status).toBe(502);
+    expect(String(r.body.detail)).toMatch(/unreachable/);
+  });
+
+  it('treats a failing locator as "not here"', async () => {
+    locate = async () => {
+      throw new Error('coordinator down');
+    };
+    expect((await refusal(new WebSocket(`ws://127.0.0.1:${near.port}/console/t-far/websockify`))).status).toBe(404);
+  });
+});
+
+describe('coordinatorLocator', () => {
+  const task = (state: string, node?: object) => ({ id: 't-x', name: 'x', state, request: { vcpus: 1, memoryMiB: 128, diskMiB: 64, image: 'tiny' }, createdAt: '', updatedAt: '', history: [], node });
+  const ports = { coordinator: 1, discovery: 2, provisioner: 3, storage: 4, vncGateway: 18384 };
+  const locator = (body: object | undefined) => {
+    const app = new Hono();
+    app.get('/api/tasks/:id', (c) => (body ? c.json(body) : c.json({ type: 'urn:cps:problem:not-found', status: 404, title: 'x' }, 404)));
+    return coordinatorLocator(coordinatorClient(viaApp(app)));
+  };
+  it('names the gateway of the node running the task', async () => {
+    expect(await locator(task('running', { nodeId: 'n', address: '127.0.0.1', ports }))('t-x')).toBe('http://127.0.0.1:18384');
+    expect(await locator(task('running', { nodeId: 'n', address: '::1', ports }))('t-x')).toBe('http://[::1]:18384');
+  });
+  it('knows nothing of unknown, stopped or unplaced tasks, or of odd addresses', async () => {
+    expect(await locator(undefined)('t-x')).toBeUndefined();
+    expect(await locator(task('stopped', { nodeId: 'n', address: '127.0.0.1', ports }))('t-x')).toBeUndefined();
+    expect(await locator(task('running'))('t-x')).toBeUndefined();
+    expect(await locator(task('running', { nodeId: 'n', address: 'evil.example/path?', ports }))('t-x')).toBeUndefined();
+  });
+  it.each(['a@b', 'x/y', 'h#f', 'a b', ''])('gatewayOrigin refuses %j', (addr) => expect(gatewayOrigin(addr, 80)).toBeUndefined());
+});
