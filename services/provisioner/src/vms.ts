@@ -27,8 +27,15 @@ export const SERIAL_TAIL_BYTES = 1024 * 1024;
 
 /** A task's guest, as a lifecycle over libvirt: create (admitted, idempotent), inspect, list, remove. */
 export class Vms {
-  // Creates run one at a time, so two requests cannot both pass admission against the same free capacity.
+  // Creates and removes run one at a time: two creates cannot both pass admission against the same
+  // free capacity, and a DELETE cannot slip in between a create's look and its start.
   private queue: Promise<unknown> = Promise.resolve();
+
+  private serialized<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(fn);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
 
   constructor(private readonly d: VmsDeps) {}
 
@@ -38,9 +45,7 @@ export class Vms {
 
   async create(taskId: string, spec: VmSpec): Promise<{ vm: Vm; created: boolean }> {
     checkTaskId(taskId);
-    const run = this.queue.then(() => this.createNow(taskId, spec));
-    this.queue = run.catch(() => undefined);
-    return run;
+    return this.serialized(() => this.createNow(taskId, spec));
   }
 
   private async createNow(taskId: string, spec: VmSpec): Promise<{ vm: Vm; created: boolean }> {
@@ -114,6 +119,10 @@ export class Vms {
   /** Idempotent: a task with no guest is already in the wanted state. Never touches others' domains. */
   async remove(taskId: string): Promise<void> {
     const name = domainNameOf(taskId);
+    return this.serialized(() => this.removeNow(taskId, name));
+  }
+
+  private async removeNow(taskId: string, name: string): Promise<void> {
     const status = await this.d.hypervisor.inspect(name);
     if (!status) return;
     if (readLiveXml(status.xml).task?.id !== taskId) {

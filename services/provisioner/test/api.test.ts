@@ -113,6 +113,26 @@ describe('provisioner API on libvirt test:///default', () => {
     expect(rs.map((r) => r.status).sort()).toEqual([200, 200, 201]);
   });
 
+  it('runs a DELETE that arrives while a create is starting after it: no guest is left behind', async () => {
+    // A hypervisor whose create waits at a gate, so the DELETE surely arrives mid-create.
+    let entered!: () => void;
+    const inCreate = new Promise<void>((r) => (entered = r));
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const slow: Hypervisor = Object.create(hv, {
+      create: { value: async (xml: string) => (entered(), await gate, hv.create(xml)) },
+    });
+    const gated = createApp({ hypervisor: slow, dataDir, accelerator: async () => 'tcg', share: { vcpus: 3, memoryMiB: 1024 }, log: createLogger('t', 'silent') });
+    const id = newTask();
+    const creating = gated.request(`/vms/${id}`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify(spec()) });
+    await inCreate;
+    const deleting = gated.request(`/vms/${id}`, { method: 'DELETE' });
+    release();
+    expect((await creating).status).toBe(201);
+    expect((await deleting).status).toBe(204);
+    expect(await hv.inspect(`cps-${id}`)).toBeUndefined();
+  });
+
   it('works through the typed client too', async () => {
     const client = provisionerClient(viaApp(app));
     const id = newTask();
