@@ -196,15 +196,38 @@ function connect() {
       /* a malformed event is skipped, the stream goes on */
     }
   });
+  let dropped = false;
   events.addEventListener('open', () => {
     live.dataset.connected = 'true';
     live.textContent = 'live';
+    if (dropped) resync();
   });
   events.addEventListener('error', () => {
     // EventSource reconnects by itself; on reconnect the server sends every task again.
+    dropped = true;
     live.dataset.connected = 'false';
     live.textContent = 'reconnecting…';
   });
+}
+
+/** After a reconnect (perhaps to a restarted coordinator), forget tasks the server no longer has. */
+async function resync() {
+  try {
+    const res = await fetch('/api/tasks', { headers: { accept: 'application/json' } });
+    if (!res.ok) return;
+    const { items } = await res.json();
+    const ids = new Set(items.map((t) => t.id));
+    for (const tr of [...rows.children]) {
+      if (!ids.has(tr.dataset.taskId)) {
+        known.delete(tr.dataset.taskId);
+        tr.remove();
+      }
+    }
+    for (const t of items) upsert(t);
+    $('#no-tasks').hidden = known.size > 0;
+  } catch {
+    /* the next reconnect tries again */
+  }
 }
 
 loadImages();
