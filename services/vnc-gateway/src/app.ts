@@ -4,6 +4,7 @@ import { Hono } from 'hono';
 import { provisionerTargets, type ResolveTarget } from './console-target.ts';
 import { dialTcp, type DialVnc } from './dial.ts';
 import { pageAssets, pageHeaders, renderConsolePage } from './page.ts';
+import { originAllowed } from './origin.ts';
 import { consoleRoutes, dialPeerGateway, hopHeader, type DialPeer, type LocatePeer } from './peer-hop.ts';
 import { ConsoleSession } from './session.ts';
 import { SessionRegistry } from './sessions.ts';
@@ -67,6 +68,9 @@ export function createApp(deps: GatewayDeps) {
 
   app.get('/console/:taskId/websockify', params, async (c) => {
     const { taskId } = c.req.valid('param');
+    if (c.env?.upgrader && !originAllowed(c.req.header('origin'), c.req.header('host'))) {
+      throw new ProblemError('bad-request', `a page from ${c.req.header('origin')} may not open consoles of this gateway`);
+    }
     const route = await routes(taskId, { hopped: c.req.header(hopHeader) !== undefined });
     const tcp = route.kind === 'local' ? await dialVnc(route.target.host, route.target.port) : await dialPeer(route.gateway, taskId);
     const upgrader = c.env?.upgrader;

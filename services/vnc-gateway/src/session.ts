@@ -128,8 +128,14 @@ export class ConsoleSession {
     const ws = this.ws;
     if (ws && cause.by !== 'client') ws.close(cause.code, wsReason(cause.reason));
     if (!this.tcpGone && !this.tcp.destroyed) {
-      this.tcp.end();
-      setTimeout(() => this.tcp.destroy(), lingerMs).unref();
+      if (this.ws) {
+        // Let what the browser sent reach the guest before the FIN.
+        this.tcp.end();
+        setTimeout(() => this.tcp.destroy(), lingerMs).unref();
+      } else {
+        // Nothing was ever written, and nobody will read the guest's banner.
+        this.tcp.destroy();
+      }
     }
     this.settle();
   }

@@ -10,7 +10,7 @@ import { dialTcp } from '../src/dial.ts';
 import { SessionRegistry } from '../src/sessions.ts';
 import { attachWebSockets } from '../src/upgrade.ts';
 import { fakeProvisioner, fakeVncServer, memoryLogger, vm, type FakeVnc } from './fakes.ts';
-import { rawGet } from './http.ts';
+import { rawExchange, rawGet } from './http.ts';
 
 const vms = new Map<string, ProvisionerSchemas['Vm']>();
 const { log, lines } = memoryLogger();
@@ -77,7 +77,7 @@ function receive(ws: WebSocket, n: number): Promise<Buffer> {
 function refusal(ws: WebSocket): Promise<{ status: number; type: string; body: Record<string, unknown> }> {
   return new Promise((resolve, reject) => {
     ws.once('open', () => reject(new Error('the upgrade was accepted')));
-    ws.once('error', () => {}); // ws reports the refusal as an error too
+    ws.on('error', () => {}); // ws may report the refused socket's end as errors too
     ws.once('unexpected-response', (_req, res) => {
       let text = '';
       res.on('data', (d: Buffer) => (text += d));
@@ -251,6 +251,39 @@ describe('the WebSocket bridge', () => {
     const gone = await rawGet(gw.port, '/console/t-gone/websockify');
     expect(gone.status).toBe(502);
     expect(gone.body).toMatch(/unreachable/);
+  });
+
+  it('refuses an upgrade from a page of another origin, dialling nothing', async () => {
+    const n = dialled.length;
+    const ws = new WebSocket(url('t-echo'), { origin: 'http://evil.example' });
+    open.push(ws);
+    const r = await refusal(ws);
+    expect(r.status).toBe(400);
+    expect(String(r.body.detail)).toContain('http://evil.example');
+    expect(dialled.length).toBe(n);
+    const same = new WebSocket(url('t-echo'), { origin: `http://127.0.0.1:${gw.port}` });
+    open.push(same);
+    await once(same, 'open');
+  });
+
+  it('closes the VNC connection when the WebSocket handshake itself is bad', async () => {
+    const before = vnc.sockets.length;
+    const answer = await rawExchange(
+      gw.port,
+      'GET /console/t-echo/websockify HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: short\r\n\r\n',
+    );
+    expect(answer).toMatch(/^HTTP\/1\.1 400/);
+    await vnc.closed(before);
+    await expect.poll(() => lines().some((l) => l.msg === 'console session closed' && l.reason === 'the WebSocket handshake failed')).toBe(true);
+  });
+
+  it('answers other upgrades (not websocket) with problem+json', async () => {
+    const answer = await rawExchange(gw.port, 'GET /console/t-unknown/websockify HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n');
+    expect(answer).toMatch(/^HTTP\/1\.1 404/);
+    expect(answer).toContain('application/problem+json');
+    const bogus = await rawExchange(gw.port, 'GET /nowhere HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n');
+    expect(bogus).toMatch(/^HTTP\/1\.1 404/);
+    expect(bogus).toContain('urn:cps:problem:route-not-found');
   });
 
   it('still serves plain HTTP on the same server', async () => {

@@ -46,7 +46,7 @@ export async function fakeVncServer(onConnect?: (s: Socket) => void): Promise<Fa
   const closings: Promise<void>[] = [];
   const server = createServer((s) => {
     sockets.push(s);
-    closings.push(once(s, 'close').then(() => undefined));
+    closings.push(new Promise((res) => s.once('close', () => res())));
     s.on('error', () => {});
     s.write('RFB 003.008\n');
     if (onConnect) onConnect(s);
