@@ -2,7 +2,7 @@ import { intOption, parse } from '../args.ts';
 import { paint, type Color, type Io } from '../io.ts';
 import { renderLogLine } from '../logline.ts';
 import { waitHealthy } from '../up/health.ts';
-import { entryOf, planNode, portKey, repoRoot, serviceNames, type ServiceName } from '../up/services.ts';
+import { entryOf, planNode, portKey, portsInUse, repoRoot, serviceNames, type ServiceName } from '../up/services.ts';
 import { describeExit, Supervisor, type Child } from '../up/supervisor.ts';
 
 export const upHelp = `Usage: cps up [options]
@@ -43,6 +43,11 @@ export async function up(args: string[], io: Io): Promise<number> {
 
   const prefix = (name: string, color: Color) => paint(io.color, color, name.padEnd(width)) + paint(io.color, 'gray', ' │ ');
   const say = (text: string, color: Color = 'bold') => io.out(prefix('cps', 'bold') + paint(io.color, color, text));
+  const taken = await portsInUse(plan.ports);
+  if (taken.length) {
+    for (const t of taken) say(`FAILED: port ${t.port} (${t.svc}) is already in use: is another cps up running? (see cps doctor)`, 'red');
+    return 1;
+  }
   const sup = new Supervisor({
     cwd: repoRoot,
     env: plan.env,
@@ -62,15 +67,14 @@ export async function up(args: string[], io: Io): Promise<number> {
     stopping = signal;
     wake();
   };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+  for (const s of signals) process.on(s, onSignal);
 
   const shutdown = async (code: number): Promise<number> => {
     say('stopping every service (SIGTERM, SIGKILL after 5 s)');
     await sup.stopAll(5_000, (c) => say(`${c.name} did not stop within 5 s: SIGKILL`, 'yellow'));
     for (const c of sup.children) say(`${c.name} stopped (${describeExit(c.exit!)})`);
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    for (const s of signals) process.off(s, onSignal);
     say(code === 0 ? 'all services stopped' : 'all services stopped after a failure', code === 0 ? 'green' : 'red');
     return code;
   };

@@ -1,3 +1,4 @@
+import { createConnection } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { defaultPorts, loadConfig, portsFrom, portsSchema, type ServicePorts } from '@cps/common';
 import { UsageError } from '../args.ts';
@@ -58,4 +59,17 @@ export function planNode(env: NodeJS.ProcessEnv, opts: { portsBase?: number; dat
   if (opts.portsBase !== undefined && !env.CPS_PEP_PORT) childEnv.CPS_PEP_PORT = String(opts.portsBase + pepOffset);
   if (opts.dataDir) childEnv.CPS_DATA_DIR = opts.dataDir;
   return { ports, env: childEnv };
+}
+
+/** The ports something already answers on (127.0.0.1), so `cps up` can say so before starting anything. */
+export async function portsInUse(ports: ServicePorts): Promise<{ svc: ServiceName; port: number }[]> {
+  const answers = (port: number) =>
+    new Promise<boolean>((resolve) => {
+      const s = createConnection({ host: '127.0.0.1', port, timeout: 1_000 });
+      s.once('connect', () => (s.destroy(), resolve(true)));
+      s.once('timeout', () => (s.destroy(), resolve(false)));
+      s.once('error', () => resolve(false));
+    });
+  const checked = await Promise.all(serviceNames.map(async (svc) => ({ svc, port: ports[portKey[svc]], taken: await answers(ports[portKey[svc]]) })));
+  return checked.filter((c) => c.taken).map(({ svc, port }) => ({ svc, port }));
 }
