@@ -1,6 +1,7 @@
 import { intOption, parse } from '../args.ts';
 import { paint, type Color, type Io } from '../io.ts';
 import { renderLogLine } from '../logline.ts';
+import { clusterKey } from '../up/cluster-key.ts';
 import { waitHealthy } from '../up/health.ts';
 import { entryOf, planNode, portKey, portsInUse, repoRoot, serviceNames, type ServiceName } from '../up/services.ts';
 import { describeExit, Supervisor, type Child } from '../up/supervisor.ts';
@@ -9,8 +10,9 @@ export const upHelp = `Usage: cps up [options]
 
 Starts this node's five services (coordinator, discovery, provisioner, storage, vnc-gateway) as
 child processes, waits until each answers GET /healthz, prints the portal URL and streams their
-logs. Ctrl-C stops them all (SIGTERM, then SIGKILL after 5 s). The environment is passed on:
-discovery needs CPS_CLUSTER_KEY (the key every peer shares) or CPS_PEP_INSECURE=1 on a dev node.
+logs. Ctrl-C stops them all (SIGTERM, then SIGKILL after 5 s). The environment is passed on.
+The PEP key every peer of a cluster shares is CPS_CLUSTER_KEY, else DATA_DIR/cluster.key (made on
+the first run; copy it to the other peers), unless CPS_PEP_INSECURE=1.
 
 Options:
   --data-dir DIR          CPS_DATA_DIR for the services (default: $CPS_DATA_DIR or /var/lib/cps)
@@ -48,6 +50,15 @@ export async function up(args: string[], io: Io): Promise<number> {
     for (const t of taken) say(`FAILED: port ${t.port} (${t.svc}) is already in use: is another cps up running? (see cps doctor)`, 'red');
     return 1;
   }
+  const dataDir = plan.env.CPS_DATA_DIR ?? '/var/lib/cps';
+  const key = await clusterKey(plan.env, dataDir);
+  if (key.source === 'file') {
+    plan.env.CPS_CLUSTER_KEY = key.key;
+    say(key.created ? `made a cluster key in ${key.path}: copy it to every peer of this cluster` : `cluster key from ${key.path}`);
+  } else if (key.source === 'ephemeral') {
+    plan.env.CPS_CLUSTER_KEY = key.key;
+    say(`${key.why}; using a one-off cluster key: no other peer can join (set CPS_CLUSTER_KEY)`, 'yellow');
+  }
   const sup = new Supervisor({
     cwd: repoRoot,
     env: plan.env,
@@ -79,7 +90,7 @@ export async function up(args: string[], io: Io): Promise<number> {
     return code;
   };
 
-  say(`starting ${serviceNames.length} services (data dir ${plan.env.CPS_DATA_DIR ?? '/var/lib/cps'})`);
+  say(`starting ${serviceNames.length} services (data dir ${dataDir})`);
   const children = new Map<ServiceName, Child>();
   for (const svc of serviceNames) {
     const child = sup.start(svc, process.execPath, ['--import', 'tsx', entryOf(svc)]);
