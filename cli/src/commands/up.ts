@@ -32,7 +32,22 @@ const colors: Record<ServiceName, Color> = {
 
 const width = Math.max(...serviceNames.map((s) => s.length));
 
-export async function up(args: string[], io: Io): Promise<number> {
+/** What `cps up` runs and how it learns to stop; tests pass fakes. */
+export interface UpDeps {
+  command?: (svc: ServiceName) => { cmd: string; args: string[] };
+  /** Calls `stop(signalName)` when asked to stop; returns how to stop listening. */
+  onStopRequest?: (stop: (signal: string) => void) => () => void;
+}
+
+const realCommand = (svc: ServiceName) => ({ cmd: process.execPath, args: ['--import', 'tsx', entryOf(svc)] });
+
+function processSignals(stop: (signal: string) => void): () => void {
+  const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+  for (const s of signals) process.on(s, stop);
+  return () => signals.forEach((s) => process.off(s, stop));
+}
+
+export async function up(args: string[], io: Io, deps: UpDeps = {}): Promise<number> {
   const { values } = parse(args, {
     'data-dir': { type: 'string' },
     'ports-base': { type: 'string' },
@@ -69,7 +84,7 @@ export async function up(args: string[], io: Io): Promise<number> {
   let stopping: string | undefined;
   let wake: () => void = () => {};
   const stopRequested = new Promise<void>((r) => (wake = r));
-  const onSignal = (signal: NodeJS.Signals) => {
+  const onSignal = (signal: string) => {
     if (stopping) {
       say(`${signal} again: killing every service now`, 'red');
       sup.killAll();
@@ -78,14 +93,13 @@ export async function up(args: string[], io: Io): Promise<number> {
     stopping = signal;
     wake();
   };
-  const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
-  for (const s of signals) process.on(s, onSignal);
+  const unlisten = (deps.onStopRequest ?? processSignals)(onSignal);
 
   const shutdown = async (code: number): Promise<number> => {
     say('stopping every service (SIGTERM, SIGKILL after 5 s)');
     await sup.stopAll(5_000, (c) => say(`${c.name} did not stop within 5 s: SIGKILL`, 'yellow'));
     for (const c of sup.children) say(`${c.name} stopped (${describeExit(c.exit!)})`);
-    for (const s of signals) process.off(s, onSignal);
+    unlisten();
     say(code === 0 ? 'all services stopped' : 'all services stopped after a failure', code === 0 ? 'green' : 'red');
     return code;
   };
@@ -93,7 +107,8 @@ export async function up(args: string[], io: Io): Promise<number> {
   say(`starting ${serviceNames.length} services (data dir ${dataDir})`);
   const children = new Map<ServiceName, Child>();
   for (const svc of serviceNames) {
-    const child = sup.start(svc, process.execPath, ['--import', 'tsx', entryOf(svc)]);
+    const { cmd, args: argv } = (deps.command ?? realCommand)(svc);
+    const child = sup.start(svc, cmd, argv);
     children.set(svc, child);
     say(`${svc} started (pid ${child.pid}, port ${plan.ports[portKey[svc]]})`);
   }
