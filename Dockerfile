@@ -9,6 +9,8 @@
 ARG BASE=node:20-bookworm-slim
 FROM ${BASE}
 
+# The label lets the compose test prune only the dangling images its own rebuilds leave.
+LABEL org.cps.image="services"
 WORKDIR /opt/cps
 ENV NODE_ENV=production \
     CPS_DATA_DIR=/var/lib/cps

@@ -60,7 +60,10 @@ function fakeCoordinator() {
       // Two steps at once on "placing": the CLI must still print the state it never saw.
       if (t.state === 'placing') move(t, 'starting', 'on node-a');
       move(t, next[t.state]!);
-      if (t.state === 'running') t.node = { nodeId: 'node-a', address: '127.0.0.1' };
+      if (t.state === 'running') {
+        t.node = { nodeId: 'node-a', address: '127.0.0.1' };
+        t.console = { vncUrl: `http://127.0.0.1:8084/console/${t.id}` };
+      }
     }
     return c.json(t);
   });
@@ -114,7 +117,7 @@ describe('cps task submit', () => {
     const states = r.out.split('\n').filter((l) => l.startsWith('  ')).map((l) => l.trim().split(/\s+/)[1]);
     expect(states).toEqual(['pending', 'placing', 'starting', 'running']);
     expect(r.out).toMatch(/starting {2}on node-a/);
-    expect(r.out.split('\n').at(-1)).toMatch(/^task t-\d+ is running on node-a$/);
+    expect(r.out.split('\n').slice(-2)).toEqual([expect.stringMatching(/^task t-\d+ is running on node-a$/), expect.stringMatching(/^console: http:\/\/127\.0\.0\.1:8084\/console\/t-\d+$/)]);
   });
 
   it('--wait exits 1 with the problem when the task fails', async () => {

@@ -75,6 +75,8 @@ afterAll(async () => {
     await run('virsh', ['-c', 'qemu:///system', 'undefine', `cps-${taskId}`]).catch(() => {});
   }
   if (started) await compose('down', '--timeout', '15');
+  // Each rebuild of a changed checkout leaves the previous CPS image dangling (~300 MB): drop those, only.
+  await run('docker', ['image', 'prune', '-f', '--filter', 'label=org.cps.image=services'], { timeout: 120_000 }).catch(() => {});
 });
 
 describe('compose', () => {

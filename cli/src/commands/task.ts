@@ -162,6 +162,7 @@ function finish(io: Io, t: Task, wanted: Task['state'], json?: boolean): number 
   if (json) io.out(JSON.stringify(t, null, 2));
   if (t.state === wanted) {
     if (!json) io.out(`task ${t.id} is ${t.state}${t.state === 'running' && t.node ? ` on ${t.node.nodeId}` : ''}`);
+    if (!json && t.state === 'running' && t.console) io.out(`console: ${t.console.vncUrl}`);
     return 0;
   }
   throw new CommandError(`task ${t.id} ended ${t.state}${t.error ? `: ${problemLine(t.error)}` : ''}`);
