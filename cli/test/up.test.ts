@@ -48,8 +48,9 @@ describe('cps up (with fake services)', () => {
     const run = start({ FAKE_STORAGE: 'crash' }, 18250);
     expect(await run.done).toBe(1);
     const out = run.text();
-    expect(out).toMatch(/FAILED: storage exited \(exit code 3\) before it was healthy; its last log lines:\nstorage +│ storage: invalid configuration: CPS_SOMETHING: required/);
+    expect(out).toMatch(/FAILED: storage exited \(exit code 3\) while starting; its last log lines:\nstorage +│ storage: invalid configuration: CPS_SOMETHING: required/);
     expect(out).not.toContain('portal:');
+    expect(out.match(/FAILED/g)).toHaveLength(1);
     expect(out).toMatch(/all services stopped after a failure$/);
     expect(pidsOf(out).filter(alive)).toEqual([]);
   });

@@ -117,17 +117,19 @@ export async function up(args: string[], io: Io, deps: UpDeps = {}): Promise<num
     Promise.all(
       serviceNames.map(async (svc) => {
         const child = children.get(svc)!;
-        const r = await waitHealthy(svc, plan.ports[portKey[svc]], { timeoutMs, gaveUp: () => Boolean(child.exit) || Boolean(stopping) });
+        // One service gone means the node cannot come up: stop waiting for the others at once.
+        const r = await waitHealthy(svc, plan.ports[portKey[svc]], { timeoutMs, gaveUp: () => sup.children.some((c) => c.exit) || Boolean(stopping) });
         return { svc, child, r };
       }),
     ),
     stopRequested.then(() => undefined),
   ]);
   if (stopping || !results) return shutdown(0);
-  const failed = results.filter((x) => !x.r.ok);
+  const exited = results.filter((x) => x.child.exit);
+  const failed = exited.length ? exited : results.filter((x) => !x.r.ok);
   if (failed.length) {
     for (const { svc, child, r } of failed) {
-      const why = child.exit ? `exited (${describeExit(child.exit)}) before it was healthy` : `did not come up within ${timeoutMs / 1000} s (${r.ok ? '' : r.detail})`;
+      const why = child.exit ? `exited (${describeExit(child.exit)}) while starting` : `did not come up within ${timeoutMs / 1000} s (${r.ok ? '' : r.detail})`;
       say(`FAILED: ${svc} ${why}; its last log lines:`, 'red');
       for (const line of child.tail) io.out(prefix(svc, colors[svc]) + renderLogLine(line, io.color));
       if (!child.tail.length) io.out(prefix(svc, colors[svc]) + '(no output)');
