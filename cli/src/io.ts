@@ -8,6 +8,9 @@ export interface Io {
 }
 
 export function processIo(): Io {
+  // `cps up | head` closes our stdout early: an EPIPE must not crash `cps up` and orphan the
+  // services it runs; Ctrl-C still stops them.
+  for (const stream of [process.stdout, process.stderr]) stream.on('error', () => {});
   return {
     out: (t) => process.stdout.write(t.endsWith('\n') ? t : `${t}\n`),
     err: (t) => process.stderr.write(t.endsWith('\n') ? t : `${t}\n`),
