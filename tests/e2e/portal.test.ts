@@ -47,8 +47,8 @@ describe('portal to a VM screen', () => {
     const [consolePage] = await Promise.all([page.context().waitForEvent('page'), row.locator('.console').click()]);
     await consolePage.waitForLoadState();
     await expect
-      .poll(() => consolePage.locator('#status').textContent(), { timeout: 30_000, interval: 500 })
-      .toMatch(/connected/i);
+      .poll(() => consolePage.locator('#status').getAttribute('data-state'), { timeout: 30_000, interval: 500 })
+      .toBe('connected');
     // The guest's text console must be on the canvas: count pixels that are not background.
     const lit = async () =>
       consolePage.evaluate(() => {
