@@ -9,7 +9,7 @@ import { Tasks } from './tasks/tasks.ts';
 const config = loadConfig(
   portsSchema.extend({
     /** How long discovery waits for the first ACK of a task's PUBLISH. */
-    CPS_PUBLISH_TIMEOUT_MS: z.coerce.number().int().min(50).max(60_000).default(2000),
+    CPS_PUBLISH_TIMEOUT_MS: z.coerce.number().int().min(50).max(60_000).default(5000),
     /** How long a created guest may take to report running (TCG guests are slow). */
     CPS_START_TIMEOUT_MS: z.coerce.number().int().min(1000).max(600_000).default(120_000),
   }),

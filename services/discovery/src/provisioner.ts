@@ -1,7 +1,7 @@
 import type { ProvisionerClient, ProvisionerSchemas } from '@cps/openapi';
 
 /** What discovery needs from the local provisioner, with a short timeout: PEP answers must be quick. */
-export function provisionerView(client: ProvisionerClient, timeoutMs = 1_000) {
+export function provisionerView(client: ProvisionerClient, timeoutMs = 3_000) {
   return {
     async capacity(): Promise<ProvisionerSchemas['Capacity']> {
       const { data, error, response } = await client.GET('/capacity', { signal: AbortSignal.timeout(timeoutMs) });
