@@ -62,14 +62,14 @@ if virtlogd_up; then
   say "virtlogd already running"
 else
   say "starting virtlogd"
-  virtlogd -d || true # exits non-zero if one already holds /run/virtlogd.pid but is slow to answer
+  virtlogd -d 9>&- || true # exits non-zero if one already holds /run/virtlogd.pid but is slow to answer
   wait_up virtlogd_up || die "virtlogd does not answer after 30 s"
 fi
 if libvirt_up; then
   say "libvirtd already running"
 else
   say "starting libvirtd"
-  libvirtd -d || true
+  libvirtd -d 9>&- || true # 9>&-: a daemon must not keep our lock
   wait_up libvirt_up || die "libvirtd does not answer at $uri after 30 s (see /var/log/libvirt/)"
   say "libvirtd answers at $uri"
 fi
@@ -100,7 +100,7 @@ if (( for_tests )); then
     say "starting the docker engine (log: /var/log/dockerd.log)"
     # --iptables=false: docker's FORWARD-DROP policy and br_netfilter would cut the bridges that the
     # multi-host tests build between network namespaces. Host networking and published ports still work.
-    nohup dockerd --iptables=false >/var/log/dockerd.log 2>&1 </dev/null &
+    nohup dockerd --iptables=false >/var/log/dockerd.log 2>&1 </dev/null 9>&- &
     wait_up docker_up || say "warning: docker engine did not answer within 30 s (see /var/log/dockerd.log)"
   fi
 fi
