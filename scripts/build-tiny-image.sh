@@ -48,6 +48,8 @@ if [[ -n "$pkg" ]]; then
     # As root apt would drop to _apt, who cannot write our cache; the download is verified by apt all the same.
     (cd "$cache" && apt-get download -qq -o APT::Sandbox::User=root "$pkg" >/dev/null)
     deb=$(ls -t "$cache/${pkg}_"*.deb | head -n1)
+    # Keep only the kernel in use: each one is 26 MB.
+    find "$cache" -maxdepth 1 -name 'linux-image-*.deb' ! -name "${pkg}_*" -delete
   fi
 else
   deb=$(ls -t "$cache"/linux-image-*-cloud-amd64_*.deb 2>/dev/null | head -n1 || true)
@@ -99,6 +101,11 @@ cp "$moddir/modules.builtin" "$root/lib/modules/$kver/" 2>/dev/null || true
 busybox depmod -b "$root" "$kver"
 
 # --- outputs, written beside and renamed into place so a running guest never sees half a file -----
+# Ownership: root, mode 644, in 755 folders. libvirt's default dynamic_ownership (qemu.conf) chowns the
+# kernel and initrd to libvirt-qemu while a domain uses them and gives them back to root when the last
+# such domain stops (remember_owner keeps a per-file count in trusted.* xattrs, so guests sharing the
+# image do not undo each other; checked by hand with two guests). Nothing needs turning off: the files
+# are readable by anyone either way, and the rename below is unaffected by who owns the old file.
 mkdir -p "$out"
 chmod 755 "$data" "$data/images" "$out"
 (cd "$root" && find . | LC_ALL=C sort | cpio -o -H newc --owner=0:0 --quiet) | gzip -9n > "$out/.initrd.img.new"
