@@ -91,20 +91,6 @@ else
   say "loopback multicast turned on"
 fi
 
-# --- docker (tests only) -------------------------------------------------------------------------
-if (( for_tests )); then
-  docker_up() { timeout 10 docker version --format '{{.Server.Version}}' >/dev/null 2>&1; }
-  if docker_up; then
-    say "docker engine already running"
-  else
-    say "starting the docker engine (log: /var/log/dockerd.log)"
-    # --iptables=false: docker's FORWARD-DROP policy and br_netfilter would cut the bridges that the
-    # multi-host tests build between network namespaces. Host networking and published ports still work.
-    nohup dockerd --iptables=false >/var/log/dockerd.log 2>&1 </dev/null 9>&- &
-    wait_up docker_up || say "warning: docker engine did not answer within 30 s (see /var/log/dockerd.log)"
-  fi
-fi
-
 # --- npm -----------------------------------------------------------------------------------------
 command -v npm >/dev/null || die "npm is missing: install Node.js 20 (package.json: engines.node >= 20.19)"
 if [[ ! -f node_modules/.package-lock.json || package-lock.json -nt node_modules/.package-lock.json ]]; then
