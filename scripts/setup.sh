@@ -76,8 +76,11 @@ fi
 
 if [[ -e /dev/kvm ]]; then
   # libvirt's qemu runs as libvirt-qemu (group kvm): let it open /dev/kvm at all.
-  chgrp kvm /dev/kvm && chmod 660 /dev/kvm
-  say "/dev/kvm present (group kvm, mode 660); the probe decides whether guests can use it"
+  if chgrp kvm /dev/kvm 2>/dev/null && chmod 660 /dev/kvm; then
+    say "/dev/kvm present (group kvm, mode 660); the probe decides whether guests can use it"
+  else
+    say "warning: could not give /dev/kvm to group kvm; KVM guests will fail and the probe will choose TCG"
+  fi
 else
   say "/dev/kvm absent: guests run under TCG"
 fi
@@ -87,8 +90,11 @@ fi
 if ip link show lo | grep -q MULTICAST; then
   say "loopback multicast already on"
 else
-  ip link set lo multicast on
-  say "loopback multicast turned on"
+  if ip link set lo multicast on; then
+    say "loopback multicast turned on"
+  else
+    say "warning: could not turn on multicast on lo (no CAP_NET_ADMIN?): discovery will not find peers"
+  fi
 fi
 
 # --- npm -----------------------------------------------------------------------------------------
