@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { coordinatorClient } from '@cps/openapi';
 import { launchChromium } from '../helpers/browser.ts';
 import { startNode, type RunningNode } from '../helpers/cps-node.ts';
 
@@ -8,6 +9,7 @@ import { startNode, type RunningNode } from '../helpers/cps-node.ts';
 const base = 18500;
 let node: RunningNode;
 let browser: Browser;
+let taskId: string | undefined;
 
 const domains = () =>
   execFileSync('virsh', ['-c', 'qemu:///system', 'list', '--all', '--name'], { encoding: 'utf8' })
@@ -22,6 +24,11 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await browser?.close();
+  // Guests outlive the services by design; a failed run must not leave its guest holding the share.
+  if (taskId && domains().includes(`cps-${taskId}`)) {
+    execFileSync('virsh', ['-c', 'qemu:///system', 'destroy', `cps-${taskId}`], { stdio: 'ignore' });
+    execFileSync('rm', ['-rf', `/var/lib/cps/disks/${taskId}`]);
+  }
   const code = await node?.stop();
   if (code !== 0 && node) console.log(node.output().slice(-4000));
 });
@@ -37,7 +44,7 @@ describe('portal to a VM screen', () => {
 
     const row = page.locator('tr[data-task-id]', { hasText: 'e2e </b>' }).first();
     await row.waitFor({ timeout: 30_000 });
-    const taskId = (await row.getAttribute('data-task-id'))!;
+    taskId = (await row.getAttribute('data-task-id'))!;
     expect(taskId).toMatch(/^t-/);
     // The user's name is shown as text, never interpreted as markup.
     expect(await row.textContent()).toContain(name);
@@ -62,6 +69,29 @@ describe('portal to a VM screen', () => {
         return n;
       });
     await expect.poll(lit, { timeout: 60_000, interval: 1000 }).toBeGreaterThan(200);
+
+    // Lit pixels could still be the BIOS: prove the screen is the guest's live shell by typing a
+    // command into the console page and finding its effect on the guest's serial log.
+    const api = coordinatorClient({ baseUrl: node.portal });
+    const serial = async () => (await api.GET('/api/tasks/{taskId}/serial', { params: { path: { taskId } }, parseAs: 'text' })).data ?? '';
+    await expect.poll(serial, { timeout: 60_000, interval: 1000 }).toContain('cps-guest: up');
+    const marker = `typed-${Math.random().toString(16).slice(2, 10)}`;
+    await expect
+      .poll(
+        async () => {
+          await consolePage.locator('#screen canvas').click();
+          // As a person types: '>' is Shift+Period (QEMU maps key codes, not characters).
+          // /dev/console is the guest's last console=, ttyS0, so the echo lands in the serial log.
+          await consolePage.keyboard.type(`echo ${marker} `, { delay: 20 });
+          await consolePage.keyboard.press('Shift+Period');
+          await consolePage.keyboard.type(' /dev/console', { delay: 20 });
+          await consolePage.keyboard.press('Enter');
+          await new Promise((r) => setTimeout(r, 1500));
+          return serial();
+        },
+        { timeout: 60_000, interval: 500 },
+      )
+      .toContain(marker);
     await consolePage.screenshot({ path: '/tmp/cps-e2e-console.png' });
     await consolePage.close();
 
