@@ -24,6 +24,13 @@ export const problemTypes = {
   'upstream-failed': { status: 502, title: 'A service this request depends on failed' },
   'hypervisor-error': { status: 502, title: 'libvirt refused the operation' },
   'tool-failed': { status: 500, title: 'An external tool failed' },
+  'image-rejected': { status: 422, title: 'The upload is not an image this service accepts' },
+  'image-in-use': { status: 409, title: 'The image is used by a task on this node' },
+  'upload-incomplete': { status: 400, title: 'The upload ended before its declared end' },
+  'archive-rejected': { status: 422, title: 'The archive holds an entry this service refuses' },
+  'quota-exceeded': { status: 409, title: "The donor's share policy allows no more disk" },
+  'range-not-satisfiable': { status: 416, title: 'The requested byte range is outside the file' },
+  'transfer-failed': { status: 502, title: 'A transfer from a peer failed; nothing was kept' },
   internal: { status: 500, title: 'Internal error' },
 } as const satisfies Record<string, { status: ContentfulStatusCode; title: string }>;
 
