@@ -29,6 +29,8 @@ const envSchema = portsSchema.extend({
   CPS_PEP_ACK_DELAY_MAX_MS: z.coerce.number().int().min(0).max(1000).default(50),
   CPS_PEP_HOLD_MS: z.coerce.number().int().min(100).max(600_000).default(5_000),
   CPS_PEP_HELLO_MS: z.coerce.number().int().min(0).max(60_000).default(1_000),
+  // Clock skew tolerated between peers (and how long nonces are remembered); keep clocks in NTP sync.
+  CPS_PEP_REPLAY_WINDOW_MS: z.coerce.number().int().min(1_000).max(600_000).default(30_000),
 });
 
 function authFrom(c: z.infer<typeof envSchema>): PepAuth {
@@ -47,7 +49,7 @@ async function main() {
   const metrics = new Metrics();
   const provisioner = provisionerView(provisionerClient({ baseUrl: `http://127.0.0.1:${ports.provisioner}` }));
   const transport = await udpMulticastTransport({ group: config.CPS_PEP_GROUP, port: config.CPS_PEP_PORT, interfaceAddress: config.CPS_PEP_INTERFACE, log });
-  const endpoint = new PepEndpoint({ transport, auth, nodeId: config.CPS_NODE_ID, metrics, log });
+  const endpoint = new PepEndpoint({ transport, auth, nodeId: config.CPS_NODE_ID, metrics, log, replayWindowMs: config.CPS_PEP_REPLAY_WINDOW_MS });
   const self = createSelf({ nodeId: config.CPS_NODE_ID, address: config.CPS_ADVERTISE_ADDRESS, ports, capacity: provisioner.capacity });
   const membership = new Membership(config.CPS_NODE_ID);
   const hello = startMembership({ endpoint, membership, self, log, intervalMs: config.CPS_PEP_HELLO_MS });

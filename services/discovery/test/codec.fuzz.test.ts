@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { decode, encode, HEADER_LEN, MAX_PACKET, PepDecodeError } from '../src/pep/codec.ts';
+import { decode, encode, HEADER_LEN, MAX_PACKET, PepDecodeError, VERSION } from '../src/pep/codec.ts';
 import { key, samples } from './fixtures.ts';
 
 // A seeded PRNG (mulberry32) so a failure reproduces; the seed is printed in the message.
@@ -59,7 +59,7 @@ function signed(body: Buffer, type: number, sender = 'a', task = 't-1'): Buffer 
   const t = Buffer.from(task);
   const head = Buffer.alloc(HEADER_LEN);
   head.write('PEP');
-  head[3] = 1;
+  head[3] = VERSION;
   head[4] = type;
   head.writeUInt16BE(body.length, 6);
   head[28] = s.length;
@@ -89,7 +89,7 @@ describe('PEP decode fuzz', () => {
         kind === 0
           ? bytes(int(MAX_PACKET + 100))
           : kind === 1
-            ? Buffer.concat([Buffer.from([0x50, 0x45, 0x50, 1, 1 + int(8)]), bytes(int(400))])
+            ? Buffer.concat([Buffer.from([0x50, 0x45, 0x50, VERSION, 1 + int(8)]), bytes(int(400))])
             : mutate(valid[int(valid.length)]!);
       if (tryDecode(buf) === 'ok') {
         // Only an unchanged authentic packet may pass (a mutation that undid itself).

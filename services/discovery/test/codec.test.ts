@@ -10,6 +10,7 @@ import {
   MAX_PACKET,
   PepDecodeError,
   PepEncodeError,
+  VERSION,
   type PepAuth,
 } from '../src/pep/codec.ts';
 import { MAX_CONFIRM_BACKUPS, type PepMessage } from '../src/pep/messages.ts';
@@ -56,7 +57,7 @@ describe('PEP codec', () => {
     const m = samples[0]!;
     const buf = encode(m, key);
     expect(buf.subarray(0, 3).toString()).toBe('PEP');
-    expect(buf[3]).toBe(1);
+    expect(buf[3]).toBe(2);
     expect(buf[4]).toBe(1);
     expect(buf.readUInt32BE(8)).toBe(7);
     expect(Number(buf.readBigUInt64BE(12))).toBe(m.timestampMs);
@@ -131,7 +132,7 @@ describe('PEP codec', () => {
       const b = Buffer.from(body);
       const head = Buffer.alloc(HEADER_LEN);
       head.write('PEP');
-      head[3] = 1;
+      head[3] = VERSION;
       head[4] = type;
       head.writeUInt16BE(b.length, 6);
       head[28] = s.length;
@@ -158,7 +159,8 @@ describe('PEP codec', () => {
 
   it('rejects unknown versions and types', () => {
     const buf = encode(samples[0]!, key);
-    expect(reasonOf(() => decode(Buffer.from([...buf.subarray(0, 3), 2, ...buf.subarray(4)]), key))).toBe('version');
+    // Version 1 (before replay protection and CONFIRMED) and any later version are dropped.
+    for (const v of [0, 1, 3, 255]) expect(reasonOf(() => decode(Buffer.from([...buf.subarray(0, 3), v, ...buf.subarray(4)]), key))).toBe('version');
     const t = Buffer.from(buf);
     t[4] = 99;
     expect(reasonOf(() => decode(t, key))).toBe('type');

@@ -18,7 +18,7 @@ import {
  */
 
 export const MAGIC = Buffer.from('PEP', 'ascii');
-export const VERSION = 1;
+export const VERSION = 2;
 export const HEADER_LEN = 32;
 export const MAC_LEN = 32;
 export const NONCE_LEN = 8;
@@ -44,7 +44,16 @@ export type DecodeReason =
   | 'insecure'
   | 'mac'
   | 'header'
+  | 'stale'
+  | 'future'
+  | 'replay'
   | 'body';
+
+/**
+ * A stateful check of an authenticated header (replay protection), run after the MAC and before
+ * the body is parsed; a reason drops the packet.
+ */
+export type HeaderCheck = (h: { sender: string; timestampMs: number; nonce: Buffer }) => 'stale' | 'future' | 'replay' | undefined;
 
 export class PepDecodeError extends Error {
   constructor(
@@ -115,7 +124,7 @@ export function encode(msg: PepMessage, auth: PepAuth): Buffer {
   msg.nonce.copy(buf, 20);
   buf[28] = p.sender.length;
   buf[29] = p.task.length;
-  buf[30] = 0; // key id: one key in v1
+  buf[30] = 0; // key id: one key so far
   buf[31] = 0;
   let o = HEADER_LEN;
   o += p.sender.copy(buf, o);
@@ -126,7 +135,7 @@ export function encode(msg: PepMessage, auth: PepAuth): Buffer {
 }
 
 /** Decodes and authenticates one datagram; throws PepDecodeError for anything else. */
-export function decode(buf: Buffer, auth: PepAuth): PepMessage {
+export function decode(buf: Buffer, auth: PepAuth, check?: HeaderCheck): PepMessage {
   if (buf.length > MAX_PACKET) throw new PepDecodeError('oversize', `${buf.length} bytes > ${MAX_PACKET}`);
   if (buf.length < MIN_PACKET) throw new PepDecodeError('truncated', `${buf.length} bytes < ${MIN_PACKET}`);
   if (buf[0] !== MAGIC[0] || buf[1] !== MAGIC[1] || buf[2] !== MAGIC[2]) throw new PepDecodeError('magic', 'not a PEP packet');
@@ -158,6 +167,9 @@ export function decode(buf: Buffer, auth: PepAuth): PepMessage {
   if (taskTypes.has(type) ? !taskIdSchema.safeParse(taskId).success : taskLen !== 0) {
     throw new PepDecodeError('header', `bad task id for ${type}`);
   }
+  const nonce = Buffer.from(buf.subarray(20, 28));
+  const fresh = check?.({ sender, timestampMs: Number(timestamp), nonce });
+  if (fresh) throw new PepDecodeError(fresh, `timestamp ${timestamp} from ${sender}`);
 
   let json: unknown;
   try {
@@ -177,7 +189,7 @@ export function decode(buf: Buffer, auth: PepAuth): PepMessage {
     taskId,
     seq: buf.readUInt32BE(8),
     timestampMs: Number(timestamp),
-    nonce: Buffer.from(buf.subarray(20, 28)),
+    nonce,
     body: body.data,
   } as PepMessage;
 }

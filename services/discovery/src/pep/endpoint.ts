@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { Metrics } from '../metrics.ts';
 import { decode, encode, PepDecodeError, type PepAuth } from './codec.ts';
 import type { Bodies, MsgType, PepMessage } from './messages.ts';
+import { ReplayGuard } from './replay.ts';
 import type { Rinfo, Transport } from './socket.ts';
 
 export type Outgoing = { [T in MsgType]: { type: T; taskId: string; seq: number; flags?: number; body: Bodies[T] } }[MsgType];
@@ -13,12 +14,26 @@ export type Handler = (msg: PepMessage, rinfo: Rinfo) => void;
  * receives. A bad packet is counted by reason and logged at debug, never thrown: on a shared
  * LAN, garbage on the port is expected weather, not an incident.
  */
+export interface EndpointOptions {
+  transport: Transport;
+  auth: PepAuth;
+  nodeId: string;
+  metrics: Metrics;
+  log: Logger;
+  now?: () => number;
+  /** Packets whose timestamp is further than this from our clock are dropped (stale/future). */
+  replayWindowMs?: number;
+}
+
 export class PepEndpoint {
   private readonly handlers = new Set<Handler>();
+  private readonly replay: ReplayGuard;
+  private readonly now: () => number;
 
-  constructor(
-    private readonly o: { transport: Transport; auth: PepAuth; nodeId: string; metrics: Metrics; log: Logger; now?: () => number },
-  ) {
+  constructor(private readonly o: EndpointOptions) {
+    this.now = o.now ?? Date.now;
+    this.replay = new ReplayGuard({ windowMs: o.replayWindowMs ?? 30_000 });
+    o.metrics.gauge('pep_replay_nonces', 'Nonces remembered for replay protection', () => this.replay.size());
     o.transport.onMessage((buf, rinfo) => this.receive(buf, rinfo));
   }
 
@@ -31,7 +46,7 @@ export class PepEndpoint {
       ...m,
       flags: m.flags ?? 0,
       sender: this.o.nodeId,
-      timestampMs: (this.o.now ?? Date.now)(),
+      timestampMs: this.now(),
       nonce: randomBytes(8),
     } as PepMessage;
     this.o.transport.send(encode(msg, this.o.auth), to);
@@ -47,7 +62,7 @@ export class PepEndpoint {
   private receive(buf: Buffer, rinfo: Rinfo): void {
     let msg: PepMessage;
     try {
-      msg = decode(buf, this.o.auth);
+      msg = decode(buf, this.o.auth, (h) => this.replay.check(h.sender, h.timestampMs, h.nonce, this.now()));
     } catch (err) {
       const reason = err instanceof PepDecodeError ? err.reason : 'internal';
       this.o.metrics.inc('pep_packets_dropped_total', 'PEP packets dropped, by reason', { reason });

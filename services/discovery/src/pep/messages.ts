@@ -41,6 +41,8 @@ export const requirementsSchema = z.strictObject({
 });
 
 const uptimeSec = z.number().finite().min(0).max(1e10);
+// The host's 1-minute load average (os.loadavg), rounded to hundredths by the sender.
+const load = z.number().finite().min(0).max(1e6);
 
 /** A node as it advertises itself; ACK requires capacity, HELLO may lack it (provisioner down). */
 export const nodeInfoSchema = z.strictObject({
@@ -48,6 +50,8 @@ export const nodeInfoSchema = z.strictObject({
   address: addressSchema,
   ports: portsSchema,
   uptimeSec,
+  load: load.optional(),
+  total: resourcesSchema.optional(),
   free: resourcesSchema.optional(),
   accelerator: acceleratorSchema.optional(),
 });
@@ -57,6 +61,8 @@ export const ackNodeSchema = z.strictObject({
   address: addressSchema,
   ports: portsSchema,
   uptimeSec,
+  load: load.optional(),
+  total: resourcesSchema.optional(),
   free: resourcesSchema,
   accelerator: acceleratorSchema,
 });
@@ -74,13 +80,15 @@ export const bodySchemas = {
     backups: z.array(z.strictObject({ nodeId: nodeIdSchema, address: addressSchema })).max(MAX_CONFIRM_BACKUPS),
   }),
   REJECT: z.strictObject({ to: nodeIdSchema, reason }),
+  // The chosen node's answer to CONFIRM: it keeps the capacity; the publisher stops resending.
+  CONFIRMED: z.strictObject({ to: nodeIdSchema }),
   RELEASE: z.strictObject({ to: nodeIdSchema, reason }),
   HELLO: z.strictObject({ node: nodeInfoSchema, head: z.boolean() }),
   LEAVE: z.strictObject({ nodeId: nodeIdSchema }),
 } as const;
 
 /** Wire codes of the message types (header byte 4). Codes are never reused. */
-export const typeCodes = { PUBLISH: 1, ACK: 2, CONFIRM: 3, REJECT: 4, RELEASE: 5, HELLO: 6, LEAVE: 7 } as const;
+export const typeCodes = { PUBLISH: 1, ACK: 2, CONFIRM: 3, REJECT: 4, RELEASE: 5, HELLO: 6, LEAVE: 7, CONFIRMED: 8 } as const;
 
 export type MsgType = keyof typeof typeCodes;
 export type Bodies = { [T in MsgType]: z.infer<(typeof bodySchemas)[T]> };
@@ -89,7 +97,7 @@ export type WireNodeInfo = z.infer<typeof nodeInfoSchema>;
 export type AckNode = z.infer<typeof ackNodeSchema>;
 
 /** Types that concern one task carry its id in the header; HELLO and LEAVE carry none. */
-export const taskTypes: ReadonlySet<MsgType> = new Set(['PUBLISH', 'ACK', 'CONFIRM', 'REJECT', 'RELEASE']);
+export const taskTypes: ReadonlySet<MsgType> = new Set(['PUBLISH', 'ACK', 'CONFIRM', 'REJECT', 'RELEASE', 'CONFIRMED']);
 
 export interface Envelope {
   /** Node id of the sender. */
