@@ -109,6 +109,151 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/vms/{taskId}/suspend": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                taskId: components["schemas"]["TaskId"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Pause the guest's vCPUs (idempotent; quick, so synchronous).
+         * @description The guest keeps its memory (and so its share of capacity) but gets no CPU time.
+         *     200 with the guest, also when it was already paused; 404 when the task has no guest.
+         */
+        post: operations["suspendVm"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/vms/{taskId}/resume": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                taskId: components["schemas"]["TaskId"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Let a paused guest run again (idempotent; synchronous).
+         * @description 200 with the guest, also when it was already running; 404 when the task has no guest.
+         */
+        post: operations["resumeVm"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/vms/{taskId}/shutdown": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                taskId: components["schemas"]["TaskId"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Ask the guest to power off (ACPI power button); it goes when it is ready.
+         * @description 202 with the guest as it is now: the request was sent, the guest decides when to power off;
+         *     follow with GET /vms/{taskId} until it answers 404 (or DELETE to stop it at once).
+         *     204 when the task has no guest (already off). The watchdog does not report this ending as unexpected.
+         */
+        post: operations["shutdownVm"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/vms/{taskId}/checkpoint": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                taskId: components["schemas"]["TaskId"];
+            };
+            cookie?: never;
+        };
+        /** The task's latest checkpoint, if any. */
+        get: operations["getCheckpoint"];
+        put?: never;
+        /**
+         * Save the guest's whole state (memory, devices) to a file (libvirt save); synchronous.
+         * @description Writes `$CPS_DATA_DIR/checkpoints/<taskId>/state.sav` (replacing the previous checkpoint only
+         *     once the new one is whole) and answers when it is written: a few seconds per GiB of guest memory.
+         *     libvirt save stops the guest; with `leaveRunning: true` it is restored from the file at once and
+         *     runs on (a checkpoint taken "in passing"). Without it the guest is gone afterwards, and its share
+         *     of capacity is free, until POST /vms/{taskId}/restore.
+         *     Idempotent: repeated after the guest stopped, it answers 200 with the checkpoint already taken.
+         *     404 when the task has neither a guest nor a checkpoint.
+         */
+        post: operations["checkpointVm"];
+        /** Discard the task's checkpoint (idempotent; 204 also when there was none). */
+        delete: operations["deleteCheckpoint"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/vms/{taskId}/restore": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                taskId: components["schemas"]["TaskId"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Start the guest again from its checkpoint, where it stopped (synchronous).
+         * @description The guest must fit the free capacity (409 `insufficient-capacity`, as for create). 201 with the
+         *     restored guest; 200 when the task's guest already runs (nothing restored); 404 `not-found` when
+         *     the task has no checkpoint. The serial log goes on after what the guest wrote before.
+         */
+        post: operations["restoreVm"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * What the watchdog and the owner-first policy notice, as Server-Sent Events.
+         * @description A `text/event-stream`; each event's `event:` is the VmEvent's `kind` and its `data:` one VmEvent
+         *     as JSON. The stream starts with the events of the last minute (so a reconnecting coordinator
+         *     misses little), then live ones; a comment line is sent every 15 s to keep proxies from closing it.
+         */
+        get: operations["streamEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -190,6 +335,50 @@ export interface components {
             memoryMiB: number;
             disks: components["schemas"]["DiskSpec"][];
             boot: components["schemas"]["BootSpec"];
+        };
+        CheckpointRequest: {
+            /** @description Restore the guest from the file at once so it runs on (default false). */
+            leaveRunning?: boolean;
+        };
+        Checkpoint: {
+            taskId: components["schemas"]["TaskId"];
+            /** @description The state file: $CPS_DATA_DIR/checkpoints/<taskId>/state.sav. */
+            path: string;
+            sizeBytes: number;
+            /** Format: date-time */
+            createdAt: string;
+            /** @description What the guest needs when restored. */
+            vcpus: number;
+            memoryMiB: number;
+            /** @description Whether the guest runs now (it was left running or has been restored). */
+            running?: boolean;
+        };
+        /** @description Something that happened to a guest that its coordinator should know about. */
+        VmEvent: {
+            /** @description Increasing within one provisioner process. */
+            id: number;
+            /**
+             * @description crashed: libvirt reports the domain crashed. vanished: the domain is gone and no one here
+             *     asked for that (its QEMU died or was killed). shutdown: the guest powered itself off or is
+             *     shutting down unasked. paused: paused and no one here asked for it. io-error: paused on a disk
+             *     I/O error. owner-busy / owner-idle: the owner-first policy suspended / resumed the guest.
+             *     suspended, resumed, checkpointed: done through this API (for the record).
+             * @enum {string}
+             */
+            kind: "crashed" | "vanished" | "shutdown" | "paused" | "io-error" | "owner-busy" | "owner-idle" | "suspended" | "resumed" | "checkpointed";
+            taskId: components["schemas"]["TaskId"];
+            /**
+             * Format: date-time
+             * @description When it was noticed.
+             */
+            at: string;
+            /**
+             * Format: date-time
+             * @description When the guest was last seen well (for crashed
+             */
+            lastSeenAt?: string;
+            state?: components["schemas"]["VmState"];
+            detail?: string;
         };
         /** @enum {string} */
         VmState: "running" | "paused" | "shutoff" | "crashed" | "pmsuspended" | "blocked" | "shutdown" | "nostate";
@@ -404,6 +593,206 @@ export interface operations {
                 };
                 content: {
                     "text/plain": string;
+                };
+            };
+            default: components["responses"]["Problem"];
+        };
+    };
+    suspendVm: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                taskId: components["schemas"]["TaskId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The guest, paused. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Vm"];
+                };
+            };
+            default: components["responses"]["Problem"];
+        };
+    };
+    resumeVm: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                taskId: components["schemas"]["TaskId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The guest, running. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Vm"];
+                };
+            };
+            default: components["responses"]["Problem"];
+        };
+    };
+    shutdownVm: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                taskId: components["schemas"]["TaskId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The power button was pressed. */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Vm"];
+                };
+            };
+            /** @description No guest; nothing to shut down. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            default: components["responses"]["Problem"];
+        };
+    };
+    getCheckpoint: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                taskId: components["schemas"]["TaskId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The checkpoint. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Checkpoint"];
+                };
+            };
+            default: components["responses"]["Problem"];
+        };
+    };
+    checkpointVm: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                taskId: components["schemas"]["TaskId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["CheckpointRequest"];
+            };
+        };
+        responses: {
+            /** @description The checkpoint. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Checkpoint"];
+                };
+            };
+            default: components["responses"]["Problem"];
+        };
+    };
+    deleteCheckpoint: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                taskId: components["schemas"]["TaskId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Gone. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            default: components["responses"]["Problem"];
+        };
+    };
+    restoreVm: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                taskId: components["schemas"]["TaskId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The guest was already there. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Vm"];
+                };
+            };
+            /** @description The guest was restored and runs. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Vm"];
+                };
+            };
+            default: components["responses"]["Problem"];
+        };
+    };
+    streamEvents: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The event stream. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": components["schemas"]["VmEvent"];
                 };
             };
             default: components["responses"]["Problem"];

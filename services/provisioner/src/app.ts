@@ -1,9 +1,14 @@
 import { Hono } from 'hono';
 import { bodyLimit, Contract, healthRoutes, problemErrorHandler, problemNotFound, type Logger } from '@cps/common';
-import { specFiles } from '@cps/openapi';
+import { specFiles, type ProvisionerSchemas } from '@cps/openapi';
 import type { Accelerator } from './accel.ts';
 import type { ShareSettings } from './capacity.ts';
+import { Checkpoints } from './checkpoints.ts';
+import { EventBus } from './events.ts';
+import { eventStream } from './eventStream.ts';
+import { Expectations } from './expectations.ts';
 import type { Hypervisor } from './hypervisor.ts';
+import { Lifecycle } from './lifecycle.ts';
 import { Vms, type VmSpec } from './vms.ts';
 
 export interface AppDeps {
@@ -12,6 +17,10 @@ export interface AppDeps {
   accelerator: () => Promise<Accelerator>;
   share?: ShareSettings;
   log: Logger;
+  /** Where the watchdog and the lifecycle publish; GET /events streams it. */
+  events?: EventBus;
+  /** Shared with the watchdog, so what this API asked for is not reported as an accident. */
+  expectations?: Expectations;
 }
 
 type TaskParam = { taskId: string };
@@ -20,7 +29,9 @@ const contract = Contract.fromFile(specFiles.provisioner);
 const taskParam = contract.param<TaskParam>('TaskParam');
 
 export function createApp(deps: AppDeps) {
-  const vms = new Vms({ ...deps, share: deps.share ?? {} });
+  const events = deps.events ?? new EventBus();
+  const vms = new Vms({ ...deps, share: deps.share ?? {}, expectations: deps.expectations ?? new Expectations() });
+  const lifecycle = new Lifecycle(vms, { ...deps, checkpoints: new Checkpoints(deps.dataDir), events });
   const app = new Hono();
   app.onError(problemErrorHandler(deps.log));
   app.notFound(problemNotFound);
@@ -31,6 +42,8 @@ export function createApp(deps: AppDeps) {
   }));
 
   app.get('/capacity', async (c) => c.json(await vms.capacity()));
+
+  app.get('/events', (c) => eventStream(c, events));
 
   app.get('/vms', async (c) => c.json({ items: await vms.list() }));
 
@@ -44,6 +57,35 @@ export function createApp(deps: AppDeps) {
   app.delete('/vms/:taskId', taskParam, async (c) => {
     await vms.remove(c.req.valid('param').taskId);
     return c.body(null, 204);
+  });
+
+  app.post('/vms/:taskId/suspend', taskParam, async (c) => c.json(await lifecycle.suspend(c.req.valid('param').taskId)));
+
+  app.post('/vms/:taskId/resume', taskParam, async (c) => c.json(await lifecycle.resume(c.req.valid('param').taskId)));
+
+  app.post('/vms/:taskId/shutdown', taskParam, async (c) => {
+    const vm = await lifecycle.shutdown(c.req.valid('param').taskId);
+    return vm ? c.json(vm, 202) : c.body(null, 204);
+  });
+
+  app.post(
+    '/vms/:taskId/checkpoint',
+    bodyLimit(4 * 1024),
+    taskParam,
+    contract.json<ProvisionerSchemas['CheckpointRequest']>('CheckpointRequest'),
+    async (c) => c.json(await lifecycle.checkpoint(c.req.valid('param').taskId, c.req.valid('json').leaveRunning === true)),
+  );
+
+  app.get('/vms/:taskId/checkpoint', taskParam, async (c) => c.json(await lifecycle.getCheckpoint(c.req.valid('param').taskId)));
+
+  app.delete('/vms/:taskId/checkpoint', taskParam, async (c) => {
+    await lifecycle.deleteCheckpoint(c.req.valid('param').taskId);
+    return c.body(null, 204);
+  });
+
+  app.post('/vms/:taskId/restore', taskParam, async (c) => {
+    const { vm, created } = await lifecycle.restore(c.req.valid('param').taskId);
+    return c.json(vm, created ? 201 : 200);
   });
 
   app.get('/vms/:taskId/serial', taskParam, async (c) => {

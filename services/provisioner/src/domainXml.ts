@@ -98,7 +98,7 @@ export function buildDomainXml(spec: DomainSpec, policy: DomainPolicy): string {
         {},
         ...diskElements(spec.disks, policy),
         spec.network === 'user' && el('interface', { type: 'user' }, el('model', { type: 'virtio' })),
-        el('serial', { type: 'pty' }, el('log', { file: serialLog, append: 'off' }), el('target', { port: 0 })),
+        el('serial', { type: 'pty' }, el('log', { file: serialLog, append: 'on' }), el('target', { port: 0 })),
         el('console', { type: 'pty' }, el('target', { type: 'serial', port: 0 })),
         // Loopback only: the vnc-gateway on this peer is the one way in.
         el('graphics', { type: 'vnc', port: -1, autoport: 'yes', listen: '127.0.0.1' }, el('listen', { type: 'address', address: '127.0.0.1' })),

@@ -35,6 +35,15 @@ export interface Hypervisor {
   listNames(): Promise<string[]>;
   /** Stops the domain at once and forgets it; false when it did not exist. */
   remove(name: string): Promise<boolean>;
+  /** Pauses the vCPUs; false when there is no such domain. */
+  suspend(name: string): Promise<boolean>;
+  resume(name: string): Promise<boolean>;
+  /** Presses the ACPI power button; false when there is no such domain. */
+  shutdown(name: string): Promise<boolean>;
+  /** libvirt save: writes the whole state to `file` and stops the domain. */
+  save(name: string, file: string): Promise<void>;
+  /** Starts the domain saved in `file` where it stopped. */
+  restore(file: string): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -77,7 +86,13 @@ const openBinding = (uri: string) => async (): Promise<LibvirtConn> => {
 /** The slice of the binding's connection we use; tests give a fake one to exercise reconnecting. */
 export type LibvirtConn = Pick<
   libvirt.Hypervisor,
-  'connectGetHostname' | 'nodeGetInfo' | 'domainCreateXML' | 'domainLookupByName' | 'connectListAllDomains' | 'connectClose'
+  | 'connectGetHostname'
+  | 'nodeGetInfo'
+  | 'domainCreateXML'
+  | 'domainLookupByName'
+  | 'connectListAllDomains'
+  | 'connectClose'
+  | 'domainRestore'
 >;
 
 // What libvirt says when the daemon went away under an open connection (libvirtd restarted).
@@ -151,6 +166,39 @@ export class LibvirtHypervisor implements Hypervisor {
       }
     }
     return true;
+  }
+
+  async suspend(name: string): Promise<boolean> {
+    return this.onDomain('suspend', name, (d) => d.suspend());
+  }
+
+  async resume(name: string): Promise<boolean> {
+    return this.onDomain('resume', name, (d) => d.resume());
+  }
+
+  async shutdown(name: string): Promise<boolean> {
+    return this.onDomain('shut down', name, (d) => d.shutdown());
+  }
+
+  async save(name: string, file: string): Promise<void> {
+    const found = await this.onDomain('save', name, (d) => d.save(file));
+    if (!found) throw new ProblemError('not-found', `no domain ${name} to save`);
+  }
+
+  async restore(file: string): Promise<void> {
+    await this.call('restore domain', (c) => c.domainRestore(file));
+  }
+
+  private async onDomain(what: string, name: string, fn: (d: libvirt.Domain) => Promise<void>): Promise<boolean> {
+    const dom = await this.lookup(name);
+    if (!dom) return false;
+    try {
+      await fn(dom);
+      return true;
+    } catch (err) {
+      if (isNotFound(err)) return false;
+      throw wrap(`${what} ${name}`, err);
+    }
   }
 
   async close(): Promise<void> {

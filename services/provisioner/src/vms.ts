@@ -1,11 +1,12 @@
 import { createHash } from 'node:crypto';
-import { mkdir, open } from 'node:fs/promises';
+import { mkdir, open, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ProblemError, type Logger } from '@cps/common';
 import type { ProvisionerSchemas } from '@cps/openapi';
 import { domainTypeFor, type Accelerator } from './accel.ts';
 import { admit, diskAvailMiB, freeOf, lendable, type Resources, type ShareSettings } from './capacity.ts';
 import { buildDomainXml, checkTaskId, DOMAIN_PREFIX, domainNameOf, policyFor } from './domainXml.ts';
+import { Expectations } from './expectations.ts';
 import type { DomainStatus, Hypervisor } from './hypervisor.ts';
 import { readLiveXml } from './liveXml.ts';
 
@@ -20,6 +21,8 @@ export interface VmsDeps {
   accelerator: () => Promise<Accelerator>;
   share: ShareSettings;
   log: Logger;
+  /** Shared with the watchdog: what this provisioner asked of each guest. */
+  expectations?: Expectations;
 }
 
 /** The serial log is served from its tail: a guest that prints forever must not fill a response. */
@@ -30,14 +33,22 @@ export class Vms {
   // Creates and removes run one at a time: two creates cannot both pass admission against the same
   // free capacity, and a DELETE cannot slip in between a create's look and its start.
   private queue: Promise<unknown> = Promise.resolve();
+  readonly expectations: Expectations;
 
-  private serialized<T>(fn: () => Promise<T>): Promise<T> {
+  /** Runs `fn` when every earlier create, remove and lifecycle operation has finished. */
+  exclusive<T>(fn: () => Promise<T>): Promise<T> {
     const run = this.queue.then(fn);
     this.queue = run.catch(() => undefined);
     return run;
   }
 
-  constructor(private readonly d: VmsDeps) {}
+  private serialized<T>(fn: () => Promise<T>): Promise<T> {
+    return this.exclusive(fn);
+  }
+
+  constructor(private readonly d: VmsDeps) {
+    this.expectations = d.expectations ?? new Expectations();
+  }
 
   serialLogPath(taskId: string): string {
     return join(this.d.dataDir, 'logs', `${checkTaskId(taskId)}.serial`);
@@ -71,6 +82,9 @@ export class Vms {
     );
     admit(spec, (await this.capacity()).free);
     await mkdir(join(this.d.dataDir, 'logs'), { recursive: true });
+    // The log is appended to (so a restored guest goes on after what it wrote); a new boot starts it afresh.
+    await rm(this.serialLogPath(taskId), { force: true });
+    this.expectations.mark(taskId, 'running');
     try {
       await this.d.hypervisor.create(xml);
     } catch (err) {
@@ -103,6 +117,16 @@ export class Vms {
     return toVm(taskId, status, facts);
   }
 
+  /** The task's domain if a CPS provisioner made it; undefined when none; `conflict` for someone else's. */
+  async owned(taskId: string): Promise<DomainStatus | undefined> {
+    const status = await this.d.hypervisor.inspect(domainNameOf(taskId));
+    if (!status) return undefined;
+    if (readLiveXml(status.xml).task?.id !== taskId) {
+      throw new ProblemError('conflict', `domain ${status.name} was not made by a CPS provisioner; not touching it`);
+    }
+    return status;
+  }
+
   /** Every guest a CPS provisioner made on this libvirt (told by our metadata, not just the name). */
   async list(): Promise<Vm[]> {
     const names = (await this.d.hypervisor.listNames()).filter((n) => n.startsWith(DOMAIN_PREFIX)).sort();
@@ -128,6 +152,7 @@ export class Vms {
     if (readLiveXml(status.xml).task?.id !== taskId) {
       throw new ProblemError('conflict', `domain ${name} was not made by a CPS provisioner; not touching it`);
     }
+    this.expectations.mark(taskId, 'gone');
     if (await this.d.hypervisor.remove(name)) this.d.log.info({ taskId, domain: name }, 'guest destroyed');
   }
 
@@ -172,7 +197,7 @@ export class Vms {
   }
 }
 
-function toVm(taskId: string, status: DomainStatus, facts = readLiveXml(status.xml)): Vm {
+export function toVm(taskId: string, status: DomainStatus, facts = readLiveXml(status.xml)): Vm {
   return {
     taskId,
     domain: status.name,

@@ -71,7 +71,7 @@ const golden = `<domain type="qemu">
       <readonly/>
     </disk>
     <serial type="pty">
-      <log file="/var/lib/cps/logs/t-0123abcd.serial" append="off"/>
+      <log file="/var/lib/cps/logs/t-0123abcd.serial" append="on"/>
       <target port="0"/>
     </serial>
     <console type="pty">

@@ -1,0 +1,23 @@
+/** What this provisioner itself asked of a guest, so the watchdog can tell it from an accident. */
+export type Intended = 'running' | 'paused' | 'gone';
+
+/**
+ * The lifecycle marks what it is about to do before doing it; the watchdog reads the mark when
+ * it sees a change. A mark holds until the next one: "gone" after DELETE stays true, so a domain
+ * that is gone because it was destroyed is never reported as vanished.
+ */
+export class Expectations {
+  private readonly marks = new Map<string, Intended>();
+
+  mark(taskId: string, what: Intended): void {
+    this.marks.set(taskId, what);
+  }
+
+  get(taskId: string): Intended | undefined {
+    return this.marks.get(taskId);
+  }
+
+  forget(taskId: string): void {
+    this.marks.delete(taskId);
+  }
+}

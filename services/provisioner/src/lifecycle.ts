@@ -1,0 +1,133 @@
+import { ProblemError, type Logger } from '@cps/common';
+import type { ProvisionerSchemas } from '@cps/openapi';
+import { admit } from './capacity.ts';
+import type { Checkpoints } from './checkpoints.ts';
+import { domainNameOf } from './domainXml.ts';
+import type { EventBus } from './events.ts';
+import type { Hypervisor } from './hypervisor.ts';
+import { toVm, type Vm, type Vms } from './vms.ts';
+
+export type CheckpointInfo = ProvisionerSchemas['Checkpoint'];
+
+export interface LifecycleDeps {
+  hypervisor: Hypervisor;
+  checkpoints: Checkpoints;
+  events: EventBus;
+  log: Logger;
+}
+
+/**
+ * Suspend, resume, shut down, checkpoint and restore a task's guest. Each is idempotent by task
+ * id (asking for the state the guest is already in succeeds), runs in the same queue as create and
+ * remove, and tells the watchdog beforehand what it is about to do.
+ */
+export class Lifecycle {
+  constructor(
+    private readonly vms: Vms,
+    private readonly d: LifecycleDeps,
+  ) {}
+
+  suspend(taskId: string): Promise<Vm> {
+    return this.vms.exclusive(async () => {
+      const status = await this.mustOwn(taskId);
+      if (status.state !== 'paused') {
+        await this.intending(taskId, 'paused', () => this.d.hypervisor.suspend(status.name));
+        this.d.events.emit({ kind: 'suspended', taskId, state: 'paused' });
+        this.d.log.info({ taskId }, 'guest suspended');
+      }
+      return this.vms.get(taskId);
+    });
+  }
+
+  resume(taskId: string): Promise<Vm> {
+    return this.vms.exclusive(async () => {
+      const status = await this.mustOwn(taskId);
+      if (status.state === 'paused') {
+        await this.intending(taskId, 'running', () => this.d.hypervisor.resume(status.name));
+        this.d.events.emit({ kind: 'resumed', taskId, state: 'running' });
+        this.d.log.info({ taskId }, 'guest resumed');
+      }
+      return this.vms.get(taskId);
+    });
+  }
+
+  /** undefined when there is no guest (already off). */
+  shutdown(taskId: string): Promise<Vm | undefined> {
+    return this.vms.exclusive(async () => {
+      const status = await this.vms.owned(taskId);
+      if (!status) return undefined;
+      await this.intending(taskId, 'gone', () => this.d.hypervisor.shutdown(status.name));
+      this.d.log.info({ taskId }, 'guest asked to power off');
+      return toVm(taskId, status);
+    });
+  }
+
+  checkpoint(taskId: string, leaveRunning = false): Promise<CheckpointInfo> {
+    return this.vms.exclusive(async () => {
+      const status = await this.vms.owned(taskId);
+      if (!status) {
+        const done = await this.d.checkpoints.read(taskId);
+        if (!done) throw new ProblemError('not-found', `task ${taskId} has neither a guest nor a checkpoint`);
+        return { ...done, running: false };
+      }
+      const need = { vcpus: status.vcpus, memoryMiB: Math.floor(status.maxMemKiB / 1024) };
+      const cp = await this.intending(taskId, 'gone', () =>
+        this.d.checkpoints.write(taskId, need, (file) => this.d.hypervisor.save(status.name, file)),
+      );
+      this.d.log.info({ taskId, sizeBytes: cp.sizeBytes, leaveRunning }, 'guest checkpointed');
+      if (leaveRunning) await this.intending(taskId, 'running', () => this.d.hypervisor.restore(cp.path));
+      this.d.events.emit({ kind: 'checkpointed', taskId, detail: leaveRunning ? 'left running' : 'stopped' });
+      return { ...cp, running: leaveRunning };
+    });
+  }
+
+  getCheckpoint(taskId: string): Promise<CheckpointInfo> {
+    return this.vms.exclusive(async () => {
+      const cp = await this.d.checkpoints.read(taskId);
+      if (!cp) throw new ProblemError('not-found', `task ${taskId} has no checkpoint`);
+      const status = await this.vms.owned(taskId).catch(() => undefined);
+      return { ...cp, running: status !== undefined };
+    });
+  }
+
+  deleteCheckpoint(taskId: string): Promise<void> {
+    return this.vms.exclusive(() => this.d.checkpoints.remove(taskId));
+  }
+
+  restore(taskId: string): Promise<{ vm: Vm; created: boolean }> {
+    return this.vms.exclusive(async () => {
+      const status = await this.vms.owned(taskId);
+      if (status) return { vm: toVm(taskId, status), created: false };
+      const cp = await this.d.checkpoints.read(taskId);
+      if (!cp) throw new ProblemError('not-found', `task ${taskId} has no checkpoint to restore`);
+      admit(cp, (await this.vms.capacity()).free);
+      await this.intending(taskId, 'running', () => this.d.hypervisor.restore(cp.path));
+      const vm = await this.vms.get(taskId).catch(() => undefined);
+      if (!vm) {
+        // The file held some other domain than this task's: say so rather than report a guest that is not there.
+        throw new ProblemError('conflict', `the checkpoint of task ${taskId} did not restore domain ${domainNameOf(taskId)}`);
+      }
+      this.d.log.info({ taskId }, 'guest restored');
+      return { vm, created: true };
+    });
+  }
+
+  private async mustOwn(taskId: string) {
+    const status = await this.vms.owned(taskId);
+    if (!status) throw new ProblemError('not-found', `no guest for task ${taskId}`);
+    return status;
+  }
+
+  /** Marks what is about to happen for the watchdog, and takes the mark back if it did not. */
+  private async intending<T>(taskId: string, what: 'running' | 'paused' | 'gone', fn: () => Promise<T>): Promise<T> {
+    const before = this.vms.expectations.get(taskId);
+    this.vms.expectations.mark(taskId, what);
+    try {
+      return await fn();
+    } catch (err) {
+      if (before) this.vms.expectations.mark(taskId, before);
+      else this.vms.expectations.forget(taskId);
+      throw err;
+    }
+  }
+}

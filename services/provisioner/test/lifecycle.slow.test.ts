@@ -1,0 +1,114 @@
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLogger } from '@cps/common';
+import { accelReader } from '../src/accel.ts';
+import { createApp } from '../src/app.ts';
+import { connectLibvirt, type Hypervisor } from '../src/hypervisor.ts';
+
+// A real tiny guest through suspend, resume, checkpoint, destroy and restore: its serial counter
+// must go on from where it stopped instead of starting again.
+const uri = process.env.CPS_LIBVIRT_URI ?? 'qemu:///system';
+const dataDir = resolve(process.env.CPS_DATA_DIR ?? '/var/lib/cps');
+const image = join(dataDir, 'images', 'tiny');
+const taskId = `t-${randomBytes(4).toString('hex')}`;
+const domain = `cps-${taskId}`;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const virsh = (...args: string[]) => execFileSync('virsh', ['-c', uri, ...args], { encoding: 'utf8', timeout: 30_000 });
+
+let hv: Hypervisor;
+let app: ReturnType<typeof createApp>;
+
+const serial = async () => (await app.request(`/vms/${taskId}/serial`)).text();
+const ticks = (log: string) => [...log.matchAll(/cps-guest: tick (\d+)/g)].map((m) => Number(m[1]));
+const lastTick = async () => Math.max(0, ...ticks(await serial()));
+async function waitForTick(above: number): Promise<number> {
+  for (let i = 0; i < 240; i++) {
+    const t = await lastTick();
+    if (t > above) return t;
+    await sleep(250);
+  }
+  throw new Error(`no tick above ${above} in the serial log:\n${(await serial()).slice(-2000)}`);
+}
+const post = (op: string, body?: unknown) =>
+  app.request(`/vms/${taskId}/${op}`, {
+    method: 'POST',
+    ...(body === undefined ? {} : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }),
+  });
+
+beforeAll(async () => {
+  if (!existsSync(join(image, 'vmlinuz'))) throw new Error(`no tiny image in ${image}: run scripts/build-tiny-image.sh first`);
+  hv = await connectLibvirt(uri);
+  const log = createLogger('provisioner-slow', 'silent');
+  app = createApp({ hypervisor: hv, dataDir, accelerator: accelReader(dataDir, log), log });
+});
+
+afterAll(async () => {
+  await hv?.remove(domain).catch(() => undefined);
+  await hv?.close();
+  rmSync(join(dataDir, 'checkpoints', taskId), { recursive: true, force: true });
+  rmSync(join(dataDir, 'logs', `${taskId}.serial`), { force: true });
+});
+
+describe('the lifecycle of a real guest under QEMU', () => {
+  it('boots, suspends, resumes, checkpoints, is destroyed, and restores where it stopped', async () => {
+    const meta = JSON.parse(readFileSync(join(image, 'image.json'), 'utf8')) as { cmdline: string };
+    const put = await app.request(`/vms/${taskId}`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        name: 'lifecycle',
+        vcpus: 1,
+        memoryMiB: 128,
+        disks: [],
+        boot: { kind: 'kernel', kernel: join(image, 'vmlinuz'), initrd: join(image, 'initrd.img'), cmdline: meta.cmdline },
+      }),
+    });
+    expect(put.status, await put.clone().text()).toBe(201);
+    await waitForTick(1);
+
+    const paused = await post('suspend');
+    expect(paused.status).toBe(200);
+    expect((await paused.json()).state).toBe('paused');
+    expect(virsh('domstate', domain).trim()).toBe('paused');
+    const atPause = await lastTick();
+    await sleep(2500);
+    // A paused guest gets no CPU: not a single tick more (one may still be on its way through virtlogd).
+    expect(await lastTick()).toBeLessThanOrEqual(atPause + 1);
+
+    expect((await (await post('resume')).json()).state).toBe('running');
+    const resumed = await waitForTick(atPause + 1);
+
+    const cpRes = await post('checkpoint');
+    const cp = await cpRes.json();
+    expect(cpRes.status, JSON.stringify(cp)).toBe(200);
+    expect(cp).toMatchObject({ taskId, path: join(dataDir, 'checkpoints', taskId, 'state.sav'), running: false, memoryMiB: 128 });
+    expect(cp.sizeBytes).toBeGreaterThan(1024 * 1024);
+    expect(virsh('list', '--all', '--name').split('\n').map((l) => l.trim())).not.toContain(domain);
+    const atCheckpoint = await lastTick();
+    expect(atCheckpoint).toBeGreaterThanOrEqual(resumed);
+
+    // Destroying a checkpointed task's guest is a no-op; the checkpoint stays.
+    expect((await app.request(`/vms/${taskId}`, { method: 'DELETE' })).status).toBe(204);
+    expect((await app.request(`/vms/${taskId}/checkpoint`)).status).toBe(200);
+    await sleep(1500);
+    expect(await lastTick()).toBe(atCheckpoint);
+
+    const restored = await post('restore');
+    expect(restored.status, await restored.clone().text()).toBe(201);
+    expect((await restored.json()).state).toBe('running');
+    const after = await waitForTick(atCheckpoint + 1);
+    expect(after).toBeGreaterThan(atCheckpoint);
+
+    // One boot only, and the counter never went back: the restored guest went on where it stopped.
+    const log = await serial();
+    expect(log.match(/cps-guest: up/g)).toHaveLength(1);
+    const all = ticks(log);
+    for (let i = 1; i < all.length; i++) expect(all[i]).toBeGreaterThan(all[i - 1]!);
+    expect(all).toContain(atCheckpoint + 1);
+
+    expect((await app.request(`/vms/${taskId}`, { method: 'DELETE' })).status).toBe(204);
+  });
+});
