@@ -27,7 +27,15 @@ export interface paths {
         /** The images a task may boot. */
         get: operations["listImages"];
         put?: never;
-        post?: never;
+        /**
+         * Upload an ISO, qcow2 or raw image, streamed; its id is derived from its SHA-256.
+         * @description The body is the image's bytes. The format is detected (an ISO 9660 signature, else
+         *     `qemu-img info`); a qcow2 with a backing file or an external data file, and any other format,
+         *     is refused (image-rejected). Larger than CPS_STORAGE_MAX_UPLOAD_MIB: payload-too-large. A body
+         *     shorter than its Content-Length, or cut off: upload-incomplete. Nothing is kept from a refused
+         *     upload. The same bytes again answer 200 with the existing image.
+         */
+        post: operations["uploadImage"];
         delete?: never;
         options?: never;
         head?: never;
@@ -46,7 +54,50 @@ export interface paths {
         get: operations["getImage"];
         put?: never;
         post?: never;
+        /** Delete an uploaded image; image-in-use while a task's disks use it; built-in images stay. */
+        delete: operations["deleteImage"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/bootstraps": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Upload the files of a bootstrap disk as a tar archive; the disk is built at once.
+         * @description Regular files and folders only: an entry named absolute, with a `..` part, or that is a link,
+         *     device or fifo is refused (archive-rejected), as is a damaged archive. The disk is an ext4
+         *     file system labelled CPSBOOT holding the files at its root; the tiny guest runs its `run.sh`.
+         *     Content-addressed: the same archive again answers 200.
+         */
+        post: operations["uploadBootstrap"];
         delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/bootstraps/{bootstrapId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                bootstrapId: components["schemas"]["BootstrapId"];
+            };
+            cookie?: never;
+        };
+        get: operations["getBootstrap"];
+        put?: never;
+        post?: never;
+        /** Delete a bootstrap disk (tasks already made keep their own copy). */
+        delete: operations["deleteBootstrap"];
         options?: never;
         head?: never;
         patch?: never;
@@ -87,8 +138,132 @@ export interface paths {
         /** Create the disks of a task (idempotent by task id). */
         put: operations["createTaskDisks"];
         post?: never;
-        /** Discard every disk of a task (idempotent). */
+        /**
+         * Discard every disk of a task (idempotent).
+         * @description When the task was created with `keepCopy`, a compressed copy of its own disks is made first
+         *     and kept under /exports/{taskId} for the retention period (CPS_STORAGE_EXPORT_RETENTION_HOURS).
+         */
         delete: operations["discardTaskDisks"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/disks/{taskId}/files": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                taskId: components["schemas"]["TaskId"];
+            };
+            cookie?: never;
+        };
+        /** What another peer's storage must fetch to take this task over (its disks and checkpoint files). */
+        get: operations["getTransferManifest"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/disks/{taskId}/files/{area}/{fileName}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                taskId: components["schemas"]["TaskId"];
+                area: components["schemas"]["TransferArea"];
+                fileName: components["schemas"]["FileName"];
+            };
+            cookie?: never;
+        };
+        /** One file of a task's transfer manifest; supports Range. */
+        get: operations["getTransferFile"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/disks/{taskId}/pull": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                taskId: components["schemas"]["TaskId"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Take a task's disks (and checkpoint files) over from another peer's storage.
+         * @description Fetches the source's transfer manifest, then every file into a staging folder while hashing
+         *     it; only when every file is whole and its SHA-256 matches is the set renamed into place. A
+         *     transfer cut off leaves nothing (transfer-failed); retrying is safe. The task's image must
+         *     exist here (images are content-addressed, so an uploaded image has the same id on every peer).
+         */
+        post: operations["pullTaskDisks"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/exports": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The compressed copies kept of ended tasks' disks. */
+        get: operations["listExports"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/exports/{taskId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                taskId: components["schemas"]["TaskId"];
+            };
+            cookie?: never;
+        };
+        get: operations["getExport"];
+        put?: never;
+        post?: never;
+        delete: operations["deleteExport"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/exports/{taskId}/{fileName}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                taskId: components["schemas"]["TaskId"];
+                fileName: components["schemas"]["FileName"];
+            };
+            cookie?: never;
+        };
+        /** Download one compressed disk (qcow2); supports Range (206) and If-Range. */
+        get: operations["downloadExport"];
+        put?: never;
+        post?: never;
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -123,6 +298,66 @@ export interface components {
         };
         TaskId: string;
         ImageId: string;
+        /** @description A label for people; never a path. */
+        ImageName: string;
+        /** @enum {string} */
+        UploadFormat: "qcow2" | "raw" | "iso";
+        BootstrapId: string;
+        Sha256: string;
+        FileName: string;
+        /**
+         * @description disks: $CPS_DATA_DIR/disks/<task>/; checkpoints: $CPS_DATA_DIR/checkpoints/<task>/.
+         * @enum {string}
+         */
+        TransferArea: "disks" | "checkpoints";
+        Bootstrap: {
+            id: components["schemas"]["BootstrapId"];
+            sha256: components["schemas"]["Sha256"];
+            /** @description The size of the disk (raw ext4). */
+            sizeBytes: number;
+            files: {
+                path: string;
+                sizeBytes: number;
+            }[];
+        };
+        /** @description A NoCloud seed (an ISO with volume id cidata) attached as a read-only CD-ROM. */
+        CloudInit: {
+            userData: string;
+            /** @description Default: instance-id and local-hostname set to the task id. */
+            metaData?: string;
+            networkConfig?: string;
+        };
+        TransferFile: {
+            area: components["schemas"]["TransferArea"];
+            name: components["schemas"]["FileName"];
+            sizeBytes: number;
+            sha256: components["schemas"]["Sha256"];
+        };
+        TransferManifest: {
+            taskId: components["schemas"]["TaskId"];
+            request: components["schemas"]["TaskDisksRequest"];
+            files: components["schemas"]["TransferFile"][];
+        };
+        PullRequest: {
+            /**
+             * Format: uri
+             * @description The source peer's storage base URL, e.g. http://10.0.0.5:8083.
+             */
+            source: string;
+        };
+        ExportFile: {
+            name: components["schemas"]["FileName"];
+            sizeBytes: number;
+            sha256: components["schemas"]["Sha256"];
+        };
+        Export: {
+            taskId: components["schemas"]["TaskId"];
+            /** Format: date-time */
+            createdAt: string;
+            /** Format: date-time */
+            expiresAt: string;
+            files: components["schemas"]["ExportFile"][];
+        };
         Image: {
             id: components["schemas"]["ImageId"];
             name: string;
@@ -145,12 +380,21 @@ export interface components {
             reserveBytes: number;
             /** @description What existing task disks may still grow by. */
             promisedBytes: number;
-            /** @description The largest diskMiB a new task may ask for. */
+            /** @description The largest diskMiB a new task may ask for (within the quota */
             availableMiB: number;
+            /** @description The donor's share of disk for task disks (CPS_SHARE_DISK_MIB); absent: no quota. */
+            quotaMiB?: number;
+            /** @description What existing task disks count against the quota. */
+            committedMiB?: number;
         };
         TaskDisksRequest: {
             image: components["schemas"]["ImageId"];
             diskMiB: number;
+            /** @description Attach a copy of this bootstrap disk (raw, device disk) after the first disk. */
+            bootstrap?: components["schemas"]["BootstrapId"];
+            cloudInit?: components["schemas"]["CloudInit"];
+            /** @description Keep a compressed copy of the disks for download when the task's disks are discarded. */
+            keepCopy?: boolean;
         };
         DiskSpec: {
             path: string;
@@ -247,6 +491,46 @@ export interface operations {
             default: components["responses"]["Problem"];
         };
     };
+    uploadImage: {
+        parameters: {
+            query: {
+                name: components["schemas"]["ImageName"];
+                /** @description The format the uploader expects; refused (image-rejected) when the bytes are another. */
+                format?: components["schemas"]["UploadFormat"];
+                /** @description The SHA-256 the uploader computed; refused (upload-incomplete) when the bytes differ. */
+                sha256?: components["schemas"]["Sha256"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/octet-stream": string;
+            };
+        };
+        responses: {
+            /** @description These bytes were already an image. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Image"];
+                };
+            };
+            /** @description The image was added. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Image"];
+                };
+            };
+            default: components["responses"]["Problem"];
+        };
+    };
     getImage: {
         parameters: {
             query?: never;
@@ -266,6 +550,105 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["Image"];
                 };
+            };
+            default: components["responses"]["Problem"];
+        };
+    };
+    deleteImage: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                imageId: components["schemas"]["ImageId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted (or there was no such image). */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            default: components["responses"]["Problem"];
+        };
+    };
+    uploadBootstrap: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/x-tar": string;
+            };
+        };
+        responses: {
+            /** @description This archive was already uploaded. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Bootstrap"];
+                };
+            };
+            /** @description The bootstrap disk was built. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Bootstrap"];
+                };
+            };
+            default: components["responses"]["Problem"];
+        };
+    };
+    getBootstrap: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                bootstrapId: components["schemas"]["BootstrapId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The bootstrap disk. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Bootstrap"];
+                };
+            };
+            default: components["responses"]["Problem"];
+        };
+    };
+    deleteBootstrap: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                bootstrapId: components["schemas"]["BootstrapId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted (or there was none). */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             default: components["responses"]["Problem"];
         };
@@ -367,6 +750,199 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            default: components["responses"]["Problem"];
+        };
+    };
+    getTransferManifest: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                taskId: components["schemas"]["TaskId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The files, each with its size and SHA-256. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TransferManifest"];
+                };
+            };
+            default: components["responses"]["Problem"];
+        };
+    };
+    getTransferFile: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                taskId: components["schemas"]["TaskId"];
+                area: components["schemas"]["TransferArea"];
+                fileName: components["schemas"]["FileName"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The whole file. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/octet-stream": string;
+                };
+            };
+            /** @description The requested range. */
+            206: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/octet-stream": string;
+                };
+            };
+            default: components["responses"]["Problem"];
+        };
+    };
+    pullTaskDisks: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                taskId: components["schemas"]["TaskId"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PullRequest"];
+            };
+        };
+        responses: {
+            /** @description The disks were already here. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TaskDisks"];
+                };
+            };
+            /** @description The disks were transferred. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TaskDisks"];
+                };
+            };
+            default: components["responses"]["Problem"];
+        };
+    };
+    listExports: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Every copy not yet expired. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: components["schemas"]["Export"][];
+                    };
+                };
+            };
+            default: components["responses"]["Problem"];
+        };
+    };
+    getExport: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                taskId: components["schemas"]["TaskId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The copy's files. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Export"];
+                };
+            };
+            default: components["responses"]["Problem"];
+        };
+    };
+    deleteExport: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                taskId: components["schemas"]["TaskId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted (or there was none). */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            default: components["responses"]["Problem"];
+        };
+    };
+    downloadExport: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                taskId: components["schemas"]["TaskId"];
+                fileName: components["schemas"]["FileName"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The whole file. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/octet-stream": string;
+                };
+            };
+            /** @description The requested range, with Content-Range. */
+            206: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/octet-stream": string;
+                };
             };
             default: components["responses"]["Problem"];
         };

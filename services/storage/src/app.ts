@@ -6,10 +6,13 @@ import { validator } from 'hono/validator';
 import { MiB, usableBytes } from './capacity.ts';
 import type { TaskDiskStore } from './disks.ts';
 import type { ImageLibrary } from './images.ts';
+import { contentLength } from './receive.ts';
+import type { ImageUploads } from './uploads.ts';
 
 export interface StorageDeps {
   images: ImageLibrary;
   disks: TaskDiskStore;
+  uploads: ImageUploads;
   log: Logger;
 }
 
@@ -35,6 +38,27 @@ export function createApp(deps: StorageDeps) {
   app.get('/images', async (c) => c.json({ items: (await deps.images.list()).map((r) => r.image) }));
 
   app.get('/images/:imageId', pathId('imageId', 'ImageId'), async (c) => c.json((await deps.images.get(c.req.param('imageId'))).image));
+
+  app.post('/images', requireType(/^application\/octet-stream$/i, 'application/octet-stream'), async (c) => {
+    const q = c.req.query();
+    const name = contract.check<string>('ImageName', q.name, 'query/name');
+    const format = q.format === undefined ? undefined : contract.check<'qcow2' | 'raw' | 'iso'>('UploadFormat', q.format, 'query/format');
+    const sha256 = q.sha256 === undefined ? undefined : contract.check<string>('Sha256', q.sha256, 'query/sha256');
+    const length = contentLength(c.req.header('content-length'));
+    const { created, image } = await deps.uploads.upload({
+      body: c.req.raw.body,
+      name,
+      ...(format ? { format } : {}),
+      ...(sha256 ? { sha256 } : {}),
+      ...(length !== undefined ? { contentLength: length } : {}),
+    });
+    return c.json(image, created ? 201 : 200);
+  });
+
+  app.delete('/images/:imageId', pathId('imageId', 'ImageId'), async (c) => {
+    await deps.uploads.delete(c.req.param('imageId'));
+    return c.body(null, 204);
+  });
 
   app.get('/capacity', async (c) => {
     const s = await deps.disks.space();
@@ -69,11 +93,16 @@ export function createApp(deps: StorageDeps) {
   return app;
 }
 
+/** Refuses a body of another media type before a byte of it is read. */
+function requireType(pattern: RegExp, expected: string): MiddlewareHandler {
+  return async (c, next) => {
+    const type = (c.req.header('content-type') ?? '').split(';')[0]!.trim();
+    if (!pattern.test(type)) {
+      throw new ProblemError('unsupported-media-type', `send the body as ${expected} (got ${type ? JSON.stringify(type.slice(0, 100)) : 'no content-type'})`);
+    }
+    await next();
+  };
+}
+
 /** Without this, Hono's validator reads a body of any other type as `{}` and reports missing fields. */
-const requireJson: MiddlewareHandler = async (c, next) => {
-  const type = (c.req.header('content-type') ?? '').split(';')[0]!.trim();
-  if (!jsonMediaType.test(type)) {
-    throw new ProblemError('unsupported-media-type', `send the body as application/json (got ${type ? JSON.stringify(type.slice(0, 100)) : 'no content-type'})`);
-  }
-  await next();
-};
+const requireJson = requireType(jsonMediaType, 'application/json');

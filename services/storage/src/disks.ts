@@ -66,17 +66,46 @@ export class TaskDiskStore {
       if (await exists(dir)) {
         throw new ProblemError('conflict', `disks/${taskId} exists but holds no complete disk set; discard it first`);
       }
-      const image = await this.d.images.get(req.image);
-      await this.checkSize(image, req.diskMiB);
       // One check-and-build at a time across tasks, so two tasks cannot both be promised the same
-      // free space (building is only qemu-img create, a few ms).
+      // free space (building is only qemu-img create, a few ms), and an image in use is never deleted.
       const disks = await this.spaceLock.run('space', async () => {
+        const image = await this.d.images.get(req.image);
+        await this.checkSize(image, req.diskMiB);
         checkCapacity(req.diskMiB * MiB, await this.space());
         return this.build(taskId, dir, image, req);
       });
       this.d.log.info({ taskId, image: req.image, diskMiB: req.diskMiB }, 'task disks created');
       return { created: true, disks };
     });
+  }
+
+  /** Tasks on this peer whose disks were made from `imageId`. */
+  async tasksUsingImage(imageId: string): Promise<string[]> {
+    const out: string[] = [];
+    for (const [taskId, m] of await this.manifests()) if (m.request.image === imageId) out.push(taskId);
+    return out;
+  }
+
+  /** Runs `work` while no task's disks are being built or counted. */
+  exclusive<T>(work: () => Promise<T>): Promise<T> {
+    return this.spaceLock.run('space', work);
+  }
+
+  /** Every complete task disk set on this peer, by task id. */
+  private async manifests(): Promise<Array<[string, Manifest]>> {
+    let names: string[];
+    try {
+      names = await readdir(this.d.layout.disksDir);
+    } catch {
+      return [];
+    }
+    const out: Array<[string, Manifest]> = [];
+    for (const name of names.sort()) {
+      if (!isTaskId(name)) continue;
+      const m = await this.readManifest(path.join(this.d.layout.disksDir, name));
+      if (m) out.push([name, m]);
+    }
+    return out;
   }
 
   /** The task's disks, or a `not-found` problem. */
@@ -152,6 +181,9 @@ export class TaskDiskStore {
       await rm(path.join(this.d.layout.disksDir, name), { recursive: true, force: true });
       this.d.log.warn({ staging: name }, 'removed an unfinished disk set');
     }
+    // Uploads, builds and transfers a crash cut off: never renamed into place, so never used.
+    await rm(this.d.layout.tmpDir, { recursive: true, force: true });
+    await mkdir(this.d.layout.tmpDir, { recursive: true, mode: dirMode });
   }
 
   private async checkSize(image: ImageRecord, diskMiB: number): Promise<void> {

@@ -7,6 +7,7 @@ import { ImageLibrary } from './images.ts';
 import { StorageLayout } from './paths.ts';
 import { QemuImg } from './qemu-img.ts';
 import { runTool } from './tool.ts';
+import { ImageUploads } from './uploads.ts';
 
 const config = loadConfig(
   portsSchema.extend({
@@ -14,22 +15,26 @@ const config = loadConfig(
     // Free space a new disk must leave untouched on the data dir's file system.
     CPS_STORAGE_RESERVE_MIB: z.coerce.number().int().min(0).default(1024),
     CPS_QEMU_IMG: z.string().min(1).default('qemu-img'),
+    // The largest image a user may upload.
+    CPS_STORAGE_MAX_UPLOAD_MIB: z.coerce.number().int().min(1).default(8192),
   }),
 );
 
 const log = createLogger('storage');
 const layout = new StorageLayout(config.CPS_DATA_DIR);
 const images = new ImageLibrary(layout, log);
+const qemuImg = new QemuImg(runTool, config.CPS_QEMU_IMG);
 const disks = new TaskDiskStore({
   layout,
   images,
-  qemuImg: new QemuImg(runTool, config.CPS_QEMU_IMG),
+  qemuImg,
   freeBytes: statfsFreeBytes,
   reserveBytes: config.CPS_STORAGE_RESERVE_MIB * MiB,
   log,
 });
 await disks.prepare();
+const uploads = new ImageUploads({ layout, images, qemuImg, users: disks, maxUploadBytes: config.CPS_STORAGE_MAX_UPLOAD_MIB * MiB, log });
 
-const served = await serveApp(createApp({ images, disks, log }), { port: portsFrom(config).storage, log });
+const served = await serveApp(createApp({ images, disks, uploads, log }), { port: portsFrom(config).storage, log });
 log.info({ dataDir: layout.root }, 'storage ready');
 onShutdown(log, () => served.close());

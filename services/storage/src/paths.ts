@@ -7,6 +7,10 @@ import { ProblemError } from '@cps/common';
 export const taskIdPattern = /^[a-z0-9][a-z0-9-]{0,62}$/;
 export const imageIdPattern = /^[a-z0-9][a-z0-9._-]{0,127}$/;
 
+export const bootstrapIdPattern = /^b-[0-9a-f]{24}$/;
+/** A file name inside one of storage's folders (FileName in the contract): one plain component. */
+export const fileNamePattern = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+
 export const isTaskId = (s: string): boolean => typeof s === 'string' && taskIdPattern.test(s);
 export const isImageId = (s: string): boolean => typeof s === 'string' && imageIdPattern.test(s);
 
@@ -74,11 +78,21 @@ export class StorageLayout {
   readonly root: string;
   readonly imagesDir: string;
   readonly disksDir: string;
+  /** Uploads, builds and transfers in progress; renamed into place when whole, emptied at start. */
+  readonly tmpDir: string;
+  readonly bootstrapsDir: string;
+  readonly exportsDir: string;
+  /** The provisioner's saved guest states (checkpoints/<task>/); storage only reads and transfers them. */
+  readonly checkpointsDir: string;
 
   constructor(root: string) {
     this.root = path.resolve(root);
     this.imagesDir = path.join(this.root, 'images');
     this.disksDir = path.join(this.root, 'disks');
+    this.tmpDir = path.join(this.root, 'tmp', 'storage');
+    this.bootstrapsDir = path.join(this.root, 'bootstraps');
+    this.exportsDir = path.join(this.root, 'exports');
+    this.checkpointsDir = path.join(this.root, 'checkpoints');
   }
 
   imageDir(imageId: string): string {
@@ -89,6 +103,19 @@ export class StorageLayout {
   /** A file an image.json names, kept inside that image's folder. */
   imageFile(imageId: string, name: string): string {
     return safeJoin(this.imageDir(imageId), name);
+  }
+
+  bootstrapDir(id: string): string {
+    if (!bootstrapIdPattern.test(id)) throw new ProblemError('validation-failed', `bootstrap id ${JSON.stringify(clip(id))} is not valid`);
+    return safeJoin(this.bootstrapsDir, id);
+  }
+
+  exportDir(taskId: string): string {
+    return safeJoin(this.exportsDir, checkTaskId(taskId));
+  }
+
+  checkpointDir(taskId: string): string {
+    return safeJoin(this.checkpointsDir, checkTaskId(taskId));
   }
 
   taskDir(taskId: string): string {

@@ -8,6 +8,8 @@ export interface DiskInfo {
   virtualSizeBytes: number;
   actualSizeBytes?: number;
   backingFile?: string;
+  /** A qcow2's external data file: like a backing file, it can name any file on the host. */
+  dataFile?: string;
 }
 
 /** The few qemu-img operations storage needs, over an injectable tool runner. */
@@ -47,6 +49,28 @@ export class QemuImg {
       virtualSizeBytes: j['virtual-size'],
       ...(typeof j['actual-size'] === 'number' ? { actualSizeBytes: j['actual-size'] } : {}),
       ...(typeof j['backing-filename'] === 'string' ? { backingFile: j['backing-filename'] } : {}),
+      ...(dataFileOf(j) !== undefined ? { dataFile: dataFileOf(j)! } : {}),
     };
   }
+
+  /** A compressed, flattened qcow2 copy (the backing chain is read through, so the copy stands alone). */
+  async convertCompressed(src: string, srcFormat: DiskFormat, dest: string): Promise<void> {
+    await this.run(this.bin, ['convert', '-q', '-c', '-f', srcFormat, '-O', 'qcow2', src, dest], { timeoutMs: 30 * 60_000 });
+  }
+
+  /** Points an overlay at another copy of the same base image (after a transfer); data is untouched. */
+  async rebaseUnsafe(overlay: string, backing: { path: string; format: DiskFormat }): Promise<void> {
+    await this.run(this.bin, ['rebase', '-q', '-u', '-f', 'qcow2', '-b', backing.path, '-F', backing.format, overlay], { timeoutMs: 60_000 });
+  }
+
+  /** Consistency check of a qcow2's metadata; a damaged one is a `tool-failed` problem. */
+  async check(path: string): Promise<void> {
+    await this.run(this.bin, ['check', '-q', '-f', 'qcow2', path], { timeoutMs: 10 * 60_000 });
+  }
+}
+
+function dataFileOf(j: Record<string, unknown>): string | undefined {
+  const spec = j['format-specific'] as { data?: Record<string, unknown> } | undefined;
+  const f = spec?.data?.['data-file'];
+  return typeof f === 'string' ? f : undefined;
 }

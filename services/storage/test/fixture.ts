@@ -10,6 +10,7 @@ import { ImageLibrary } from '../src/images.ts';
 import { StorageLayout } from '../src/paths.ts';
 import { QemuImg } from '../src/qemu-img.ts';
 import { runTool, type RunTool } from '../src/tool.ts';
+import { ImageUploads } from '../src/uploads.ts';
 
 export const tinyCmdline = 'console=tty0 console=ttyS0,115200 quiet';
 
@@ -49,6 +50,7 @@ export interface Fixture {
   layout: StorageLayout;
   images: ImageLibrary;
   store: TaskDiskStore;
+  uploads: ImageUploads;
   app: ReturnType<typeof createApp>;
   logs: () => Array<Record<string, unknown>>;
   toolCalls: Array<{ cmd: string; args: readonly string[] }>;
@@ -56,7 +58,7 @@ export interface Fixture {
 }
 
 /** A temp data dir with a fake `tiny` image, the real qemu-img, and a generous free-space answer unless told. */
-export async function makeFixture(opts: { freeBytes?: FreeBytes; reserveMiB?: number; qemuImgBin?: string } = {}): Promise<Fixture> {
+export async function makeFixture(opts: { freeBytes?: FreeBytes; reserveMiB?: number; qemuImgBin?: string; maxUploadBytes?: number } = {}): Promise<Fixture> {
   const root = await mkdtemp(path.join(tmpdir(), 'cps-storage-'));
   await chmod(root, 0o755); // as /var/lib/cps would be, so the qemu user could reach disks/
   await writeImage(root, 'tiny', tinyJson, { vmlinuz: 'kernel', 'initrd.img': 'initrd' });
@@ -68,17 +70,19 @@ export async function makeFixture(opts: { freeBytes?: FreeBytes; reserveMiB?: nu
     toolCalls.push({ cmd, args });
     return runTool(cmd, args, o);
   };
+  const qemuImg = new QemuImg(counting, opts.qemuImgBin);
   const store = new TaskDiskStore({
     layout,
     images,
-    qemuImg: new QemuImg(counting, opts.qemuImgBin),
+    qemuImg,
     freeBytes: opts.freeBytes ?? (async () => 1024 * 1024 * MiB),
     reserveBytes: (opts.reserveMiB ?? 64) * MiB,
     log,
   });
   await store.prepare();
-  const app = createApp({ images, disks: store, log });
-  return { root, layout, images, store, app, logs: lines, toolCalls, cleanup: () => rm(root, { recursive: true, force: true }) };
+  const uploads = new ImageUploads({ layout, images, qemuImg, users: store, maxUploadBytes: opts.maxUploadBytes ?? 64 * MiB, log });
+  const app = createApp({ images, disks: store, uploads, log });
+  return { root, layout, images, store, uploads, app, logs: lines, toolCalls, cleanup: () => rm(root, { recursive: true, force: true }) };
 }
 
 export const taskId = () => `t-${Math.random().toString(16).slice(2, 10)}`;
