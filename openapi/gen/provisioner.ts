@@ -304,6 +304,14 @@ export interface components {
             arch: string;
             /** @description How many CPS guests run here now. */
             guests?: number;
+            /** @description Whether the donor's share policy lends now; when not, `free` is all zeros and every create is refused. */
+            lending?: {
+                open: boolean;
+                /** @description The windows (local time, "HH:MM-HH:MM") when lending is allowed; empty: always. */
+                hours?: string[];
+                /** @description The owner-first policy has suspended the guests (the owner is at work). */
+                ownerBusy?: boolean;
+            };
         };
         DiskSpec: {
             /**

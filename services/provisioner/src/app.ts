@@ -21,6 +21,10 @@ export interface AppDeps {
   events?: EventBus;
   /** Shared with the watchdog, so what this API asked for is not reported as an accident. */
   expectations?: Expectations;
+  /** The clock for lending hours (tests set it). */
+  now?: () => Date;
+  /** True while the owner-first policy holds the guests suspended. */
+  ownerBusy?: () => boolean;
 }
 
 type TaskParam = { taskId: string };

@@ -13,7 +13,11 @@ export interface ShareSettings {
   vcpus?: number;
   memoryMiB?: number;
   diskMiB?: number;
+  /** When lending is allowed ("HH:MM-HH:MM", local time); empty or absent: always. */
+  hours?: readonly string[];
 }
+
+export const NOTHING: Resources = { vcpus: 0, memoryMiB: 0, diskMiB: 0 };
 
 const MiB = 1024 * 1024;
 
@@ -40,8 +44,9 @@ export function freeOf(total: Resources, used: { vcpus: number; memoryMiB: numbe
   };
 }
 
-/** Admission: throws `insufficient-capacity` naming each resource that is short. */
-export function admit(want: { vcpus: number; memoryMiB: number }, free: Resources): void {
+/** Admission: throws `insufficient-capacity` naming each resource that is short, or why nothing is lent now. */
+export function admit(want: { vcpus: number; memoryMiB: number }, free: Resources, closed?: string): void {
+  if (closed) throw new ProblemError('insufficient-capacity', `this peer lends nothing now: ${closed}`, { short: ['vcpus', 'memoryMiB'], free });
   const short: string[] = [];
   if (want.vcpus > free.vcpus) short.push(`vcpus: want ${want.vcpus}, free ${free.vcpus}`);
   if (want.memoryMiB > free.memoryMiB) short.push(`memoryMiB: want ${want.memoryMiB}, free ${free.memoryMiB}`);

@@ -1,6 +1,5 @@
 import { ProblemError, type Logger } from '@cps/common';
 import type { ProvisionerSchemas } from '@cps/openapi';
-import { admit } from './capacity.ts';
 import type { Checkpoints } from './checkpoints.ts';
 import { domainNameOf } from './domainXml.ts';
 import type { EventBus } from './events.ts';
@@ -100,7 +99,7 @@ export class Lifecycle {
       if (status) return { vm: toVm(taskId, status), created: false };
       const cp = await this.d.checkpoints.read(taskId);
       if (!cp) throw new ProblemError('not-found', `task ${taskId} has no checkpoint to restore`);
-      admit(cp, (await this.vms.capacity()).free);
+      await this.vms.admit(cp);
       await this.intending(taskId, 'running', () => this.d.hypervisor.restore(cp.path));
       const vm = await this.vms.get(taskId).catch(() => undefined);
       if (!vm) {

@@ -4,21 +4,29 @@ import { createLogger, dataDirVar, loadConfig, onShutdown, portsFrom, portsSchem
 import { accelReader } from './accel.ts';
 import { createApp } from './app.ts';
 import { lazyLibvirt } from './hypervisor.ts';
-
-const optionalCount = z.coerce.number().int().min(0).optional();
+import { loadSharePolicy, SharePolicyError } from './sharePolicy.ts';
 
 const configSchema = portsSchema.extend({
   CPS_DATA_DIR: dataDirVar,
   CPS_LIBVIRT_URI: z.string().min(1).default('qemu:///system'),
-  // The owner's say in what this peer lends; unset means "the defaults in capacity.ts".
-  CPS_SHARE_VCPUS: optionalCount,
-  CPS_SHARE_MEMORY_MIB: optionalCount,
-  CPS_SHARE_DISK_MIB: optionalCount,
+  // CPS_SHARE_* and CPS_OWNER_* are read by loadSharePolicy, over the policy file.
 });
 
 const config = loadConfig(configSchema);
 const log = createLogger('provisioner');
 const dataDir = resolve(config.CPS_DATA_DIR);
+const { policy, source } = (() => {
+  try {
+    return loadSharePolicy(dataDir);
+  } catch (err) {
+    if (!(err instanceof SharePolicyError)) throw err;
+    // Lending more (or other) than the owner said is worse than not starting: stop with the reason.
+    log.fatal(err.message);
+    process.stderr.write(`${err.message}\n`);
+    process.exit(2);
+  }
+})();
+log.info({ source, policy }, 'share policy');
 const hypervisor = lazyLibvirt(config.CPS_LIBVIRT_URI);
 await hypervisor.ping().then(
   () => log.info({ uri: hypervisor.uri, dataDir }, 'connected to libvirt'),
@@ -29,7 +37,7 @@ const app = createApp({
   hypervisor,
   dataDir,
   accelerator: accelReader(dataDir, log),
-  share: { vcpus: config.CPS_SHARE_VCPUS, memoryMiB: config.CPS_SHARE_MEMORY_MIB, diskMiB: config.CPS_SHARE_DISK_MIB },
+  share: policy,
   log,
 });
 const served = await serveApp(app, { port: portsFrom(config).provisioner, hostname: '0.0.0.0', log });

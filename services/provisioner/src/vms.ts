@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { ProblemError, type Logger } from '@cps/common';
 import type { ProvisionerSchemas } from '@cps/openapi';
 import { domainTypeFor, type Accelerator } from './accel.ts';
-import { admit, diskAvailMiB, freeOf, lendable, type Resources, type ShareSettings } from './capacity.ts';
+import { admit, diskAvailMiB, freeOf, lendable, NOTHING, type Resources, type ShareSettings } from './capacity.ts';
+import { lendingOpen } from './sharePolicy.ts';
 import { buildDomainXml, checkTaskId, DOMAIN_PREFIX, domainNameOf, policyFor } from './domainXml.ts';
 import { Expectations } from './expectations.ts';
 import type { DomainStatus, Hypervisor } from './hypervisor.ts';
@@ -23,6 +24,10 @@ export interface VmsDeps {
   log: Logger;
   /** Shared with the watchdog: what this provisioner asked of each guest. */
   expectations?: Expectations;
+  /** The clock lending hours are read against (host local time). */
+  now?: () => Date;
+  /** True while the owner-first policy holds the guests suspended: nothing new is taken on. */
+  ownerBusy?: () => boolean;
 }
 
 /** The serial log is served from its tail: a guest that prints forever must not fill a response. */
@@ -80,7 +85,7 @@ export class Vms {
       },
       policyFor(this.d.dataDir, taskId),
     );
-    admit(spec, (await this.capacity()).free);
+    await this.admit(spec);
     await mkdir(join(this.d.dataDir, 'logs'), { recursive: true });
     // The log is appended to (so a restored guest goes on after what it wrote); a new boot starts it afresh.
     await rm(this.serialLogPath(taskId), { force: true });
@@ -180,7 +185,19 @@ export class Vms {
     }
   }
 
-  async capacity(): Promise<Capacity & { total: Resources; free: Resources }> {
+  /** Throws `insufficient-capacity` when `want` does not fit what is free now, or when nothing is lent now. */
+  async admit(want: { vcpus: number; memoryMiB: number }): Promise<void> {
+    const cap = await this.capacity();
+    admit(want, cap.free, this.closedBecause(cap.lending.open));
+  }
+
+  private closedBecause(open: boolean): string | undefined {
+    if (this.d.ownerBusy?.()) return 'its owner is using it';
+    if (!open) return `outside the lending hours (${(this.d.share.hours ?? []).join(', ')})`;
+    return undefined;
+  }
+
+  async capacity(): Promise<Capacity & { total: Resources; free: Resources; lending: { open: boolean } }> {
     const [node, disk, vms, accelerator] = await Promise.all([
       this.d.hypervisor.nodeInfo(),
       diskAvailMiB(this.d.dataDir),
@@ -193,7 +210,12 @@ export class Vms {
       memoryMiB: active.reduce((s, v) => s + v.memoryMiB, 0),
     };
     const total = lendable(node, disk, this.d.share);
-    return { total, free: freeOf(total, used, disk), accelerator, arch: node.arch, guests: active.length };
+    const hours = [...(this.d.share.hours ?? [])];
+    const ownerBusy = this.d.ownerBusy?.() ?? false;
+    const open = lendingOpen(hours, (this.d.now ?? (() => new Date()))()) && !ownerBusy;
+    // Closed: zero free, so discovery does not ACK a task this peer would refuse.
+    const free = open ? freeOf(total, used, disk) : NOTHING;
+    return { total, free, accelerator, arch: node.arch, guests: active.length, lending: { open, hours, ownerBusy } };
   }
 }
 
