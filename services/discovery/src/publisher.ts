@@ -29,6 +29,8 @@ export interface PublisherOptions {
   collectMs?: number;
   /** After CONFIRM, how long a late ACKer is still told RELEASE (its hold would lapse anyway). */
   lingerMs?: number;
+  /** How long CONFIRM is resent until the chosen node answers CONFIRMED (or REJECT); under its offer hold. */
+  confirmDeadlineMs?: number;
 }
 
 const toNodeInfo = (n: AckNode): NodeInfo => ({ ...n });
@@ -42,6 +44,7 @@ export function createPublisher(o: PublisherOptions) {
   const timers = o.timers ?? realTimers;
   const collectMs = o.collectMs ?? 100;
   const lingerMs = o.lingerMs ?? 2_000;
+  const confirmDeadlineMs = o.confirmDeadlineMs ?? 4_000;
   let nextSeq = randomInt(1, 0x7fffffff);
 
   function publish(input: PublishInput): Promise<Placement> {
@@ -61,16 +64,31 @@ export function createPublisher(o: PublisherOptions) {
 
     return new Promise<Placement>((resolve, reject) => {
       const off = endpoint.on(onMessage);
+      let confirming: { to: string; timers: unknown[] } | undefined;
       const finish = () => {
         decided = true;
         stopTimers();
-        // Keep listening a little to RELEASE stragglers, then let go.
-        timers.setTimeout(off, lingerMs);
+        // Keep listening a little to RELEASE stragglers and hear CONFIRMED, then let go.
+        timers.setTimeout(off, Math.max(lingerMs, confirmDeadlineMs));
+      };
+      const confirmDone = (outcome: 'confirmed' | 'rejected' | 'unanswered', detail?: string) => {
+        if (!confirming) return;
+        confirming.timers.forEach((h) => timers.clearTimeout(h));
+        o.metrics.inc('pep_confirm_total', 'CONFIRMs, by how the chosen node answered', { outcome });
+        const line = { taskId, seq, chosen: confirming.to, outcome, detail };
+        if (outcome === 'confirmed') o.log.debug(line, 'PEP CONFIRM acknowledged');
+        // The placement stands (PUT /vms is the real commit), but the chosen node may not be holding its capacity.
+        else o.log.warn(line, 'PEP CONFIRM not acknowledged');
+        confirming = undefined;
       };
 
       function onMessage(msg: PepMessage) {
         if (msg.taskId !== taskId || msg.seq !== seq) return;
         if (msg.type === 'ACK') return onAck(msg.body.node);
+        if (confirming && msg.sender === confirming.to && 'to' in msg.body && msg.body.to === endpoint.nodeId) {
+          if (msg.type === 'CONFIRMED') return confirmDone('confirmed');
+          if (msg.type === 'REJECT') return confirmDone('rejected', msg.body.reason);
+        }
         if (msg.type === 'REJECT' && msg.body.to === endpoint.nodeId && !decided) {
           // An ACKer took its offer back before we chose: forget it.
           const i = acks.findIndex((a) => a.nodeId === msg.sender);
@@ -98,12 +116,17 @@ export function createPublisher(o: PublisherOptions) {
           return fail();
         }
         finish();
-        endpoint.send({
-          type: 'CONFIRM',
-          taskId,
-          seq,
-          body: { chosen: chosen.nodeId, backups: others.slice(0, MAX_CONFIRM_BACKUPS).map((b) => ({ nodeId: b.nodeId, address: b.address })) },
-        });
+        const backups = others.slice(0, MAX_CONFIRM_BACKUPS).map((b) => ({ nodeId: b.nodeId, address: b.address }));
+        const confirm = () => endpoint.send({ type: 'CONFIRM', taskId, seq, body: { chosen: chosen.nodeId, backups } });
+        confirm();
+        // A lost CONFIRM would let the chosen node's hold lapse before PUT /vms: resend until answered.
+        confirming = {
+          to: chosen.nodeId,
+          timers: [
+            ...retransmitOffsets(confirmDeadlineMs).map((at) => timers.setTimeout(confirm, at)),
+            timers.setTimeout(() => confirmDone('unanswered'), confirmDeadlineMs),
+          ],
+        };
         for (const b of others) release(b.nodeId, 'backup only: not chosen to host');
         o.metrics.inc('pep_publish_total', 'Publishes, by outcome', { outcome: 'placed' });
         o.log.info({ taskId, seq, chosen: chosen.nodeId, backups: others.map((b) => b.nodeId), ackMs }, 'PEP task placed');

@@ -147,9 +147,13 @@ export function createResponder(o: ResponderOptions) {
       return;
     }
     // Keep the capacity until the provisioner reports the guest (or this longer hold lapses).
-    h.confirmed = true;
-    h.expiresAt = timers.now() + confirmedHoldMs;
-    o.log.info({ taskId: msg.taskId, publisher: msg.sender, backups: msg.body.backups.map((b) => b.nodeId) }, 'PEP chosen to host');
+    // A resent CONFIRM (same task and seq) changes nothing but is answered again.
+    if (!h.confirmed) {
+      h.confirmed = true;
+      h.expiresAt = timers.now() + confirmedHoldMs;
+      o.log.info({ taskId: msg.taskId, publisher: msg.sender, backups: msg.body.backups.map((b) => b.nodeId) }, 'PEP chosen to host');
+    }
+    endpoint.send({ type: 'CONFIRMED', taskId: msg.taskId, seq: msg.seq, body: { to: msg.sender } });
   }
 
   const off = endpoint.on((msg) => {

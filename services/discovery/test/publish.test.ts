@@ -190,3 +190,52 @@ describe('REJECT', () => {
     expect(placed.backups.map((b) => b.nodeId)).toEqual([]);
   });
 });
+
+describe('CONFIRM retransmission', () => {
+  const until = async (cond: () => boolean, ms = 5000) => {
+    for (const end = Date.now() + ms; !cond(); ) {
+      if (Date.now() > end) throw new Error('condition not met in time');
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  };
+
+  it('a lost CONFIRM is resent until the chosen node answers CONFIRMED; the resend changes nothing there', async () => {
+    cluster = memoryCluster([{ id: 'p', cap: capacity({ memoryMiB: 0 }) }, { id: 'a' }]);
+    const [p, a] = cluster.nodes;
+    let confirms = 0;
+    // a loses the first two copies
+    cluster.bus.filter = (buf, _from, to) => to !== 'a' || decode(buf, key).type !== 'CONFIRM' || ++confirms > 2;
+    const placed = await p!.publisher.publish({ taskId: 't-conf', requirements: req(), timeoutMs: 2000 });
+    expect(placed.chosen.nodeId).toBe('a');
+    await until(() => p!.metrics.get('pep_confirm_total', { outcome: 'confirmed' }) === 1);
+    expect(confirms).toBe(3);
+    expect(a!.responder.holds().get('t-conf')?.confirmed).toBe(true);
+    expect(a!.metrics.get('pep_packets_sent_total', { type: 'CONFIRMED' })).toBe(1);
+  });
+
+  it('the chosen node answers every copy of a CONFIRM (same task, seq) and keeps one confirmed hold', async () => {
+    cluster = memoryCluster([{ id: 'p', cap: capacity({ memoryMiB: 0 }) }, { id: 'a' }]);
+    const [p, a] = cluster.nodes;
+    p!.endpoint.send({ type: 'PUBLISH', taskId: 't-idem', seq: 5, body: { requirements: req() } });
+    await until(() => a!.responder.holds().has('t-idem'));
+    for (let i = 0; i < 3; i++) p!.endpoint.send({ type: 'CONFIRM', taskId: 't-idem', seq: 5, body: { chosen: 'a', backups: [] } });
+    await until(() => p!.metrics.get('pep_packets_received_total', { type: 'CONFIRMED' }) === 3);
+    expect(a!.responder.holds().size).toBe(1);
+    expect(a!.responder.holds().get('t-idem')?.confirmed).toBe(true);
+    // Another seq for the same task is another exchange: no offer under it, so REJECT.
+    p!.endpoint.send({ type: 'CONFIRM', taskId: 't-idem', seq: 6, body: { chosen: 'a', backups: [] } });
+    await until(() => p!.metrics.get('pep_packets_received_total', { type: 'REJECT' }) === 1);
+  });
+
+  it('stops resending at the deadline when the chosen node never answers, and counts it', async () => {
+    cluster = memoryCluster([{ id: 'p', cap: capacity({ memoryMiB: 0 }) }, { id: 'a' }]);
+    const [p] = cluster.nodes;
+    cluster.bus.filter = (buf) => decode(buf, key).type !== 'CONFIRMED';
+    await p!.publisher.publish({ taskId: 't-deaf', requirements: req(), timeoutMs: 2000 });
+    await until(() => p!.metrics.get('pep_confirm_total', { outcome: 'unanswered' }) === 1, 8000);
+    const sent = p!.metrics.get('pep_packets_sent_total', { type: 'CONFIRM' });
+    expect(sent).toBeGreaterThan(2);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(p!.metrics.get('pep_packets_sent_total', { type: 'CONFIRM' })).toBe(sent);
+  });
+});

@@ -95,7 +95,7 @@ describe('replay protection at the endpoint', () => {
     r.wire.send(encode(hello(now + 60_000, n(2)), key));
     r.wire.send(encode(hello(now, n(3)), otherKey));
     const forged = encode(hello(now, n(4)), key);
-    forged[forged.length - 40] ^= 1; // the body changed after signing
+    forged[forged.length - 40]! ^= 1; // the body changed after signing
     r.wire.send(forged);
     await r.settle();
     expect(r.got).toEqual([]);
