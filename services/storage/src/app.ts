@@ -5,6 +5,7 @@ import { bodyLimit } from 'hono/body-limit';
 import { validator } from 'hono/validator';
 import { MiB, usableBytes } from './capacity.ts';
 import type { TaskDiskStore } from './disks.ts';
+import type { BootstrapStore } from './bootstraps.ts';
 import type { ImageLibrary } from './images.ts';
 import { contentLength } from './receive.ts';
 import type { ImageUploads } from './uploads.ts';
@@ -13,18 +14,19 @@ export interface StorageDeps {
   images: ImageLibrary;
   disks: TaskDiskStore;
   uploads: ImageUploads;
+  bootstraps: BootstrapStore;
   log: Logger;
 }
 
-// A TaskDisksRequest is two short fields; anything much larger is not one.
-const maxBodyBytes = 16 * 1024;
+// A TaskDisksRequest is a few short fields and at most ~96 KiB of cloud-init text.
+const maxBodyBytes = 128 * 1024;
 const jsonMediaType = /^application\/([\w.-]+\+)?json$/i;
 
 /** The storage API (openapi/storage.yaml): images, and the disks of the tasks on this peer. */
 export function createApp(deps: StorageDeps) {
   const contract = Contract.fromFile(specFiles.storage);
   // Path ids are checked against the contract's patterns before any handler builds a path.
-  const pathId = (name: 'taskId' | 'imageId', schema: 'TaskId' | 'ImageId') =>
+  const pathId = (name: 'taskId' | 'imageId' | 'bootstrapId', schema: 'TaskId' | 'ImageId' | 'BootstrapId') =>
     validator('param', (v: Record<string, string>) => {
       contract.check<string>(schema, v[name], `path/${name}`);
       return v;
@@ -60,9 +62,29 @@ export function createApp(deps: StorageDeps) {
     return c.body(null, 204);
   });
 
+  app.post('/bootstraps', requireType(/^application\/(x-)?tar$/i, 'application/x-tar'), async (c) => {
+    const { created, bootstrap } = await deps.bootstraps.upload(c.req.raw.body, contentLength(c.req.header('content-length')));
+    return c.json(bootstrap, created ? 201 : 200);
+  });
+
+  app.get('/bootstraps/:bootstrapId', pathId('bootstrapId', 'BootstrapId'), async (c) => c.json(await deps.bootstraps.get(c.req.param('bootstrapId'))));
+
+  app.delete('/bootstraps/:bootstrapId', pathId('bootstrapId', 'BootstrapId'), async (c) => {
+    await deps.bootstraps.delete(c.req.param('bootstrapId'));
+    return c.body(null, 204);
+  });
+
   app.get('/capacity', async (c) => {
     const s = await deps.disks.space();
-    const body: StorageSchemas['StorageCapacity'] = { ...s, availableMiB: Math.floor(usableBytes(s) / MiB) };
+    let available = usableBytes(s);
+    const quota = deps.disks.quotaBytes;
+    let quotaFields = {};
+    if (quota !== undefined) {
+      const committed = await deps.disks.committedBytes();
+      available = Math.min(available, Math.max(0, quota - committed));
+      quotaFields = { quotaMiB: Math.floor(quota / MiB), committedMiB: Math.ceil(committed / MiB) };
+    }
+    const body: StorageSchemas['StorageCapacity'] = { ...s, availableMiB: Math.floor(available / MiB), ...quotaFields };
     return c.json(body);
   });
 

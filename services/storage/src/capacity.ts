@@ -40,3 +40,18 @@ export function checkCapacity(wantBytes: number, s: Space): void {
     );
   }
 }
+
+/**
+ * The donor's share policy caps what task disks may add up to (each at its full size), whatever
+ * the file system has free: the donor lends this much and no more.
+ */
+export function checkQuota(wantBytes: number, quotaBytes: number, committedBytes: number): void {
+  if (committedBytes + wantBytes > quotaBytes) {
+    const mib = (b: number) => Math.floor(b / MiB);
+    throw new ProblemError(
+      'quota-exceeded',
+      `a disk of ${Math.ceil(wantBytes / MiB)} MiB exceeds the donor's share: ${mib(quotaBytes)} MiB shared, ${mib(committedBytes)} MiB already given to task disks`,
+      { wantMiB: Math.ceil(wantBytes / MiB), quotaMiB: mib(quotaBytes), committedMiB: mib(committedBytes) },
+    );
+  }
+}

@@ -8,6 +8,7 @@ import { StorageLayout } from './paths.ts';
 import { QemuImg } from './qemu-img.ts';
 import { runTool } from './tool.ts';
 import { ImageUploads } from './uploads.ts';
+import { BootstrapStore } from './bootstraps.ts';
 
 const config = loadConfig(
   portsSchema.extend({
@@ -17,6 +18,10 @@ const config = loadConfig(
     CPS_QEMU_IMG: z.string().min(1).default('qemu-img'),
     // The largest image a user may upload.
     CPS_STORAGE_MAX_UPLOAD_MIB: z.coerce.number().int().min(1).default(8192),
+    // The largest tar of bootstrap files.
+    CPS_STORAGE_MAX_BOOTSTRAP_MIB: z.coerce.number().int().min(1).default(1024),
+    // The donor's share of disk for task disks (the provisioner's share policy); unset: no quota.
+    CPS_SHARE_DISK_MIB: z.coerce.number().int().min(0).optional(),
   }),
 );
 
@@ -24,10 +29,14 @@ const log = createLogger('storage');
 const layout = new StorageLayout(config.CPS_DATA_DIR);
 const images = new ImageLibrary(layout, log);
 const qemuImg = new QemuImg(runTool, config.CPS_QEMU_IMG);
+const bootstraps = new BootstrapStore({ layout, run: runTool, maxArchiveBytes: config.CPS_STORAGE_MAX_BOOTSTRAP_MIB * MiB, log });
 const disks = new TaskDiskStore({
   layout,
   images,
   qemuImg,
+  bootstraps,
+  run: runTool,
+  ...(config.CPS_SHARE_DISK_MIB !== undefined ? { quotaBytes: config.CPS_SHARE_DISK_MIB * MiB } : {}),
   freeBytes: statfsFreeBytes,
   reserveBytes: config.CPS_STORAGE_RESERVE_MIB * MiB,
   log,
@@ -35,6 +44,6 @@ const disks = new TaskDiskStore({
 await disks.prepare();
 const uploads = new ImageUploads({ layout, images, qemuImg, users: disks, maxUploadBytes: config.CPS_STORAGE_MAX_UPLOAD_MIB * MiB, log });
 
-const served = await serveApp(createApp({ images, disks, uploads, log }), { port: portsFrom(config).storage, log });
+const served = await serveApp(createApp({ images, disks, uploads, bootstraps, log }), { port: portsFrom(config).storage, log });
 log.info({ dataDir: layout.root }, 'storage ready');
 onShutdown(log, () => served.close());

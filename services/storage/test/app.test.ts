@@ -153,8 +153,8 @@ describe('storage API over HTTP', () => {
       expectProblem(res, 415, 'unsupported-media-type');
     });
 
-    it('a 100 kB body → 413 payload-too-large', async () => {
-      const res = await put(taskId(), { image: 'tiny', diskMiB: 8, pad: 'x'.repeat(100_000) });
+    it('a 200 kB body → 413 payload-too-large', async () => {
+      const res = await put(taskId(), { image: 'tiny', diskMiB: 8, pad: 'x'.repeat(200_000) });
       expectProblem(res, 413, 'payload-too-large');
     });
 

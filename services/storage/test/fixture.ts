@@ -11,6 +11,7 @@ import { StorageLayout } from '../src/paths.ts';
 import { QemuImg } from '../src/qemu-img.ts';
 import { runTool, type RunTool } from '../src/tool.ts';
 import { ImageUploads } from '../src/uploads.ts';
+import { BootstrapStore } from '../src/bootstraps.ts';
 
 export const tinyCmdline = 'console=tty0 console=ttyS0,115200 quiet';
 
@@ -51,6 +52,7 @@ export interface Fixture {
   images: ImageLibrary;
   store: TaskDiskStore;
   uploads: ImageUploads;
+  bootstraps: BootstrapStore;
   app: ReturnType<typeof createApp>;
   logs: () => Array<Record<string, unknown>>;
   toolCalls: Array<{ cmd: string; args: readonly string[] }>;
@@ -58,7 +60,7 @@ export interface Fixture {
 }
 
 /** A temp data dir with a fake `tiny` image, the real qemu-img, and a generous free-space answer unless told. */
-export async function makeFixture(opts: { freeBytes?: FreeBytes; reserveMiB?: number; qemuImgBin?: string; maxUploadBytes?: number } = {}): Promise<Fixture> {
+export async function makeFixture(opts: { freeBytes?: FreeBytes; reserveMiB?: number; qemuImgBin?: string; maxUploadBytes?: number; quotaMiB?: number } = {}): Promise<Fixture> {
   const root = await mkdtemp(path.join(tmpdir(), 'cps-storage-'));
   await chmod(root, 0o755); // as /var/lib/cps would be, so the qemu user could reach disks/
   await writeImage(root, 'tiny', tinyJson, { vmlinuz: 'kernel', 'initrd.img': 'initrd' });
@@ -71,18 +73,22 @@ export async function makeFixture(opts: { freeBytes?: FreeBytes; reserveMiB?: nu
     return runTool(cmd, args, o);
   };
   const qemuImg = new QemuImg(counting, opts.qemuImgBin);
+  const bootstraps = new BootstrapStore({ layout, run: counting, maxArchiveBytes: 16 * MiB, log });
   const store = new TaskDiskStore({
     layout,
     images,
     qemuImg,
+    bootstraps,
+    run: counting,
+    ...(opts.quotaMiB !== undefined ? { quotaBytes: opts.quotaMiB * MiB } : {}),
     freeBytes: opts.freeBytes ?? (async () => 1024 * 1024 * MiB),
     reserveBytes: (opts.reserveMiB ?? 64) * MiB,
     log,
   });
   await store.prepare();
   const uploads = new ImageUploads({ layout, images, qemuImg, users: store, maxUploadBytes: opts.maxUploadBytes ?? 64 * MiB, log });
-  const app = createApp({ images, disks: store, uploads, log });
-  return { root, layout, images, store, uploads, app, logs: lines, toolCalls, cleanup: () => rm(root, { recursive: true, force: true }) };
+  const app = createApp({ images, disks: store, uploads, bootstraps, log });
+  return { root, layout, images, store, uploads, bootstraps, app, logs: lines, toolCalls, cleanup: () => rm(root, { recursive: true, force: true }) };
 }
 
 export const taskId = () => `t-${Math.random().toString(16).slice(2, 10)}`;
