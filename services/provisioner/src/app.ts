@@ -9,6 +9,7 @@ import { eventStream } from './eventStream.ts';
 import { Expectations } from './expectations.ts';
 import type { Hypervisor } from './hypervisor.ts';
 import { Lifecycle } from './lifecycle.ts';
+import type { MemoryCapMode } from './memoryCap.ts';
 import { Vms, type VmSpec } from './vms.ts';
 
 export interface AppDeps {
@@ -25,6 +26,8 @@ export interface AppDeps {
   now?: () => Date;
   /** True while the owner-first policy holds the guests suspended. */
   ownerBusy?: () => boolean;
+  /** Where the memory hard limit goes (memoryCap.ts); default: in the domain XML. */
+  memoryCap?: MemoryCapMode;
 }
 
 type TaskParam = { taskId: string };

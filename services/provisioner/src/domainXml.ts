@@ -11,6 +11,19 @@ export const MAX_DISPLAY_NAME = 128;
 export const MAX_CMDLINE = 2048;
 export const MAX_DISKS = 8;
 
+/**
+ * The caps that hold a guest to its share. Each vCPU thread may run at most one core's worth
+ * (quota = period), QEMU's own emulator thread at most half a core, and under contention a guest
+ * weighs a quarter of an ordinary process per vCPU (cgroup v1 cpu.shares, default 1024), so the
+ * owner's work wins. Memory: the guest's RAM plus room for QEMU itself, past which the kernel
+ * reclaims (and at worst kills) the guest, never the owner's processes.
+ */
+export const CPU_PERIOD_US = 100_000;
+export const EMULATOR_QUOTA_US = 50_000;
+export const CPU_SHARES_PER_VCPU = 256;
+export const QEMU_OVERHEAD_MIB = 384;
+export const memoryHardLimitMiB = (memoryMiB: number): number => memoryMiB + QEMU_OVERHEAD_MIB;
+
 export interface DiskSpec {
   path: string;
   format: 'qcow2' | 'raw';
@@ -38,6 +51,8 @@ export interface DomainSpec {
   network?: 'user' | 'none';
   /** A digest of the request this domain was made from, so a repeated PUT can tell "same" from "different". */
   specDigest?: string;
+  /** Write the memory hard limit into the XML (default); false where it is set live or not at all (memoryCap.ts). */
+  memtune?: boolean;
 }
 
 /** Which folders a guest's files may come from (each path must lie inside one of them). */
@@ -87,6 +102,16 @@ export function buildDomainXml(spec: DomainSpec, policy: DomainPolicy): string {
       el('memory', { unit: 'MiB' }, String(spec.memoryMiB)),
       el('currentMemory', { unit: 'MiB' }, String(spec.memoryMiB)),
       el('vcpu', { placement: 'static' }, String(spec.vcpus)),
+      el(
+        'cputune',
+        {},
+        el('shares', {}, String(CPU_SHARES_PER_VCPU * spec.vcpus)),
+        el('period', {}, String(CPU_PERIOD_US)),
+        el('quota', {}, String(CPU_PERIOD_US)),
+        el('emulator_period', {}, String(CPU_PERIOD_US)),
+        el('emulator_quota', {}, String(EMULATOR_QUOTA_US)),
+      ),
+      spec.memtune !== false && el('memtune', {}, el('hard_limit', { unit: 'MiB' }, String(memoryHardLimitMiB(spec.memoryMiB)))),
       osElement(spec.boot, policy),
       el('features', {}, el('acpi'), el('apic')),
       el('clock', { offset: 'utc' }),

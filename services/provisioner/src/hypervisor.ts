@@ -1,3 +1,5 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import * as libvirt from '@unraid/libvirt';
 import { ProblemError } from '@cps/common';
 
@@ -44,6 +46,8 @@ export interface Hypervisor {
   save(name: string, file: string): Promise<void>;
   /** Starts the domain saved in `file` where it stopped. */
   restore(file: string): Promise<void>;
+  /** Sets (or with undefined lifts) the running domain's memory hard limit, a cgroup setting only. */
+  limitMemory(name: string, mib: number | undefined): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -57,6 +61,8 @@ const STATES: Record<number, DomainState> = {
   [libvirt.DomainState.CRASHED]: 'crashed',
   [libvirt.DomainState.PMSUSPENDED]: 'pmsuspended',
 };
+
+const run = promisify(execFile);
 
 // The binding drops libvirt's error codes (all -1), so "no such domain" is told by its message.
 const NOT_FOUND = /domain not found|no domain with matching/i;
@@ -187,6 +193,16 @@ export class LibvirtHypervisor implements Hypervisor {
 
   async restore(file: string): Promise<void> {
     await this.call('restore domain', (c) => c.domainRestore(file));
+  }
+
+  // The binding has no virDomainSetMemoryParameters; virsh on the same URI does it.
+  async limitMemory(name: string, mib: number | undefined): Promise<void> {
+    const limit = mib === undefined ? '-1' : `${mib}M`;
+    try {
+      await run('virsh', ['-c', this.uri, 'memtune', '--domain', name, '--hard-limit', limit, '--live'], { timeout: 15_000 });
+    } catch (err) {
+      throw wrap(`limit memory of ${name}`, (err as { stderr?: string }).stderr?.trim() ? new Error((err as { stderr: string }).stderr.trim()) : err);
+    }
   }
 
   private async onDomain(what: string, name: string, fn: (d: libvirt.Domain) => Promise<void>): Promise<boolean> {

@@ -70,11 +70,21 @@ export class Lifecycle {
         return { ...done, running: false };
       }
       const need = { vcpus: status.vcpus, memoryMiB: Math.floor(status.maxMemKiB / 1024) };
-      const cp = await this.intending(taskId, 'gone', () =>
-        this.d.checkpoints.write(taskId, need, (file) => this.d.hypervisor.save(status.name, file)),
-      );
+      await this.vms.uncapMemory(taskId);
+      let cp;
+      try {
+        cp = await this.intending(taskId, 'gone', () =>
+          this.d.checkpoints.write(taskId, need, (file) => this.d.hypervisor.save(status.name, file)),
+        );
+      } catch (err) {
+        await this.vms.capMemory(taskId, need.memoryMiB);
+        throw err;
+      }
       this.d.log.info({ taskId, sizeBytes: cp.sizeBytes, leaveRunning }, 'guest checkpointed');
-      if (leaveRunning) await this.intending(taskId, 'running', () => this.d.hypervisor.restore(cp.path));
+      if (leaveRunning) {
+        await this.intending(taskId, 'running', () => this.d.hypervisor.restore(cp.path));
+        await this.vms.capMemory(taskId, need.memoryMiB);
+      }
       this.d.events.emit({ kind: 'checkpointed', taskId, detail: leaveRunning ? 'left running' : 'stopped' });
       return { ...cp, running: leaveRunning };
     });
@@ -101,7 +111,9 @@ export class Lifecycle {
       if (!cp) throw new ProblemError('not-found', `task ${taskId} has no checkpoint to restore`);
       await this.vms.admit(cp);
       await this.intending(taskId, 'running', () => this.d.hypervisor.restore(cp.path));
-      const vm = await this.vms.get(taskId).catch(() => undefined);
+      const restored = await this.vms.get(taskId).catch(() => undefined);
+      if (restored) await this.vms.capMemory(taskId, cp.memoryMiB);
+      const vm = restored && (await this.vms.get(taskId));
       if (!vm) {
         // The file held some other domain than this task's: say so rather than report a guest that is not there.
         throw new ProblemError('conflict', `the checkpoint of task ${taskId} did not restore domain ${domainNameOf(taskId)}`);

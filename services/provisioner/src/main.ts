@@ -4,6 +4,7 @@ import { createLogger, dataDirVar, loadConfig, onShutdown, portsFrom, portsSchem
 import { accelReader } from './accel.ts';
 import { createApp } from './app.ts';
 import { lazyLibvirt } from './hypervisor.ts';
+import { probeMemoryCapMode } from './memoryCap.ts';
 import { loadSharePolicy, SharePolicyError } from './sharePolicy.ts';
 
 const configSchema = portsSchema.extend({
@@ -27,6 +28,9 @@ const { policy, source } = (() => {
   }
 })();
 log.info({ source, policy }, 'share policy');
+const memoryCap = probeMemoryCapMode();
+if (memoryCap === 'live') log.info('libvirtd lacks CAP_SYS_RESOURCE: guests\' memory hard limit is set on the running domain (virsh memtune)');
+if (memoryCap === 'off') log.warn('cannot limit guests\' memory here (libvirtd\'s capabilities unknown and no virsh): guests run without a memory hard limit');
 const hypervisor = lazyLibvirt(config.CPS_LIBVIRT_URI);
 await hypervisor.ping().then(
   () => log.info({ uri: hypervisor.uri, dataDir }, 'connected to libvirt'),
@@ -38,6 +42,7 @@ const app = createApp({
   dataDir,
   accelerator: accelReader(dataDir, log),
   share: policy,
+  memoryCap,
   log,
 });
 const served = await serveApp(app, { port: portsFrom(config).provisioner, hostname: '0.0.0.0', log });

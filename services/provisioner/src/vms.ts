@@ -6,7 +6,8 @@ import type { ProvisionerSchemas } from '@cps/openapi';
 import { domainTypeFor, type Accelerator } from './accel.ts';
 import { admit, diskAvailMiB, freeOf, lendable, NOTHING, type Resources, type ShareSettings } from './capacity.ts';
 import { lendingOpen } from './sharePolicy.ts';
-import { buildDomainXml, checkTaskId, DOMAIN_PREFIX, domainNameOf, policyFor } from './domainXml.ts';
+import { buildDomainXml, checkTaskId, DOMAIN_PREFIX, domainNameOf, memoryHardLimitMiB, policyFor } from './domainXml.ts';
+import type { MemoryCapMode } from './memoryCap.ts';
 import { Expectations } from './expectations.ts';
 import type { DomainStatus, Hypervisor } from './hypervisor.ts';
 import { readLiveXml } from './liveXml.ts';
@@ -28,6 +29,8 @@ export interface VmsDeps {
   now?: () => Date;
   /** True while the owner-first policy holds the guests suspended: nothing new is taken on. */
   ownerBusy?: () => boolean;
+  /** Where the memory hard limit is set: in the XML (default) or on the running domain (memoryCap.ts). */
+  memoryCap?: MemoryCapMode;
 }
 
 /** The serial log is served from its tail: a guest that prints forever must not fill a response. */
@@ -82,6 +85,7 @@ export class Vms {
         boot: spec.boot,
         serialLog: this.serialLogPath(taskId),
         specDigest: digest,
+        memtune: (this.d.memoryCap ?? 'xml') === 'xml',
       },
       policyFor(this.d.dataDir, taskId),
     );
@@ -98,6 +102,7 @@ export class Vms {
       if (now) return { vm: this.sameOrConflict(taskId, now, digest), created: false };
       throw err;
     }
+    await this.capMemory(taskId, spec.memoryMiB);
     this.d.log.info({ taskId, domain: name, vcpus: spec.vcpus, memoryMiB: spec.memoryMiB, accel }, 'guest started');
     const made = await this.d.hypervisor.inspect(name);
     if (!made) throw new ProblemError('hypervisor-error', `domain ${name} vanished right after it started`);
@@ -183,6 +188,27 @@ export class Vms {
     } finally {
       await fh.close();
     }
+  }
+
+  /**
+   * In 'live' mode, sets the running guest's memory hard limit; a guest that cannot be held to its
+   * share does not run. A no-op where the limit is in the XML.
+   */
+  async capMemory(taskId: string, memoryMiB: number): Promise<void> {
+    if (this.d.memoryCap !== 'live') return;
+    const name = domainNameOf(taskId);
+    try {
+      await this.d.hypervisor.limitMemory(name, memoryHardLimitMiB(memoryMiB));
+    } catch (err) {
+      this.expectations.mark(taskId, 'gone');
+      await this.d.hypervisor.remove(name).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  /** In 'live' mode, lifts the limit before a save: a save image carrying it could not be restored here. */
+  async uncapMemory(taskId: string): Promise<void> {
+    if (this.d.memoryCap === 'live') await this.d.hypervisor.limitMemory(domainNameOf(taskId), undefined);
   }
 
   /** Throws `insufficient-capacity` when `want` does not fit what is free now, or when nothing is lent now. */

@@ -38,6 +38,16 @@ const golden = `<domain type="qemu">
   <memory unit="MiB">256</memory>
   <currentMemory unit="MiB">256</currentMemory>
   <vcpu placement="static">2</vcpu>
+  <cputune>
+    <shares>512</shares>
+    <period>100000</period>
+    <quota>100000</quota>
+    <emulator_period>100000</emulator_period>
+    <emulator_quota>50000</emulator_quota>
+  </cputune>
+  <memtune>
+    <hard_limit unit="MiB">640</hard_limit>
+  </memtune>
   <os>
     <type>hvm</type>
     <kernel>/var/lib/cps/images/tiny/vmlinuz</kernel>
@@ -110,6 +120,19 @@ describe('buildDomainXml', () => {
     expect(buildDomainXml(typical, policy)).toBe(golden);
   });
 
+  it('caps CPU and memory by the guest\'s own size', () => {
+    const tune = parser.parse(buildDomainXml({ ...typical, vcpus: 4, memoryMiB: 1024 }, policy)).domain;
+    expect(tune.cputune).toMatchObject({
+      shares: '1024',
+      period: '100000',
+      quota: '100000',
+      emulator_period: '100000',
+      emulator_quota: '50000',
+    });
+    expect(tune.memtune.hard_limit).toEqual({ '#text': '1408', '@unit': 'MiB' });
+    expect(buildDomainXml({ ...typical, memtune: false }, policy)).not.toContain('memtune');
+  });
+
   it('boots from disk or cdrom when asked', () => {
     expect(buildDomainXml({ ...typical, boot: { kind: 'disk' } }, policy)).toContain('<boot dev="hd"/>');
     expect(buildDomainXml({ ...typical, boot: { kind: 'cdrom' } }, policy)).toContain('<boot dev="cdrom"/>');
@@ -134,7 +157,7 @@ describe('buildDomainXml', () => {
     expect(d.title).toBe(name);
     expect(d.name).toBe('cps-t-0123abcd');
     expect(Object.keys(d).filter((k) => !k.startsWith('#') && !k.startsWith('@'))).toEqual([
-      'name', 'title', 'description', 'metadata', 'memory', 'currentMemory', 'vcpu', 'os', 'features',
+      'name', 'title', 'description', 'metadata', 'memory', 'currentMemory', 'vcpu', 'cputune', 'memtune', 'os', 'features',
       'clock', 'on_poweroff', 'on_reboot', 'on_crash', 'devices',
     ]);
     // Only ever once: the name did not open or close any element.

@@ -7,6 +7,7 @@ import { createLogger } from '@cps/common';
 import { accelReader } from '../src/accel.ts';
 import { createApp } from '../src/app.ts';
 import { connectLibvirt, type Hypervisor } from '../src/hypervisor.ts';
+import { probeMemoryCapMode } from '../src/memoryCap.ts';
 
 // A real tiny guest through suspend, resume, checkpoint, destroy and restore: its serial counter
 // must go on from where it stopped instead of starting again.
@@ -42,7 +43,7 @@ beforeAll(async () => {
   if (!existsSync(join(image, 'vmlinuz'))) throw new Error(`no tiny image in ${image}: run scripts/build-tiny-image.sh first`);
   hv = await connectLibvirt(uri);
   const log = createLogger('provisioner-slow', 'silent');
-  app = createApp({ hypervisor: hv, dataDir, accelerator: accelReader(dataDir, log), log });
+  app = createApp({ hypervisor: hv, dataDir, accelerator: accelReader(dataDir, log), memoryCap: probeMemoryCapMode(), log });
 });
 
 afterAll(async () => {
@@ -99,6 +100,9 @@ describe('the lifecycle of a real guest under QEMU', () => {
     const restored = await post('restore');
     expect(restored.status, await restored.clone().text()).toBe(201);
     expect((await restored.json()).state).toBe('running');
+    // The restored guest is held to its share again.
+    expect(virsh('memtune', domain)).toMatch(/hard_limit\s*:\s*524288/);
+    expect(virsh('schedinfo', domain)).toMatch(/vcpu_quota\s*:\s*100000/);
     const after = await waitForTick(atCheckpoint + 1);
     expect(after).toBeGreaterThan(atCheckpoint);
 

@@ -9,6 +9,7 @@ import { createLogger } from '@cps/common';
 import { accelReader } from '../src/accel.ts';
 import { createApp } from '../src/app.ts';
 import { connectLibvirt, type Hypervisor } from '../src/hypervisor.ts';
+import { probeMemoryCapMode } from '../src/memoryCap.ts';
 
 // One real boot: the tiny image under QEMU through libvirt, driven only through the API.
 const uri = process.env.CPS_LIBVIRT_URI ?? 'qemu:///system';
@@ -29,7 +30,7 @@ beforeAll(async () => {
   }
   hv = await connectLibvirt(uri);
   const log = createLogger('provisioner-slow', 'silent');
-  app = createApp({ hypervisor: hv, dataDir, accelerator: accelReader(dataDir, log), log });
+  app = createApp({ hypervisor: hv, dataDir, accelerator: accelReader(dataDir, log), memoryCap: probeMemoryCapMode(), log });
   // A real qcow2 disk too, so the test proves libvirt's qemu user can open files under the data dir.
   mkdirSync(diskDir, { recursive: true });
   execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', join(diskDir, 'root.qcow2'), '64M']);
@@ -88,6 +89,15 @@ describe('a real guest under QEMU', () => {
     expect(graphics).toHaveLength(1);
     expect(graphics[0]).toMatchObject({ '@type': 'vnc', '@listen': '127.0.0.1', '@port': String(vm.console.vnc.port) });
     expect(live['@type']).toBe(accel === 'kvm' ? 'kvm' : 'qemu');
+    // The share caps, as libvirt runs them: each vCPU at most one core, the emulator half a core,
+    // a light CPU weight, and a memory hard limit of the guest's RAM plus QEMU's own room.
+    expect(live.cputune).toMatchObject({ shares: 256, period: 100000, quota: 100000, emulator_period: 100000, emulator_quota: 50000 });
+    expect(live.memtune.hard_limit).toMatchObject({ '#text': (256 + 384) * 1024, '@unit': 'KiB' });
+    const sched = virsh('schedinfo', domain);
+    expect(sched).toMatch(/cpu_shares\s*:\s*256/);
+    expect(sched).toMatch(/vcpu_quota\s*:\s*100000/);
+    expect(sched).toMatch(/emulator_quota\s*:\s*50000/);
+    expect(virsh('memtune', domain)).toMatch(/hard_limit\s*:\s*655360/);
 
     // Capacity as discovery will read it: this host's arch, the probed accelerator, our guest counted.
     const cap = await (await app.request('/capacity')).json();
