@@ -41,8 +41,38 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The peers this node has heard from. */
+        /**
+         * The peers this node has heard from (by HELLO, ACK or any PEP message), with their liveness.
+         * @description A peer is `alive` while heard within 3 HELLO intervals, `suspect` until 5, then `dead`;
+         *     it is forgotten 60 intervals after it was last heard (at least 60 s), and removed at once
+         *     when it says LEAVE. This node itself is not listed (see /self). Sorted by nodeId.
+         */
         get: operations["listPeers"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/peers/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The peer view as server-sent events, for the coordinator and the watchdog.
+         * @description First one `snapshot` event whose data is `{"items": [Peer...]}` (as GET /peers), then one
+         *     event per change, named for it — `joined` (first heard, or heard again after it left),
+         *     `alive` (heard again after being suspect or dead), `suspect`, `dead`, `left` (said LEAVE,
+         *     or was forgotten) — whose data is a PeerEvent. A comment line every 15 s keeps the stream
+         *     open through proxies. Suspect and dead are noticed by a timer that runs about 4 times per
+         *     HELLO interval, so an event may come up to that much after the threshold.
+         */
+        get: operations["streamPeers"];
         put?: never;
         post?: never;
         delete?: never;
@@ -131,6 +161,10 @@ export interface components {
             address: string;
             ports: components["schemas"]["Ports"];
             uptimeSec: number;
+            /** @description The host's 1-minute load average. */
+            load?: number;
+            /** @description What this node lends in all (its share policy). */
+            total?: components["schemas"]["Resources"];
             free?: components["schemas"]["Resources"];
             /** @enum {string} */
             accelerator?: "kvm" | "tcg";
@@ -140,6 +174,23 @@ export interface components {
             lastSeenMs: number;
             /** @enum {string} */
             state: "alive" | "suspect" | "dead";
+            /** @description Whether the peer's last HELLO said it is the head. */
+            head: boolean;
+        };
+        PeerEvent: {
+            /** @enum {string} */
+            type: "joined" | "alive" | "suspect" | "dead" | "left";
+            peer: components["schemas"]["Peer"];
+            /**
+             * Format: date-time
+             * @description When this node noticed the change.
+             */
+            at: string;
+            /**
+             * @description For `left`: it said LEAVE, or it was dead long enough to be forgotten.
+             * @enum {string}
+             */
+            reason?: "leave" | "forgotten";
         };
         Requirements: {
             vcpus: number;
@@ -260,6 +311,26 @@ export interface operations {
                 };
             };
             default: components["responses"]["Problem"];
+        };
+    };
+    streamPeers: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description An event stream of `snapshot` then PeerEvent events. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": string;
+                };
+            };
         };
     };
     publishTask: {

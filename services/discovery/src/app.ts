@@ -3,6 +3,7 @@ import { specFiles, type DiscoverySchemas } from '@cps/openapi';
 import { Hono } from 'hono';
 import type { Membership } from './membership.ts';
 import type { Metrics } from './metrics.ts';
+import { peerEventRoutes } from './peer-events.ts';
 import type { Publisher } from './publisher.ts';
 import type { Self } from './self.ts';
 
@@ -26,6 +27,7 @@ export function createApp(d: Deps) {
 
   app.get('/self', async (c) => c.json(await d.self.info()));
   app.get('/peers', (c) => c.json({ items: d.membership.list() }));
+  app.route('/', peerEventRoutes(d.membership));
   app.get('/metrics', (c) => c.text(d.metrics.render(), 200, { 'content-type': 'text/plain; version=0.0.4' }));
 
   app.post('/publish', bodyLimit(16 * 1024), contract.json<PublishRequest>('PublishRequest'), async (c) => {

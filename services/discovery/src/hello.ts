@@ -2,25 +2,30 @@ import type { Logger } from 'pino';
 import type { Membership } from './membership.ts';
 import type { PepEndpoint } from './pep/endpoint.ts';
 import type { Self } from './self.ts';
+import { membershipTiming } from './timing.ts';
 
 /**
- * Minimal membership over PEP: every `intervalMs` this node multicasts HELLO; HELLOs and ACKs
- * from others refresh the peer table, LEAVE removes the sender. `stop` says LEAVE.
+ * Membership over PEP: every `intervalMs` this node sends HELLO; HELLOs and ACKs from others
+ * refresh the peer table (with the sender's time, so a reordered packet cannot roll it back),
+ * LEAVE removes the sender at once, and a timer turns silence into suspect and dead.
+ * `stop` says LEAVE.
  */
 export function startMembership(o: {
   endpoint: PepEndpoint;
   membership: Membership;
   self: Self;
   log: Logger;
+  /** HELLO interval; 0 sends one HELLO at start (tests). */
   intervalMs?: number;
   isHead?: () => boolean;
 }) {
   const { endpoint, membership } = o;
+  const intervalMs = o.intervalMs ?? 1_000;
   let seq = 0;
-  const off = endpoint.on((msg) => {
-    if (msg.type === 'HELLO') membership.observe(msg.body.node, msg.body.head);
-    else if (msg.type === 'ACK') membership.observe(msg.body.node);
-    else if (msg.type === 'LEAVE') membership.remove(msg.sender);
+  const off = endpoint.on((msg, from) => {
+    if (msg.type === 'HELLO') membership.observe(msg.body.node, { head: msg.body.head, from, sentAt: msg.timestampMs });
+    else if (msg.type === 'ACK') membership.observe(msg.body.node, { from, sentAt: msg.timestampMs });
+    else if (msg.type === 'LEAVE') membership.leave(msg.sender, msg.timestampMs);
   });
   const hello = async () => {
     try {
@@ -31,11 +36,14 @@ export function startMembership(o: {
     }
   };
   void hello();
-  const timer = o.intervalMs === 0 ? undefined : setInterval(hello, o.intervalMs ?? 1_000);
-  timer?.unref();
+  const timers = [
+    intervalMs === 0 ? undefined : setInterval(hello, intervalMs),
+    setInterval(() => membership.tick(), membershipTiming(intervalMs).tickMs),
+  ];
+  for (const t of timers) t?.unref();
   return {
     stop() {
-      if (timer) clearInterval(timer);
+      for (const t of timers) if (t) clearInterval(t);
       off();
       try {
         endpoint.send({ type: 'LEAVE', taskId: '', seq: (seq = (seq + 1) >>> 0), body: { nodeId: endpoint.nodeId } });

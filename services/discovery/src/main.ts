@@ -14,6 +14,7 @@ import { provisionerView } from './provisioner.ts';
 import { createPublisher } from './publisher.ts';
 import { createResponder } from './responder.ts';
 import { createSelf } from './self.ts';
+import { membershipTiming } from './timing.ts';
 
 const log = createLogger('discovery');
 
@@ -51,7 +52,7 @@ async function main() {
   const transport = await udpMulticastTransport({ group: config.CPS_PEP_GROUP, port: config.CPS_PEP_PORT, interfaceAddress: config.CPS_PEP_INTERFACE, log });
   const endpoint = new PepEndpoint({ transport, auth, nodeId: config.CPS_NODE_ID, metrics, log, replayWindowMs: config.CPS_PEP_REPLAY_WINDOW_MS });
   const self = createSelf({ nodeId: config.CPS_NODE_ID, address: config.CPS_ADVERTISE_ADDRESS, ports, capacity: provisioner.capacity });
-  const membership = new Membership(config.CPS_NODE_ID);
+  const membership = new Membership(config.CPS_NODE_ID, Date.now, membershipTiming(config.CPS_PEP_HELLO_MS));
   const hello = startMembership({ endpoint, membership, self, log, intervalMs: config.CPS_PEP_HELLO_MS });
   const responder = createResponder({
     endpoint,

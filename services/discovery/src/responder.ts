@@ -17,7 +17,7 @@ export interface ResponderOptions {
   /** Task ids the local provisioner runs guests for: a confirmed hold ends once its guest is real. */
   guests?: () => Promise<Set<string>>;
   /** This node as ACKs describe it (capacity is added per answer). */
-  self: () => Omit<AckNode, 'free' | 'accelerator'>;
+  self: () => Omit<AckNode, 'free' | 'accelerator' | 'total'>;
   timers?: Timers;
   /** How long an ACKed offer stays reserved without a CONFIRM. */
   holdMs?: number;
@@ -107,7 +107,7 @@ export function createResponder(o: ResponderOptions) {
       expiresAt: now + holdMs,
       confirmed: false,
     });
-    return { ...o.self(), free, accelerator: cap.accelerator };
+    return { ...o.self(), total: cap.total, free, accelerator: cap.accelerator };
   }
 
   const ack = (msg: MessageOf<'PUBLISH'>, node: AckNode) => endpoint.send({ type: 'ACK', taskId: msg.taskId, seq: msg.seq, body: { node } });

@@ -46,9 +46,31 @@ export interface LivenessConfig {
   deadAfterMs: number;
 }
 
-export const defaultLiveness: LivenessConfig = { suspectAfterMs: 3_000, deadAfterMs: 10_000 };
+export interface MembershipTiming extends LivenessConfig {
+  /** A dead peer is dropped from the view this long after it was last heard. */
+  forgetAfterMs: number;
+  /** How often states are re-evaluated, so suspect/dead are noticed without a new packet. */
+  tickMs: number;
+}
 
-/** A peer's state from the time since it was last heard (HELLO every second, so 3 missed = suspect). */
+export const defaultLiveness: LivenessConfig = { suspectAfterMs: 3_000, deadAfterMs: 5_000 };
+
+/**
+ * Thresholds from the HELLO interval (as memberlist scales its suspicion timeout by the probe
+ * interval): suspect after 3 missed HELLOs (one loss is weather, three is a pattern), dead after
+ * 5, so a killed host is dead within ~5 intervals + one tick. 0 ("HELLO once") times as 1 s.
+ */
+export function membershipTiming(helloMs: number, suspectMisses = 3, deadMisses = 5): MembershipTiming {
+  const every = helloMs > 0 ? helloMs : 1_000;
+  return {
+    suspectAfterMs: every * suspectMisses,
+    deadAfterMs: every * Math.max(deadMisses, suspectMisses + 1),
+    forgetAfterMs: Math.max(60_000, every * 60),
+    tickMs: Math.min(500, Math.max(25, Math.round(every / 4))),
+  };
+}
+
+/** A peer's state from the time since it was last heard. */
 export function peerState(ageMs: number, c: LivenessConfig = defaultLiveness): 'alive' | 'suspect' | 'dead' {
   if (ageMs < c.suspectAfterMs) return 'alive';
   if (ageMs < c.deadAfterMs) return 'suspect';

@@ -7,9 +7,37 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createApp } from '../src/app.ts';
 import { MemoryBus } from '../src/pep/socket.ts';
 import { provisionerView } from '../src/provisioner.ts';
+import { encode } from '../src/pep/codec.ts';
 import { capacity, makeNode, silent, type Capacity, type TestNode } from './cluster.ts';
+import { key, otherKey } from './fixtures.ts';
 
 const contract = Contract.fromFile(specFiles.discovery);
+
+/** Reads server-sent events off a response body, one at a time. */
+function sseReader(body: ReadableStream<Uint8Array>) {
+  const reader = body.getReader();
+  const decoder = new TextDecoder();
+  let buf = '';
+  return {
+    async next(): Promise<{ event: string; data: any }> {
+      for (;;) {
+        const end = buf.indexOf('\n\n');
+        if (end >= 0) {
+          const block = buf.slice(0, end);
+          buf = buf.slice(end + 2);
+          const event = /^event: (.*)$/m.exec(block)?.[1];
+          const data = /^data: (.*)$/m.exec(block)?.[1];
+          if (event && data) return { event, data: JSON.parse(data) };
+          continue; // retry lines and heartbeats
+        }
+        const { value, done } = await reader.read();
+        if (done) throw new Error('stream ended');
+        buf += decoder.decode(value, { stream: true });
+      }
+    },
+    cancel: () => reader.cancel(),
+  };
+}
 
 /** A stand-in provisioner: its capacity is whatever the test says; `down` makes it fail. */
 function fakeProvisioner(cap: Capacity) {
@@ -126,6 +154,49 @@ describe('discovery API', () => {
     nodes = nodes.filter((n) => n !== b.node);
     await new Promise((r) => setTimeout(r, 20));
     expect((await (await a.app.request('/peers')).json()).items).toEqual([]);
+  });
+
+  it('GET /peers/events streams a snapshot, then joined and left as peers come and go', async () => {
+    const bus = new MemoryBus();
+    const a = discovery(bus, 'a');
+    discovery(bus, 'c');
+    await new Promise((r) => setTimeout(r, 20));
+    const res = await a.app.request('/peers/events');
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/text\/event-stream/);
+    const events = sseReader(res.body!);
+    const snap = await events.next();
+    expect(snap.event).toBe('snapshot');
+    expect(snap.data.items.map((p: { nodeId: string }) => p.nodeId)).toEqual(['c']);
+    const b = discovery(bus, 'b');
+    const joined = await events.next();
+    expect(joined.event).toBe('joined');
+    contract.check('PeerEvent', joined.data);
+    expect(joined.data).toMatchObject({ type: 'joined', peer: { nodeId: 'b', state: 'alive', head: false, total: { vcpus: 4 } } });
+    await b.node.close();
+    nodes = nodes.filter((n) => n !== b.node);
+    const left = await events.next();
+    expect(left.data).toMatchObject({ type: 'left', reason: 'leave', peer: { nodeId: 'b' } });
+    await events.cancel();
+  });
+
+  it('GET /metrics counts replayed, stale, future and forged packets by reason', async () => {
+    const bus = new MemoryBus();
+    const a = discovery(bus, 'a');
+    const wire = bus.transport('evil');
+    const now = Date.now();
+    const leave = (timestampMs: number, nonce: string, auth = key) =>
+      encode({ type: 'LEAVE', sender: 'm', taskId: '', seq: 1, flags: 0, timestampMs, nonce: Buffer.from(nonce, 'hex'), body: { nodeId: 'm' } }, auth);
+    const fresh = leave(now, '0000000000000001');
+    wire.send(fresh);
+    wire.send(fresh);
+    wire.send(leave(now - 120_000, '0000000000000002'));
+    wire.send(leave(now + 120_000, '0000000000000003'));
+    wire.send(leave(now, '0000000000000004', otherKey));
+    await new Promise((r) => setTimeout(r, 20));
+    const text = await (await a.app.request('/metrics')).text();
+    for (const reason of ['replay', 'stale', 'future', 'mac']) expect(text).toMatch(new RegExp(`^pep_packets_dropped_total\\{reason="${reason}"\\} 1$`, 'm'));
+    expect(text).toMatch(/^pep_packets_received_total\{type="LEAVE"\} 1$/m);
   });
 
   it('GET /metrics counts packets by type and drops by reason', async () => {

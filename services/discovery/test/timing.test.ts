@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Membership } from '../src/membership.ts';
 import { declineReason } from '../src/responder.ts';
-import { ackDelayMs, peerState, retransmitOffsets } from '../src/timing.ts';
+import { ackDelayMs, membershipTiming, peerState, retransmitOffsets } from '../src/timing.ts';
 import { capacity, req } from './cluster.ts';
 import { ports } from './fixtures.ts';
 
@@ -38,10 +38,27 @@ describe('peerState', () => {
     [0, 'alive'],
     [2999, 'alive'],
     [3000, 'suspect'],
-    [9999, 'suspect'],
-    [10_000, 'dead'],
+    [4999, 'suspect'],
+    [5000, 'dead'],
   ] as const)('%i ms of silence → %s', (age, want) => {
     expect(peerState(age)).toBe(want);
+  });
+});
+
+describe('membershipTiming', () => {
+  it.each([
+    // helloMs, then suspect, dead, forget, tick
+    [1000, 3000, 5000, 60_000, 250],
+    [250, 750, 1250, 60_000, 63],
+    [100, 300, 500, 60_000, 25],
+    [5000, 15_000, 25_000, 300_000, 500],
+    [0, 3000, 5000, 60_000, 250], // HELLO once: time as if every second
+  ])('HELLO every %i ms → suspect %i, dead %i, forget %i, tick %i', (hello, suspect, dead, forget, tick) => {
+    expect(membershipTiming(hello)).toEqual({ suspectAfterMs: suspect, deadAfterMs: dead, forgetAfterMs: forget, tickMs: tick });
+  });
+
+  it('dead always comes after suspect', () => {
+    expect(membershipTiming(1000, 4, 2)).toMatchObject({ suspectAfterMs: 4000, deadAfterMs: 5000 });
   });
 });
 
@@ -61,19 +78,61 @@ describe('declineReason', () => {
 });
 
 describe('Membership', () => {
+  const info = (nodeId: string, uptimeSec = 1) => ({ nodeId, address: '127.0.0.1', ports, uptimeSec });
+  const timing = { suspectAfterMs: 3000, deadAfterMs: 5000, forgetAfterMs: 60_000 };
+  function setup() {
+    const clock = { now: 1_000_000 };
+    const m = new Membership('me', () => clock.now, timing);
+    const events: string[] = [];
+    m.subscribe((e) => events.push(`${e.type}:${e.peer.nodeId}${e.reason ? `:${e.reason}` : ''}`));
+    return { clock, m, events };
+  }
+
   it('tracks peers by last word, ages them, forgets the dead, ignores itself', () => {
-    let now = 1000;
-    const m = new Membership('me', () => now, { suspectAfterMs: 3000, deadAfterMs: 10_000, forgetAfterMs: 60_000 });
-    const info = (nodeId: string) => ({ nodeId, address: '127.0.0.1', ports, uptimeSec: 1 });
+    const { clock, m } = setup();
     m.observe(info('me'));
-    m.observe(info('b'), true);
+    m.observe(info('b'), { head: true });
     m.observe(info('a'));
-    expect(m.list().map((p) => [p.nodeId, p.state])).toEqual([['a', 'alive'], ['b', 'alive']]);
-    now += 5000;
+    expect(m.list().map((p) => [p.nodeId, p.state, p.head])).toEqual([['a', 'alive', false], ['b', 'alive', true]]);
+    clock.now += 4000;
     m.observe(info('a'));
     expect(m.describe()).toBe('a (alive), b (suspect)');
-    now += 60_000;
+    clock.now += 60_000;
     expect(m.list()).toEqual([]);
     expect(m.describe()).toBe('none');
+  });
+
+  // Each row: steps of [advance ms, action], then the events expected (memberlist's table style).
+  it.each([
+    ['silence: suspect then dead', [[0, 'hello a'], [2999, 'tick'], [1, 'tick'], [1999, 'tick'], [1, 'tick']], ['joined:a', 'suspect:a', 'dead:a']],
+    ['heard again while suspect', [[0, 'hello a'], [3500, 'tick'], [0, 'hello a'], [100, 'tick']], ['joined:a', 'suspect:a', 'alive:a']],
+    ['heard again after dead', [[0, 'hello a'], [6000, 'tick'], [0, 'hello a']], ['joined:a', 'dead:a', 'alive:a']],
+    ['LEAVE removes at once', [[0, 'hello a'], [10, 'leave a'], [0, 'tick']], ['joined:a', 'left:a:leave']],
+    ['dead long enough is forgotten', [[0, 'hello a'], [60_000, 'tick']], ['joined:a', 'left:a:forgotten']],
+    ['a HELLO sent before the LEAVE (reordered) does not revive', [[0, 'hello a'], [10, 'leave a'], [0, 'hello a@-5']], ['joined:a', 'left:a:leave']],
+    ['a HELLO sent after the LEAVE (restart) joins again', [[0, 'hello a'], [10, 'leave a'], [1000, 'hello a']], ['joined:a', 'left:a:leave', 'joined:a']],
+    ['an older HELLO after a newer one is ignored', [[0, 'hello a'], [100, 'hello a@-50'], [0, 'tick']], ['joined:a']],
+    ['steady HELLOs: no events after joining', [[0, 'hello a'], [1000, 'hello a'], [1000, 'hello a'], [1000, 'tick']], ['joined:a']],
+  ] as const)('%s', (_name, steps, want) => {
+    const { clock, m, events } = setup();
+    for (const [dt, action] of steps) {
+      clock.now += dt;
+      const [verb, arg = ''] = action.split(' ');
+      const [id, skew] = arg.split('@');
+      const sentAt = clock.now + Number(skew ?? 0);
+      if (verb === 'hello') m.observe(info(id!), { sentAt });
+      else if (verb === 'leave') m.leave(id!, sentAt);
+      else m.tick();
+    }
+    expect(events).toEqual(want);
+  });
+
+  it('lists unicast targets for peers not dead, with the address they send from', () => {
+    const { clock, m } = setup();
+    m.observe(info('a'), { from: { address: '10.0.0.1', port: 47777 } });
+    m.observe(info('b'));
+    expect(m.unicastTargets()).toEqual([{ address: '10.0.0.1', port: 47777 }]);
+    clock.now += 5000;
+    expect(m.unicastTargets()).toEqual([]);
   });
 });
