@@ -226,7 +226,8 @@ export class Host {
     const started = serviceNames
       .filter((s) => wanted.includes(s))
       .map((svc) => {
-        if (this.services.get(svc)?.proc.exitCode === null) throw new Error(`[${this.letter}] ${svc} is already running`);
+        const prev = this.services.get(svc);
+        if (prev && isRunning(prev)) throw new Error(`[${this.letter}] ${svc} is already running`);
         const p = this.spawn(svc, process.execPath, ['--import', 'tsx', `services/${svc}/src/main.ts`], { env });
         this.services.set(svc, p);
         return { svc, p };
@@ -234,7 +235,7 @@ export class Host {
     const deadline = Date.now() + (opts.timeoutMs ?? 60_000);
     for (const { svc, p } of started) {
       for (;;) {
-        if (p.proc.exitCode !== null || p.proc.signalCode !== null) throw new Error(`[${this.letter}] ${svc} exited while starting:\n${p.output()}`);
+        if (!isRunning(p)) throw new Error(`[${this.letter}] ${svc} exited while starting:\n${p.output()}`);
         if (await healthy(svc, this.url(svc))) break;
         if (Date.now() > deadline) throw new Error(`[${this.letter}] ${svc} not healthy in time:\n${p.output()}`);
         await new Promise((r) => setTimeout(r, 200));
@@ -249,7 +250,7 @@ export class Host {
   /** A graceful stop of one service (SIGTERM, as an operator's Ctrl-C), resolving when it has exited. */
   async stopService(svc: ServiceName, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
     const p = this.services.get(svc);
-    if (!p || p.proc.exitCode !== null || p.proc.signalCode !== null) return;
+    if (!p || !isRunning(p)) return;
     p.proc.kill(signal);
     await p.exited;
   }
@@ -315,6 +316,8 @@ export class Host {
     return this.libvirt;
   }
 }
+
+const isRunning = (p: HostProcess) => p.proc.exitCode === null && p.proc.signalCode === null;
 
 const healthProbes: Record<ServiceName, (baseUrl: string, signal: AbortSignal) => Promise<{ data?: { status: string } }>> = {
   coordinator: (baseUrl, signal) => coordinatorClient({ baseUrl }).GET('/healthz', { signal }),

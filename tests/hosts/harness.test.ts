@@ -72,6 +72,10 @@ describe('test hosts', () => {
     expect(server.proc.exitCode ?? server.proc.signalCode).toBe('SIGKILL');
     expect(sh('ip', ['netns', 'pids', b.netns]).trim()).toBe('');
 
+    // A killed host can be brought back: its services start again in the same namespace.
+    await b.startServices({ services: ['discovery'] });
+    expect((await b.discovery.GET('/self')).data?.nodeId).toBe('host-b');
+
     const info = infoOf(c);
     expect(leftovers(info).length).toBeGreaterThan(0);
     await c.destroy();
