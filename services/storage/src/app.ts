@@ -6,7 +6,9 @@ import { validator } from 'hono/validator';
 import { MiB, usableBytes } from './capacity.ts';
 import type { TaskDiskStore } from './disks.ts';
 import type { BootstrapStore } from './bootstraps.ts';
+import type { ExportStore } from './exports.ts';
 import type { ImageLibrary } from './images.ts';
+import { fileResponse } from './ranges.ts';
 import { contentLength } from './receive.ts';
 import type { ImageUploads } from './uploads.ts';
 
@@ -15,6 +17,7 @@ export interface StorageDeps {
   disks: TaskDiskStore;
   uploads: ImageUploads;
   bootstraps: BootstrapStore;
+  exports: ExportStore;
   log: Logger;
 }
 
@@ -31,6 +34,11 @@ export function createApp(deps: StorageDeps) {
       contract.check<string>(schema, v[name], `path/${name}`);
       return v;
     });
+
+  const fileNameParam = validator('param', (v: Record<string, string>) => {
+    contract.check<string>('FileName', v.fileName, 'path/fileName');
+    return v;
+  });
 
   const app = new Hono();
   app.onError(problemErrorHandler(deps.log));
@@ -110,6 +118,20 @@ export function createApp(deps: StorageDeps) {
   app.delete('/disks/:taskId', pathId('taskId', 'TaskId'), async (c) => {
     await deps.disks.discard(c.req.param('taskId'));
     return c.body(null, 204);
+  });
+
+  app.get('/exports', async (c) => c.json({ items: await deps.exports.list() }));
+
+  app.get('/exports/:taskId', pathId('taskId', 'TaskId'), async (c) => c.json(await deps.exports.get(c.req.param('taskId'))));
+
+  app.delete('/exports/:taskId', pathId('taskId', 'TaskId'), async (c) => {
+    await deps.exports.delete(c.req.param('taskId'));
+    return c.body(null, 204);
+  });
+
+  app.get('/exports/:taskId/:fileName', pathId('taskId', 'TaskId'), fileNameParam, async (c) => {
+    const { path, file } = await deps.exports.file(c.req.param('taskId'), c.req.param('fileName'));
+    return fileResponse(path, file.sizeBytes, `"${file.sha256}"`, { range: c.req.header('range'), ifRange: c.req.header('if-range') });
   });
 
   return app;

@@ -9,6 +9,7 @@ import { QemuImg } from './qemu-img.ts';
 import { runTool } from './tool.ts';
 import { ImageUploads } from './uploads.ts';
 import { BootstrapStore } from './bootstraps.ts';
+import { ExportStore } from './exports.ts';
 
 const config = loadConfig(
   portsSchema.extend({
@@ -20,6 +21,8 @@ const config = loadConfig(
     CPS_STORAGE_MAX_UPLOAD_MIB: z.coerce.number().int().min(1).default(8192),
     // The largest tar of bootstrap files.
     CPS_STORAGE_MAX_BOOTSTRAP_MIB: z.coerce.number().int().min(1).default(1024),
+    // How long a kept copy of an ended task's disks stays downloadable.
+    CPS_STORAGE_EXPORT_RETENTION_HOURS: z.coerce.number().min(0).default(24),
     // The donor's share of disk for task disks (the provisioner's share policy); unset: no quota.
     CPS_SHARE_DISK_MIB: z.coerce.number().int().min(0).optional(),
   }),
@@ -30,12 +33,14 @@ const layout = new StorageLayout(config.CPS_DATA_DIR);
 const images = new ImageLibrary(layout, log);
 const qemuImg = new QemuImg(runTool, config.CPS_QEMU_IMG);
 const bootstraps = new BootstrapStore({ layout, run: runTool, maxArchiveBytes: config.CPS_STORAGE_MAX_BOOTSTRAP_MIB * MiB, log });
+const exports = new ExportStore({ layout, qemuImg, retentionMs: config.CPS_STORAGE_EXPORT_RETENTION_HOURS * 3_600_000, now: () => new Date(), log });
 const disks = new TaskDiskStore({
   layout,
   images,
   qemuImg,
   bootstraps,
   run: runTool,
+  keepCopy: async (taskId, kept) => void (await exports.keep(taskId, kept)),
   ...(config.CPS_SHARE_DISK_MIB !== undefined ? { quotaBytes: config.CPS_SHARE_DISK_MIB * MiB } : {}),
   freeBytes: statfsFreeBytes,
   reserveBytes: config.CPS_STORAGE_RESERVE_MIB * MiB,
@@ -44,6 +49,13 @@ const disks = new TaskDiskStore({
 await disks.prepare();
 const uploads = new ImageUploads({ layout, images, qemuImg, users: disks, maxUploadBytes: config.CPS_STORAGE_MAX_UPLOAD_MIB * MiB, log });
 
-const served = await serveApp(createApp({ images, disks, uploads, bootstraps, log }), { port: portsFrom(config).storage, log });
+const served = await serveApp(createApp({ images, disks, uploads, bootstraps, exports, log }), { port: portsFrom(config).storage, log });
 log.info({ dataDir: layout.root }, 'storage ready');
-onShutdown(log, () => served.close());
+// Expired copies go within ten minutes of expiring (and are never served once expired).
+const sweeper = setInterval(() => void exports.sweep().catch((err) => log.error({ err }, 'export sweep failed')), 10 * 60_000);
+sweeper.unref();
+void exports.sweep().catch((err) => log.error({ err }, 'export sweep failed'));
+onShutdown(log, () => {
+  clearInterval(sweeper);
+  return served.close();
+});

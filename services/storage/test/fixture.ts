@@ -12,6 +12,7 @@ import { QemuImg } from '../src/qemu-img.ts';
 import { runTool, type RunTool } from '../src/tool.ts';
 import { ImageUploads } from '../src/uploads.ts';
 import { BootstrapStore } from '../src/bootstraps.ts';
+import { ExportStore } from '../src/exports.ts';
 
 export const tinyCmdline = 'console=tty0 console=ttyS0,115200 quiet';
 
@@ -53,6 +54,9 @@ export interface Fixture {
   store: TaskDiskStore;
   uploads: ImageUploads;
   bootstraps: BootstrapStore;
+  exports: ExportStore;
+  /** The clock exports see; tests move it. */
+  clock: { now: Date };
   app: ReturnType<typeof createApp>;
   logs: () => Array<Record<string, unknown>>;
   toolCalls: Array<{ cmd: string; args: readonly string[] }>;
@@ -74,12 +78,15 @@ export async function makeFixture(opts: { freeBytes?: FreeBytes; reserveMiB?: nu
   };
   const qemuImg = new QemuImg(counting, opts.qemuImgBin);
   const bootstraps = new BootstrapStore({ layout, run: counting, maxArchiveBytes: 16 * MiB, log });
+  const clock = { now: new Date('2026-11-25T12:00:00Z') };
+  const exports = new ExportStore({ layout, qemuImg, retentionMs: 24 * 3_600_000, now: () => clock.now, log });
   const store = new TaskDiskStore({
     layout,
     images,
     qemuImg,
     bootstraps,
     run: counting,
+    keepCopy: async (t, kept) => void (await exports.keep(t, kept)),
     ...(opts.quotaMiB !== undefined ? { quotaBytes: opts.quotaMiB * MiB } : {}),
     freeBytes: opts.freeBytes ?? (async () => 1024 * 1024 * MiB),
     reserveBytes: (opts.reserveMiB ?? 64) * MiB,
@@ -87,8 +94,8 @@ export async function makeFixture(opts: { freeBytes?: FreeBytes; reserveMiB?: nu
   });
   await store.prepare();
   const uploads = new ImageUploads({ layout, images, qemuImg, users: store, maxUploadBytes: opts.maxUploadBytes ?? 64 * MiB, log });
-  const app = createApp({ images, disks: store, uploads, bootstraps, log });
-  return { root, layout, images, store, uploads, bootstraps, app, logs: lines, toolCalls, cleanup: () => rm(root, { recursive: true, force: true }) };
+  const app = createApp({ images, disks: store, uploads, bootstraps, exports, log });
+  return { root, layout, images, store, uploads, bootstraps, exports, clock, app, logs: lines, toolCalls, cleanup: () => rm(root, { recursive: true, force: true }) };
 }
 
 export const taskId = () => `t-${Math.random().toString(16).slice(2, 10)}`;
