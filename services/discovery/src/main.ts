@@ -9,7 +9,8 @@ import { Metrics } from './metrics.ts';
 import type { PepAuth } from './pep/codec.ts';
 import { PepEndpoint } from './pep/endpoint.ts';
 import { nodeIdSchema } from './pep/messages.ts';
-import { udpMulticastTransport } from './pep/socket.ts';
+import { fanoutTransport, parseSeeds } from './pep/fanout.ts';
+import { udpMulticastTransport, udpUnicastTransport } from './pep/socket.ts';
 import { provisionerView } from './provisioner.ts';
 import { createPublisher } from './publisher.ts';
 import { createResponder } from './responder.ts';
@@ -31,6 +32,10 @@ const envSchema = portsSchema.extend({
   CPS_PEP_HOLD_MS: z.coerce.number().int().min(100).max(600_000).default(5_000),
   CPS_PEP_HELLO_MS: z.coerce.number().int().min(0).max(60_000).default(1_000),
   // Clock skew tolerated between peers (and how long nonces are remembered); keep clocks in NTP sync.
+  // Seed mode for networks that block multicast (docs/pep.md §1): "10.0.0.2:47777,10.0.0.3".
+  CPS_PEP_SEEDS: z.string().max(4096).default(''),
+  // Default: on, unless seeds are given. Seeds and multicast together are refused (pick one).
+  CPS_PEP_MULTICAST: z.enum(['0', '1']).optional(),
   CPS_PEP_REPLAY_WINDOW_MS: z.coerce.number().int().min(1_000).max(600_000).default(30_000),
 });
 
@@ -49,10 +54,20 @@ async function main() {
   const ports = portsFrom(config);
   const metrics = new Metrics();
   const provisioner = provisionerView(provisionerClient({ baseUrl: `http://127.0.0.1:${ports.provisioner}` }));
-  const transport = await udpMulticastTransport({ group: config.CPS_PEP_GROUP, port: config.CPS_PEP_PORT, interfaceAddress: config.CPS_PEP_INTERFACE, log });
+  const seeds = parseSeeds(config.CPS_PEP_SEEDS, config.CPS_PEP_PORT);
+  const multicast = (config.CPS_PEP_MULTICAST ?? (seeds.length ? '0' : '1')) === '1';
+  if (multicast && seeds.length) throw new Error('invalid configuration:\n  CPS_PEP_SEEDS: seeds are for networks without multicast; unset CPS_PEP_MULTICAST or set it to 0');
+  const membership = new Membership(config.CPS_NODE_ID, Date.now, membershipTiming(config.CPS_PEP_HELLO_MS));
+  const pep = { port: config.CPS_PEP_PORT, interfaceAddress: config.CPS_PEP_INTERFACE, log };
+  const socket = multicast ? await udpMulticastTransport({ ...pep, group: config.CPS_PEP_GROUP }) : await udpUnicastTransport(pep);
+  const transport = fanoutTransport(socket, {
+    multicast,
+    self: { address: config.CPS_PEP_INTERFACE, port: config.CPS_PEP_PORT },
+    seeds,
+    peers: () => membership.unicastTargets(),
+  });
   const endpoint = new PepEndpoint({ transport, auth, nodeId: config.CPS_NODE_ID, metrics, log, replayWindowMs: config.CPS_PEP_REPLAY_WINDOW_MS });
   const self = createSelf({ nodeId: config.CPS_NODE_ID, address: config.CPS_ADVERTISE_ADDRESS, ports, capacity: provisioner.capacity });
-  const membership = new Membership(config.CPS_NODE_ID, Date.now, membershipTiming(config.CPS_PEP_HELLO_MS));
   const hello = startMembership({ endpoint, membership, self, log, intervalMs: config.CPS_PEP_HELLO_MS });
   const responder = createResponder({
     endpoint,
@@ -67,7 +82,10 @@ async function main() {
   const publisher = createPublisher({ endpoint, metrics, log, describePeers: () => membership.describe() });
 
   const served = await serveApp(createApp({ self, membership, publisher, metrics, log }), { port: ports.discovery, log });
-  log.info({ nodeId: config.CPS_NODE_ID, address: config.CPS_ADVERTISE_ADDRESS, group: config.CPS_PEP_GROUP, pepPort: config.CPS_PEP_PORT }, 'discovery ready');
+  log.info(
+    { nodeId: config.CPS_NODE_ID, address: config.CPS_ADVERTISE_ADDRESS, multicast, group: multicast ? config.CPS_PEP_GROUP : undefined, seeds, pepPort: config.CPS_PEP_PORT },
+    'discovery ready',
+  );
 
   onShutdown(log, async () => {
     hello.stop();

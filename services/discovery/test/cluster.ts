@@ -9,6 +9,7 @@ import { createPublisher } from '../src/publisher.ts';
 import { createResponder } from '../src/responder.ts';
 import { createSelf } from '../src/self.ts';
 import { startMembership } from '../src/hello.ts';
+import { fanoutTransport } from '../src/pep/fanout.ts';
 import { key, ports } from './fixtures.ts';
 
 export type Capacity = ProvisionerSchemas['Capacity'];
@@ -39,9 +40,26 @@ export interface TestNode {
 export function makeNode(
   id: string,
   transport: Transport,
-  o: { cap?: Capacity; auth?: PepAuth; ackDelayMaxMs?: number; holdMs?: number; hello?: boolean; capacity?: () => Promise<Capacity> } = {},
+  o: {
+    cap?: Capacity;
+    auth?: PepAuth;
+    ackDelayMaxMs?: number;
+    holdMs?: number;
+    hello?: boolean;
+    capacity?: () => Promise<Capacity>;
+    /** Seed mode on a MemoryBus: no group sends; these bus addresses plus learned peers get unicast. */
+    seeds?: string[];
+    /** Wraps the transport once the node's membership exists (real-socket seed mode). */
+    wrap?: (t: Transport, m: Membership) => Transport;
+  } = {},
 ): TestNode {
   const metrics = new Metrics();
+  const membership = new Membership(id);
+  if (o.seeds) {
+    const at = (address: string) => ({ address, port: 0 });
+    transport = fanoutTransport(transport, { multicast: false, self: at(id), seeds: o.seeds.map(at), peers: () => membership.unicastTargets() });
+  }
+  if (o.wrap) transport = o.wrap(transport, membership);
   const endpoint = new PepEndpoint({ transport, auth: o.auth ?? key, nodeId: id, metrics, log: silent });
   const node: Partial<TestNode> & { cap: Capacity; capacityCalls: number } = { id, cap: o.cap ?? capacity(), capacityCalls: 0 };
   const cap =
@@ -51,9 +69,8 @@ export function makeNode(
       return structuredClone(node.cap);
     });
   const self = createSelf({ nodeId: id, address: `10.9.0.${id.length}`, ports, capacity: cap });
-  const membership = new Membership(id);
   const hello = o.hello ? startMembership({ endpoint, membership, self, log: silent, intervalMs: 0 }) : undefined;
-  const membershipOnly = hello ? undefined : endpoint.on((m) => (m.type === 'ACK' ? membership.observe(m.body.node) : undefined));
+  const membershipOnly = hello ? undefined : endpoint.on((m, from) => (m.type === 'ACK' ? membership.observe(m.body.node, { from }) : undefined));
   const responder = createResponder({ endpoint, metrics, log: silent, capacity: cap, self: self.base, ackDelayMaxMs: o.ackDelayMaxMs ?? 0, holdMs: o.holdMs });
   const publisher = createPublisher({ endpoint, metrics, log: silent, describePeers: () => membership.describe(), lingerMs: 50 });
   return Object.assign(node, {

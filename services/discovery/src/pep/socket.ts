@@ -76,12 +76,50 @@ export function udpMulticastTransport(o: UdpOptions): Promise<Transport> {
 }
 
 /**
+ * Unicast only (seed mode, docs/pep.md §1): binds `interfaceAddress:port` and joins no group, so
+ * it works where multicast is blocked. Several nodes on one host need distinct ports.
+ */
+export function udpUnicastTransport(o: Omit<UdpOptions, 'group' | 'ttl'>): Promise<Transport> {
+  const sock = dgram.createSocket({ type: 'udp4' });
+  const handlers: Array<(buf: Buffer, rinfo: Rinfo) => void> = [];
+  return new Promise((resolve, reject) => {
+    const onBindError = (err: Error) => {
+      o.log.error({ err, port: o.port, interface: o.interfaceAddress }, 'PEP socket could not bind');
+      reject(err);
+    };
+    sock.once('error', onBindError);
+    sock.bind(o.port, o.interfaceAddress, () => {
+      sock.off('error', onBindError);
+      sock.on('error', (err) => o.log.warn({ err }, 'PEP socket error'));
+      sock.on('message', (buf, r) => {
+        for (const h of handlers) h(buf, { address: r.address, port: r.port });
+      });
+      o.log.info({ port: o.port, interface: o.interfaceAddress }, 'PEP bound for unicast (multicast off)');
+      resolve({
+        send(buf, to) {
+          if (!to) return; // no group to send to: fanoutTransport names every target
+          sock.send(buf, to.port, to.address, (err) => {
+            if (err) o.log.warn({ err, to }, 'PEP send failed');
+          });
+        },
+        onMessage(cb) {
+          handlers.push(cb);
+        },
+        close: () => new Promise<void>((res) => sock.close(() => res())),
+      });
+    });
+  });
+}
+
+/**
  * A multicast group in memory. Every endpoint, including the sender, gets each group datagram,
  * on a later tick (as the network would). `filter` lets a test lose packets on purpose.
  */
 export class MemoryBus {
   private readonly members = new Map<string, Array<(buf: Buffer, rinfo: Rinfo) => void>>();
   filter: (buf: Buffer, from: string, to: string) => boolean = () => true;
+  /** false: the network blocks multicast; only datagrams sent to one address arrive. */
+  multicast = true;
   delivered = 0;
 
   transport(address: string): Transport {
@@ -89,6 +127,7 @@ export class MemoryBus {
     this.members.set(address, handlers);
     return {
       send: (buf, to) => {
+        if (!to && !this.multicast) return;
         const copy = Buffer.from(buf);
         for (const [addr, hs] of this.members) {
           if (to && to.address !== addr) continue;
