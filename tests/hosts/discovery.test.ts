@@ -89,6 +89,16 @@ describe('PEP between five hosts on a bridge', () => {
     expect(stateOf(await peers(a), b.nodeId)).toBe('alive');
   });
 
+  it('a host cut off the network stops being alive for the others, and is alive again when the link returns', async () => {
+    b.cutLink();
+    try {
+      await until('A stops seeing B alive', () => peers(a), (ps) => stateOf(ps, b.nodeId) !== 'alive', 30_000);
+    } finally {
+      b.restoreLink();
+    }
+    await until('A sees B alive again', () => peers(a), (ps) => stateOf(ps, b.nodeId) === 'alive', 30_000);
+  });
+
   it('a killed host is marked dead by the others', async () => {
     await d.kill();
     for (const h of [a, b, c]) await until(`${h.nodeId} marks host-d dead`, () => peers(h), (ps) => stateOf(ps, d.nodeId) === 'dead', 30_000);
