@@ -1,10 +1,6 @@
 // PEP on a network that drops multicast (the paper's own worry): with the multicast route removed
 // and every multicast datagram dropped by each host's firewall, seed peers still find each other
-// and place a task by unicast.
-//
-// SKIPPED until discovery reads CPS_PEP_SEEDS (seed peers by unicast, issue 3's protocol half, worked
-// on by another helper at the time of writing). Assumed format: comma-separated addresses, each
-// optionally `address:port` (the PEP port by default). Unskip, and adjust `seeds` below if the format differs.
+// and place a task by unicast (CPS_PEP_SEEDS; docs/pep.md §1).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHosts, type Host, type Hosts } from '../helpers/hosts.ts';
 import { peers, stateOf, taskId, until } from './pep-test-kit.ts';
@@ -12,7 +8,7 @@ import { peers, stateOf, taskId, until } from './pep-test-kit.ts';
 let cluster: Hosts;
 let a: Host, b: Host, c: Host;
 
-describe.skip('PEP with multicast blocked: seed peers by unicast', () => {
+describe('PEP with multicast blocked: seed peers by unicast', () => {
   beforeAll(async () => {
     cluster = await createHosts(3);
     [a, b, c] = cluster.hosts as [Host, Host, Host];
@@ -22,8 +18,9 @@ describe.skip('PEP with multicast blocked: seed peers by unicast', () => {
       h.blockMulticast();
     }
     const seeds = [b, c].map((h) => h.address).join(',');
-    // Only A is configured with seeds; B and C must learn A from its HELLOs.
-    await Promise.all([a.startServices({ env: { CPS_PEP_SEEDS: seeds } }), b.startServices(), c.startServices()]);
+    // Only A is configured with seeds; B and C run unicast-only with none, and must learn A from its HELLOs.
+    const unicastOnly = { CPS_PEP_MULTICAST: '0' };
+    await Promise.all([a.startServices({ env: { CPS_PEP_SEEDS: seeds } }), b.startServices({ env: unicastOnly }), c.startServices({ env: unicastOnly })]);
   });
 
   afterAll(async () => {
