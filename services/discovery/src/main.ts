@@ -12,6 +12,7 @@ import { nodeIdSchema } from './pep/messages.ts';
 import { fanoutTransport, parseSeeds } from './pep/fanout.ts';
 import { udpMulticastTransport, udpUnicastTransport } from './pep/socket.ts';
 import { provisionerView } from './provisioner.ts';
+import { provisionerCache } from './provisioner-cache.ts';
 import { createPublisher } from './publisher.ts';
 import { createResponder } from './responder.ts';
 import { createSelf } from './self.ts';
@@ -36,6 +37,8 @@ const envSchema = portsSchema.extend({
   CPS_PEP_SEEDS: z.string().max(4096).default(''),
   // Default: on, unless seeds are given. Seeds and multicast together are refused (pick one).
   CPS_PEP_MULTICAST: z.enum(['0', '1']).optional(),
+  // How often the provisioner's capacity is re-read in the background (PEP answers from the cache).
+  CPS_PEP_CAPACITY_REFRESH_MS: z.coerce.number().int().min(50).max(10_000).default(500),
   CPS_PEP_REPLAY_WINDOW_MS: z.coerce.number().int().min(1_000).max(600_000).default(30_000),
 });
 
@@ -53,7 +56,9 @@ async function main() {
   const auth = authFrom(config);
   const ports = portsFrom(config);
   const metrics = new Metrics();
-  const provisioner = provisionerView(provisionerClient({ baseUrl: `http://127.0.0.1:${ports.provisioner}` }));
+  const view = provisionerView(provisionerClient({ baseUrl: `http://127.0.0.1:${ports.provisioner}` }));
+  const provisioner = provisionerCache({ ...view, log, refreshMs: config.CPS_PEP_CAPACITY_REFRESH_MS });
+  metrics.gauge('pep_provisioner_view_age_ms', 'Age of the cached provisioner view (-1: none yet)', provisioner.ageMs);
   const seeds = parseSeeds(config.CPS_PEP_SEEDS, config.CPS_PEP_PORT);
   const multicast = (config.CPS_PEP_MULTICAST ?? (seeds.length ? '0' : '1')) === '1';
   if (multicast && seeds.length) throw new Error('invalid configuration:\n  CPS_PEP_SEEDS: seeds are for networks without multicast; unset CPS_PEP_MULTICAST or set it to 0');
@@ -73,8 +78,8 @@ async function main() {
     endpoint,
     metrics,
     log,
-    capacity: provisioner.capacity,
-    guests: provisioner.guests,
+    provisioner: provisioner.snapshot,
+    onChosen: provisioner.invalidate,
     self: self.base,
     holdMs: config.CPS_PEP_HOLD_MS,
     ackDelayMaxMs: config.CPS_PEP_ACK_DELAY_MAX_MS,
@@ -90,6 +95,7 @@ async function main() {
   onShutdown(log, async () => {
     hello.stop();
     responder.close();
+    provisioner.close();
     await served.close();
     await transport.close();
   });

@@ -12,10 +12,13 @@ export interface ResponderOptions {
   endpoint: PepEndpoint;
   metrics: Metrics;
   log: Logger;
-  /** This node's lendable capacity, from the local provisioner. */
-  capacity: () => Promise<Capacity>;
-  /** Task ids the local provisioner runs guests for: a confirmed hold ends once its guest is real. */
-  guests?: () => Promise<Set<string>>;
+  /**
+   * The local provisioner's view: lendable capacity and, when known, the task ids it runs guests
+   * for (a confirmed hold ends once its guest is real). Served from a cache in production.
+   */
+  provisioner: () => Promise<{ capacity: Capacity; guests?: Set<string> }>;
+  /** Called when this node is chosen: its provisioner is about to change. */
+  onChosen?: () => void;
   /** This node as ACKs describe it (capacity is added per answer). */
   self: () => Omit<AckNode, 'free' | 'accelerator' | 'total'>;
   timers?: Timers;
@@ -80,9 +83,8 @@ export function createResponder(o: ResponderOptions) {
     let cap: Capacity;
     let running: Set<string> | undefined;
     try {
-      cap = await o.capacity();
-      // If the guest list fails, confirmed holds just run to their expiry: safe, merely conservative.
-      if (o.guests && [...holds.values()].some((h) => h.confirmed)) running = await o.guests().catch(() => undefined);
+      // Without a guest list, confirmed holds just run to their expiry: safe, merely conservative.
+      ({ capacity: cap, guests: running } = await o.provisioner());
     } catch (err) {
       o.log.warn({ err, taskId: msg.taskId }, 'PEP cannot ask the provisioner for capacity; staying silent');
       return decline('provisioner-unreachable', msg);
@@ -152,6 +154,7 @@ export function createResponder(o: ResponderOptions) {
       h.confirmed = true;
       h.expiresAt = timers.now() + confirmedHoldMs;
       o.log.info({ taskId: msg.taskId, publisher: msg.sender, backups: msg.body.backups.map((b) => b.nodeId) }, 'PEP chosen to host');
+      o.onChosen?.();
     }
     endpoint.send({ type: 'CONFIRMED', taskId: msg.taskId, seq: msg.seq, body: { to: msg.sender } });
   }

@@ -71,7 +71,7 @@ export function makeNode(
   const self = createSelf({ nodeId: id, address: `10.9.0.${id.length}`, ports, capacity: cap });
   const hello = o.hello ? startMembership({ endpoint, membership, self, log: silent, intervalMs: 0 }) : undefined;
   const membershipOnly = hello ? undefined : endpoint.on((m, from) => (m.type === 'ACK' ? membership.observe(m.body.node, { from }) : undefined));
-  const responder = createResponder({ endpoint, metrics, log: silent, capacity: cap, self: self.base, ackDelayMaxMs: o.ackDelayMaxMs ?? 0, holdMs: o.holdMs });
+  const responder = createResponder({ endpoint, metrics, log: silent, provisioner: async () => ({ capacity: await cap() }), self: self.base, ackDelayMaxMs: o.ackDelayMaxMs ?? 0, holdMs: o.holdMs });
   const publisher = createPublisher({ endpoint, metrics, log: silent, describePeers: () => membership.describe(), lingerMs: 50 });
   return Object.assign(node, {
     endpoint,

@@ -1,0 +1,73 @@
+import type { ProvisionerSchemas } from '@cps/openapi';
+import type { Logger } from 'pino';
+
+type Capacity = ProvisionerSchemas['Capacity'];
+
+/** What the local provisioner said at one moment: the guests it runs and its free capacity. */
+export interface ProvisionerSnapshot {
+  capacity: Capacity;
+  guests: Set<string>;
+  at: number;
+}
+
+export interface ProvisionerCacheOptions {
+  capacity: () => Promise<Capacity>;
+  guests: () => Promise<Set<string>>;
+  log: Logger;
+  /** Background refresh period. */
+  refreshMs?: number;
+  /** A snapshot older than this is not trusted; the next read waits for a fresh one. */
+  maxAgeMs?: number;
+  now?: () => number;
+}
+
+/**
+ * The provisioner's view, refreshed in the background so that PEP answers and HELLOs never wait
+ * on HTTP: on a loaded 2-core host a slow GET /capacity once left a PUBLISH unanswered. Guests are
+ * read before capacity, so a guest created between the two reads is counted by capacity but not
+ * yet listed: its confirmed hold then stays and the capacity is counted twice (safe), never zero
+ * times (an over-commit).
+ */
+export function provisionerCache(o: ProvisionerCacheOptions) {
+  const now = o.now ?? Date.now;
+  const refreshMs = o.refreshMs ?? 500;
+  const maxAgeMs = o.maxAgeMs ?? 10_000;
+  let last: ProvisionerSnapshot | undefined;
+  let inflight: Promise<ProvisionerSnapshot> | undefined;
+  let failing = false;
+
+  const refresh = (): Promise<ProvisionerSnapshot> =>
+    (inflight ??= (async () => {
+      try {
+        const guests = await o.guests();
+        const capacity = await o.capacity();
+        last = { capacity, guests, at: now() };
+        if (failing) o.log.info('provisioner answers again');
+        failing = false;
+        return last;
+      } catch (err) {
+        if (!failing) o.log.warn({ err }, 'provisioner view not refreshed; answering from the last one while it is young');
+        failing = true;
+        throw err;
+      } finally {
+        inflight = undefined;
+      }
+    })());
+
+  const timer = setInterval(() => refresh().catch(() => undefined), refreshMs);
+  timer.unref();
+
+  /** The latest snapshot when young enough, else a fresh one (the first read, or the provisioner was away). */
+  const snapshot = async (): Promise<ProvisionerSnapshot> => (last && now() - last.at < maxAgeMs ? last : refresh());
+
+  return {
+    snapshot,
+    capacity: async (): Promise<Capacity> => (await snapshot()).capacity,
+    /** Something changed here (this node was CONFIRMed): refresh now rather than at the next tick. */
+    invalidate: (): void => void refresh().catch(() => undefined),
+    ageMs: () => (last ? now() - last.at : -1),
+    close: () => clearInterval(timer),
+  };
+}
+
+export type ProvisionerCache = ReturnType<typeof provisionerCache>;
