@@ -9,6 +9,7 @@ import type { BootstrapStore } from './bootstraps.ts';
 import type { ExportStore } from './exports.ts';
 import type { ImageLibrary } from './images.ts';
 import { fileResponse } from './ranges.ts';
+import type { Transfers } from './transfer.ts';
 import { contentLength } from './receive.ts';
 import type { ImageUploads } from './uploads.ts';
 
@@ -18,6 +19,7 @@ export interface StorageDeps {
   uploads: ImageUploads;
   bootstraps: BootstrapStore;
   exports: ExportStore;
+  transfers: Transfers;
   log: Logger;
 }
 
@@ -118,6 +120,19 @@ export function createApp(deps: StorageDeps) {
   app.delete('/disks/:taskId', pathId('taskId', 'TaskId'), async (c) => {
     await deps.disks.discard(c.req.param('taskId'));
     return c.body(null, 204);
+  });
+
+  app.get('/disks/:taskId/files', pathId('taskId', 'TaskId'), async (c) => c.json(await deps.transfers.manifest(c.req.param('taskId'))));
+
+  app.get('/disks/:taskId/files/:area/:fileName', pathId('taskId', 'TaskId'), fileNameParam, async (c) => {
+    const area = contract.check<'disks' | 'checkpoints'>('TransferArea', c.req.param('area'), 'path/area');
+    const { path, file } = await deps.transfers.file(c.req.param('taskId'), area, c.req.param('fileName'));
+    return fileResponse(path, file.sizeBytes, `"${file.sha256}"`, { range: c.req.header('range'), ifRange: c.req.header('if-range') });
+  });
+
+  app.post('/disks/:taskId/pull', pathId('taskId', 'TaskId'), requireJson, contract.json<StorageSchemas['PullRequest']>('PullRequest'), async (c) => {
+    const { created, disks } = await deps.transfers.pull(c.req.param('taskId'), c.req.valid('json').source);
+    return c.json(disks, created ? 201 : 200);
   });
 
   app.get('/exports', async (c) => c.json({ items: await deps.exports.list() }));

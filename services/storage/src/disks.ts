@@ -65,16 +65,18 @@ export class TaskDiskStore {
 
   /** Idempotent by task id: the same request again gives the same disks and `created: false`. */
   create(taskId: string, req: TaskDisksRequest): Promise<{ created: boolean; disks: TaskDisks }> {
-    return this.assemble(taskId, req, 'created', (staging, image, own) => this.build(staging, taskId, image, req, own));
+    const bootstrapBytes = async () => (req.bootstrap !== undefined ? (await this.d.bootstraps.get(req.bootstrap)).sizeBytes : 0);
+    return this.assemble(taskId, req, 'created', bootstrapBytes, (staging, image, own) => this.build(staging, taskId, image, req, own));
   }
 
   /**
    * Puts a complete set in place whose files `fill` writes into the staging folder (a transfer
    * from a peer), with the same locks, quota and capacity checks and all-or-nothing rename as
-   * `create`. Overlays are pointed at this peer's copy of their base image.
+   * `create`. Overlays are pointed at this peer's copy of their base image. `extraBytes`: what
+   * the files beside the main disk (a bootstrap disk) will take; the bootstrap need not be here.
    */
-  adopt(taskId: string, req: TaskDisksRequest, fill: (staging: string, own: OwnFile[]) => Promise<void>): Promise<{ created: boolean; disks: TaskDisks }> {
-    return this.assemble(taskId, req, 'adopted', async (staging, image, own) => {
+  adopt(taskId: string, req: TaskDisksRequest, extraBytes: number, fill: (staging: string, own: OwnFile[]) => Promise<void>): Promise<{ created: boolean; disks: TaskDisks }> {
+    return this.assemble(taskId, req, 'adopted', async () => extraBytes, async (staging, image, own) => {
       await fill(staging, own);
       for (const f of own) await chmod(path.join(staging, f.name), fileMode);
       if (image.source.kind === 'disk') {
@@ -92,6 +94,7 @@ export class TaskDiskStore {
     taskId: string,
     req: TaskDisksRequest,
     verb: string,
+    extraBytes: () => Promise<number>,
     make: (staging: string, image: ImageRecord, own: OwnFile[]) => Promise<void>,
   ): Promise<{ created: boolean; disks: TaskDisks }> {
     const dir = this.d.layout.taskDir(taskId);
@@ -114,8 +117,7 @@ export class TaskDiskStore {
       const disks = await this.spaceLock.run('space', async () => {
         const image = await this.d.images.get(req.image);
         await this.checkSize(image, req.diskMiB);
-        const extra = req.bootstrap !== undefined ? (await this.d.bootstraps.get(req.bootstrap)).sizeBytes : 0;
-        const want = req.diskMiB * MiB + extra;
+        const want = req.diskMiB * MiB + (await extraBytes());
         if (this.d.quotaBytes !== undefined) checkQuota(want, this.d.quotaBytes, await this.committedBytes());
         checkCapacity(want, await this.space());
         const plan = planDisks(taskId, dir, image, req);

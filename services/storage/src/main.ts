@@ -10,6 +10,9 @@ import { runTool } from './tool.ts';
 import { ImageUploads } from './uploads.ts';
 import { BootstrapStore } from './bootstraps.ts';
 import { ExportStore } from './exports.ts';
+import { Transfers } from './transfer.ts';
+import { Contract } from '@cps/common';
+import { specFiles, storageClient } from '@cps/openapi';
 
 const config = loadConfig(
   portsSchema.extend({
@@ -47,9 +50,10 @@ const disks = new TaskDiskStore({
   log,
 });
 await disks.prepare();
+const transfers = new Transfers({ layout, disks, contract: Contract.fromFile(specFiles.storage), peer: (baseUrl) => storageClient({ baseUrl }), log });
 const uploads = new ImageUploads({ layout, images, qemuImg, users: disks, maxUploadBytes: config.CPS_STORAGE_MAX_UPLOAD_MIB * MiB, log });
 
-const served = await serveApp(createApp({ images, disks, uploads, bootstraps, exports, log }), { port: portsFrom(config).storage, log });
+const served = await serveApp(createApp({ images, disks, uploads, bootstraps, exports, transfers, log }), { port: portsFrom(config).storage, log });
 log.info({ dataDir: layout.root }, 'storage ready');
 // Expired copies go within ten minutes of expiring (and are never served once expired).
 const sweeper = setInterval(() => void exports.sweep().catch((err) => log.error({ err }, 'export sweep failed')), 10 * 60_000);

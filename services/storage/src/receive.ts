@@ -28,12 +28,12 @@ export async function receiveToFile(body: ReadableStream<Uint8Array> | AsyncIter
   if (limits.expectedBytes !== undefined && limits.expectedBytes > limits.maxBytes) {
     throw new ProblemError('payload-too-large', `${limits.expectedBytes} bytes is more than the limit of ${limits.maxBytes} bytes (${mib(limits.maxBytes)})`);
   }
-  if (!body) throw new ProblemError(broken, 'there is no body');
+  if (!body && limits.expectedBytes !== 0) throw new ProblemError(broken, 'there is no body');
   const hash = createHash('sha256');
   let n = 0;
   const fh = await open(file, 'wx', 0o644);
   try {
-    for await (const chunk of body as AsyncIterable<Uint8Array>) {
+    for await (const chunk of (body ?? []) as AsyncIterable<Uint8Array>) {
       n += chunk.byteLength;
       if (n > limits.maxBytes) throw new ProblemError('payload-too-large', `the body passed the limit of ${limits.maxBytes} bytes (${mib(limits.maxBytes)})`);
       hash.update(chunk);

@@ -13,6 +13,9 @@ import { runTool, type RunTool } from '../src/tool.ts';
 import { ImageUploads } from '../src/uploads.ts';
 import { BootstrapStore } from '../src/bootstraps.ts';
 import { ExportStore } from '../src/exports.ts';
+import { Transfers } from '../src/transfer.ts';
+import { Contract } from '@cps/common';
+import { specFiles, storageClient, type StorageClient } from '@cps/openapi';
 
 export const tinyCmdline = 'console=tty0 console=ttyS0,115200 quiet';
 
@@ -55,6 +58,7 @@ export interface Fixture {
   uploads: ImageUploads;
   bootstraps: BootstrapStore;
   exports: ExportStore;
+  transfers: Transfers;
   /** The clock exports see; tests move it. */
   clock: { now: Date };
   app: ReturnType<typeof createApp>;
@@ -64,7 +68,7 @@ export interface Fixture {
 }
 
 /** A temp data dir with a fake `tiny` image, the real qemu-img, and a generous free-space answer unless told. */
-export async function makeFixture(opts: { freeBytes?: FreeBytes; reserveMiB?: number; qemuImgBin?: string; maxUploadBytes?: number; quotaMiB?: number } = {}): Promise<Fixture> {
+export async function makeFixture(opts: { freeBytes?: FreeBytes; reserveMiB?: number; qemuImgBin?: string; maxUploadBytes?: number; quotaMiB?: number; peer?: (baseUrl: string) => StorageClient } = {}): Promise<Fixture> {
   const root = await mkdtemp(path.join(tmpdir(), 'cps-storage-'));
   await chmod(root, 0o755); // as /var/lib/cps would be, so the qemu user could reach disks/
   await writeImage(root, 'tiny', tinyJson, { vmlinuz: 'kernel', 'initrd.img': 'initrd' });
@@ -94,8 +98,9 @@ export async function makeFixture(opts: { freeBytes?: FreeBytes; reserveMiB?: nu
   });
   await store.prepare();
   const uploads = new ImageUploads({ layout, images, qemuImg, users: store, maxUploadBytes: opts.maxUploadBytes ?? 64 * MiB, log });
-  const app = createApp({ images, disks: store, uploads, bootstraps, exports, log });
-  return { root, layout, images, store, uploads, bootstraps, exports, clock, app, logs: lines, toolCalls, cleanup: () => rm(root, { recursive: true, force: true }) };
+  const transfers = new Transfers({ layout, disks: store, contract: Contract.fromFile(specFiles.storage), peer: opts.peer ?? ((baseUrl) => storageClient({ baseUrl })), log });
+  const app = createApp({ images, disks: store, uploads, bootstraps, exports, transfers, log });
+  return { root, layout, images, store, uploads, bootstraps, exports, transfers, clock, app, logs: lines, toolCalls, cleanup: () => rm(root, { recursive: true, force: true }) };
 }
 
 export const taskId = () => `t-${Math.random().toString(16).slice(2, 10)}`;
