@@ -44,12 +44,13 @@ describe('portal to a VM screen', () => {
 
     const row = page.locator('tr[data-task-id]', { hasText: 'e2e </b>' }).first();
     await row.waitFor({ timeout: 30_000 });
-    taskId = (await row.getAttribute('data-task-id'))!;
-    expect(taskId).toMatch(/^t-/);
+    const id = (await row.getAttribute('data-task-id'))!;
+    taskId = id;
+    expect(id).toMatch(/^t-/);
     // The user's name is shown as text, never interpreted as markup.
     expect(await row.textContent()).toContain(name);
     await expect.poll(() => row.locator('.state').textContent(), { timeout: 120_000, interval: 500 }).toContain('running');
-    expect(domains()).toContain(`cps-${taskId}`);
+    expect(domains()).toContain(`cps-${id}`);
 
     const [consolePage] = await Promise.all([page.context().waitForEvent('page'), row.locator('.console').click()]);
     await consolePage.waitForLoadState();
@@ -73,7 +74,7 @@ describe('portal to a VM screen', () => {
     // Lit pixels could still be the BIOS: prove the screen is the guest's live shell by typing a
     // command into the console page and finding its effect on the guest's serial log.
     const api = coordinatorClient({ baseUrl: node.portal });
-    const serial = async () => (await api.GET('/api/tasks/{taskId}/serial', { params: { path: { taskId } }, parseAs: 'text' })).data ?? '';
+    const serial = async () => (await api.GET('/api/tasks/{taskId}/serial', { params: { path: { taskId: id } }, parseAs: 'text' })).data ?? '';
     await expect.poll(serial, { timeout: 60_000, interval: 1000 }).toContain('cps-guest: up');
     const marker = `typed-${Math.random().toString(16).slice(2, 10)}`;
     await expect
@@ -97,6 +98,6 @@ describe('portal to a VM screen', () => {
 
     await row.locator('.stop').click();
     await expect.poll(() => row.locator('.state').textContent(), { timeout: 60_000, interval: 500 }).toContain('stopped');
-    expect(domains()).not.toContain(`cps-${taskId}`);
+    expect(domains()).not.toContain(`cps-${id}`);
   });
 });
