@@ -112,6 +112,25 @@ describe('PEP codec', () => {
     expect(() => encode(longReason, key)).toThrow(PepEncodeError);
   });
 
+  it('the largest legal ACK and HELLO still fit in one packet', () => {
+    const num = 0.30000000000000004 * 1e5; // a long float where a peer may send any number
+    const node = {
+      nodeId: `n${'x'.repeat(63)}`,
+      address: 'a'.repeat(64),
+      ports: { coordinator: 65535, discovery: 65535, provisioner: 65535, storage: 65535, vncGateway: 65535 },
+      uptimeSec: 9_999_999_999.123456,
+      load: num,
+      total: { vcpus: 65_536, memoryMiB: 2 ** 30, diskMiB: 2 ** 40 },
+      free: { vcpus: 65_536, memoryMiB: 2 ** 30, diskMiB: 2 ** 40 },
+      accelerator: 'kvm' as const,
+    };
+    const base = { sender: node.nodeId, seq: 1, timestampMs: 1, nonce: Buffer.alloc(8), flags: 0 };
+    const ack: PepMessage = { ...base, type: 'ACK', taskId: 't'.repeat(63), body: { node } };
+    const hello: PepMessage = { ...base, type: 'HELLO', taskId: '', body: { node, head: true } };
+    for (const m of [ack, hello]) expect(encodingLength(m)).toBeLessThanOrEqual(MAX_PACKET);
+    testEncoder(ack);
+  });
+
   it('refuses to encode invalid messages', () => {
     const bad = [
       { ...samples[0]!, sender: 'has space' },

@@ -39,4 +39,6 @@ export const samples: PepMessage[] = [
   { ...env('node-a', ''), type: 'HELLO', body: { node: { nodeId: 'node-a', address: '::1', ports, uptimeSec: 3 }, head: true } },
   { ...env('node-b', ''), type: 'HELLO', body: { node: ackNode('node-b'), head: false } },
   { ...env('node-a', ''), type: 'LEAVE', body: { nodeId: 'node-a' } },
+  { ...env('node-b', 't-0001'), type: 'CONFIRMED', body: { to: 'node-a' } },
+  { ...env('node-b', ''), type: 'HELLO', body: { node: { ...ackNode('node-b'), load: 1.25, total: { vcpus: 4, memoryMiB: 8192, diskMiB: 100_000 } }, head: false } },
 ];
