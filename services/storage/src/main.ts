@@ -1,18 +1,18 @@
-import { createLogger, dataDirVar, loadConfig, onShutdown, portsFrom, portsSchema, serveApp } from '@cps/common';
+import { Contract, createLogger, dataDirVar, loadConfig, onShutdown, portsFrom, portsSchema, serveApp } from '@cps/common';
+import { specFiles, storageClient } from '@cps/openapi';
 import { z } from 'zod';
 import { createApp } from './app.ts';
+import { BootstrapStore } from './bootstraps.ts';
 import { statfsFreeBytes, MiB } from './capacity.ts';
 import { TaskDiskStore } from './disks.ts';
+import { ExportStore } from './exports.ts';
 import { ImageLibrary } from './images.ts';
 import { StorageLayout } from './paths.ts';
 import { QemuImg } from './qemu-img.ts';
+import { diskQuotaMiB } from './share-quota.ts';
 import { runTool } from './tool.ts';
-import { ImageUploads } from './uploads.ts';
-import { BootstrapStore } from './bootstraps.ts';
-import { ExportStore } from './exports.ts';
 import { Transfers } from './transfer.ts';
-import { Contract } from '@cps/common';
-import { specFiles, storageClient } from '@cps/openapi';
+import { ImageUploads } from './uploads.ts';
 
 const config = loadConfig(
   portsSchema.extend({
@@ -28,12 +28,14 @@ const config = loadConfig(
     CPS_STORAGE_EXPORT_RETENTION_HOURS: z.coerce.number().min(0).default(24),
     // The donor's share of disk for task disks (the provisioner's share policy); unset: no quota.
     CPS_SHARE_DISK_MIB: z.coerce.number().int().min(0).optional(),
+    CPS_SHARE_POLICY_FILE: z.string().min(1).optional(),
   }),
 );
 
 const log = createLogger('storage');
 const layout = new StorageLayout(config.CPS_DATA_DIR);
 const images = new ImageLibrary(layout, log);
+const quotaMiB = diskQuotaMiB(config, config.CPS_DATA_DIR);
 const qemuImg = new QemuImg(runTool, config.CPS_QEMU_IMG);
 const bootstraps = new BootstrapStore({ layout, run: runTool, maxArchiveBytes: config.CPS_STORAGE_MAX_BOOTSTRAP_MIB * MiB, log });
 const exports = new ExportStore({ layout, qemuImg, retentionMs: config.CPS_STORAGE_EXPORT_RETENTION_HOURS * 3_600_000, now: () => new Date(), log });
@@ -44,7 +46,7 @@ const disks = new TaskDiskStore({
   bootstraps,
   run: runTool,
   keepCopy: async (taskId, kept) => void (await exports.keep(taskId, kept)),
-  ...(config.CPS_SHARE_DISK_MIB !== undefined ? { quotaBytes: config.CPS_SHARE_DISK_MIB * MiB } : {}),
+  ...(quotaMiB !== undefined ? { quotaBytes: quotaMiB * MiB } : {}),
   freeBytes: statfsFreeBytes,
   reserveBytes: config.CPS_STORAGE_RESERVE_MIB * MiB,
   log,
@@ -54,7 +56,7 @@ const transfers = new Transfers({ layout, disks, contract: Contract.fromFile(spe
 const uploads = new ImageUploads({ layout, images, qemuImg, users: disks, maxUploadBytes: config.CPS_STORAGE_MAX_UPLOAD_MIB * MiB, log });
 
 const served = await serveApp(createApp({ images, disks, uploads, bootstraps, exports, transfers, log }), { port: portsFrom(config).storage, log });
-log.info({ dataDir: layout.root }, 'storage ready');
+log.info({ dataDir: layout.root, quotaMiB: quotaMiB ?? null }, 'storage ready');
 // Expired copies go within ten minutes of expiring (and are never served once expired).
 const sweeper = setInterval(() => void exports.sweep().catch((err) => log.error({ err }, 'export sweep failed')), 10 * 60_000);
 sweeper.unref();
