@@ -48,6 +48,8 @@ export interface Hypervisor {
   restore(file: string): Promise<void>;
   /** Sets (or with undefined lifts) the running domain's memory hard limit, a cgroup setting only. */
   limitMemory(name: string, mib: number | undefined): Promise<void>;
+  /** Why the domain is in its state, e.g. "paused (I/O error)"; optional, best effort. */
+  stateReason?(name: string): Promise<string | undefined>;
   close(): Promise<void>;
 }
 
@@ -203,6 +205,13 @@ export class LibvirtHypervisor implements Hypervisor {
     } catch (err) {
       throw wrap(`limit memory of ${name}`, (err as { stderr?: string }).stderr?.trim() ? new Error((err as { stderr: string }).stderr.trim()) : err);
     }
+  }
+
+  // The binding's getInfo has the state but not its reason.
+  async stateReason(name: string): Promise<string | undefined> {
+    if (this.uri.startsWith('test:')) return undefined; // a second process would see another test driver
+    const { stdout } = await run('virsh', ['-c', this.uri, 'domstate', '--domain', name, '--reason'], { timeout: 5_000 });
+    return stdout.trim() || undefined;
   }
 
   private async onDomain(what: string, name: string, fn: (d: libvirt.Domain) => Promise<void>): Promise<boolean> {

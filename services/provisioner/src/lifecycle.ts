@@ -82,7 +82,7 @@ export class Lifecycle {
       }
       this.d.log.info({ taskId, sizeBytes: cp.sizeBytes, leaveRunning }, 'guest checkpointed');
       if (leaveRunning) {
-        await this.intending(taskId, 'running', () => this.d.hypervisor.restore(cp.path));
+        await this.restoreFrom(taskId, cp.path);
         await this.vms.capMemory(taskId, need.memoryMiB);
       }
       this.d.events.emit({ kind: 'checkpointed', taskId, detail: leaveRunning ? 'left running' : 'stopped' });
@@ -110,7 +110,7 @@ export class Lifecycle {
       const cp = await this.d.checkpoints.read(taskId);
       if (!cp) throw new ProblemError('not-found', `task ${taskId} has no checkpoint to restore`);
       await this.vms.admit(cp);
-      await this.intending(taskId, 'running', () => this.d.hypervisor.restore(cp.path));
+      await this.restoreFrom(taskId, cp.path);
       const restored = await this.vms.get(taskId).catch(() => undefined);
       if (restored) await this.vms.capMemory(taskId, cp.memoryMiB);
       const vm = restored && (await this.vms.get(taskId));
@@ -121,6 +121,13 @@ export class Lifecycle {
       this.d.log.info({ taskId }, 'guest restored');
       return { vm, created: true };
     });
+  }
+
+  // Marked "running" only once it runs: until then the guest is absent, and an absent guest marked
+  // "running" would be reported as vanished by a watchdog look in between.
+  private async restoreFrom(taskId: string, file: string): Promise<void> {
+    await this.d.hypervisor.restore(file);
+    this.vms.expectations.mark(taskId, 'running');
   }
 
   private async mustOwn(taskId: string) {

@@ -3,9 +3,13 @@ import { z } from 'zod';
 import { createLogger, dataDirVar, loadConfig, onShutdown, portsFrom, portsSchema, serveApp } from '@cps/common';
 import { accelReader } from './accel.ts';
 import { createApp } from './app.ts';
+import { EventBus } from './events.ts';
+import { Expectations } from './expectations.ts';
 import { lazyLibvirt } from './hypervisor.ts';
 import { probeMemoryCapMode } from './memoryCap.ts';
 import { loadSharePolicy, SharePolicyError } from './sharePolicy.ts';
+import { QemuProcesses } from './qemuProcess.ts';
+import { Watchdog } from './watchdog.ts';
 
 const configSchema = portsSchema.extend({
   CPS_DATA_DIR: dataDirVar,
@@ -37,19 +41,28 @@ await hypervisor.ping().then(
   (err) => log.warn({ uri: hypervisor.uri, err: (err as Error).message }, 'libvirt does not answer yet; retrying on each request'),
 );
 
+const events = new EventBus();
+const expectations = new Expectations();
+// QEMU's pid files are only this host's when libvirt is the local system daemon.
+const processes = config.CPS_LIBVIRT_URI === 'qemu:///system' ? new QemuProcesses() : undefined;
+const watchdog = new Watchdog({ hypervisor, expectations, events, log, processes });
 const app = createApp({
   hypervisor,
   dataDir,
   accelerator: accelReader(dataDir, log),
   share: policy,
   memoryCap,
+  events,
+  expectations,
   log,
 });
 const served = await serveApp(app, { port: portsFrom(config).provisioner, hostname: '0.0.0.0', log });
+watchdog.start();
 
 // Guests are left running on shutdown: they belong to tasks, not to this process, and a restarted
 // provisioner finds them again by their metadata.
 onShutdown(log, async () => {
+  await watchdog.stop();
   await served.close();
   await hypervisor.close();
 });

@@ -1,0 +1,186 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createLogger, ProblemError } from '@cps/common';
+import { createApp } from '../src/app.ts';
+import { EventBus, type VmEvent } from '../src/events.ts';
+import { Expectations } from '../src/expectations.ts';
+import { connectLibvirt, type Hypervisor } from '../src/hypervisor.ts';
+import type { QemuProcesses } from '../src/qemuProcess.ts';
+import { Watchdog } from '../src/watchdog.ts';
+
+// The watchdog over libvirt's test driver: what happens behind the API's back is reported,
+// what the API did is not. Looks are taken by hand (tick), not on a timer.
+let hv: Hypervisor;
+let app: ReturnType<typeof createApp>;
+let watchdog: Watchdog;
+let events: EventBus;
+let reason: string | undefined;
+let libvirtAway = false;
+const dataDir = mkdtempSync(join(tmpdir(), 'cps-prov-watch-'));
+const made = new Set<string>();
+const newTask = () => {
+  const id = `t-${randomBytes(4).toString('hex')}`;
+  made.add(id);
+  return id;
+};
+const spec = {
+  name: 'watched',
+  vcpus: 1,
+  memoryMiB: 64,
+  disks: [],
+  boot: { kind: 'kernel', kernel: join(dataDir, 'images/k'), initrd: join(dataDir, 'images/i') },
+};
+const put = (id: string) => app.request(`/vms/${id}`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify(spec) });
+const post = (id: string, op: string) => app.request(`/vms/${id}/${op}`, { method: 'POST' });
+const of = (id: string): VmEvent[] => events.recent().filter((e) => e.taskId === id);
+
+beforeAll(async () => {
+  hv = await connectLibvirt('test:///default');
+  const watched: Hypervisor = Object.create(hv, {
+    stateReason: { value: async () => reason },
+    listNames: {
+      value: async () => {
+        if (libvirtAway) throw new ProblemError('hypervisor-error', 'list domains: client socket is closed');
+        return hv.listNames();
+      },
+    },
+  });
+  events = new EventBus();
+  const expectations = new Expectations();
+  const log = createLogger('t', 'silent');
+  app = createApp({ hypervisor: watched, dataDir, accelerator: async () => 'tcg', share: { vcpus: 8, memoryMiB: 4096 }, log, events, expectations });
+  watchdog = new Watchdog({ hypervisor: watched, expectations, events, log });
+  await watchdog.tick();
+});
+afterEach(async () => {
+  for (const id of made) await hv.remove(`cps-${id}`);
+  made.clear();
+  reason = undefined;
+  libvirtAway = false;
+  await watchdog.tick();
+});
+afterAll(async () => {
+  await watchdog.stop();
+  await hv.close();
+});
+
+describe('the watchdog', () => {
+  it('reports a guest that vanished behind the API\'s back, with when it was last seen', async () => {
+    const id = newTask();
+    expect((await put(id)).status).toBe(201);
+    await watchdog.tick();
+    await hv.remove(`cps-${id}`);
+    await watchdog.tick();
+    const [e, ...more] = of(id);
+    expect(more).toEqual([]);
+    expect(e).toMatchObject({ kind: 'vanished', taskId: id });
+    expect(Date.parse(e!.at)).toBeGreaterThanOrEqual(Date.parse(e!.lastSeenAt!));
+    await watchdog.tick();
+    expect(of(id)).toHaveLength(1);
+  });
+
+  it('stays quiet about what the API did: destroy, suspend/resume, checkpoint/restore, shutdown', async () => {
+    const id = newTask();
+    expect((await put(id)).status).toBe(201);
+    await watchdog.tick();
+    for (const op of ['suspend', 'resume', 'checkpoint', 'restore']) {
+      expect((await post(id, op)).status).toBeLessThan(300);
+      await watchdog.tick();
+    }
+    expect((await post(id, 'shutdown')).status).toBe(202);
+    await watchdog.tick();
+    expect((await put(id)).status).toBe(201);
+    await watchdog.tick();
+    await app.request(`/vms/${id}`, { method: 'DELETE' });
+    await watchdog.tick();
+    expect(of(id).map((e) => e.kind)).toEqual(['suspended', 'resumed', 'checkpointed']);
+  });
+
+  it('reports a pause nobody asked for, and an I/O error pause as io-error', async () => {
+    const a = newTask();
+    const b = newTask();
+    expect((await put(a)).status).toBe(201);
+    expect((await put(b)).status).toBe(201);
+    await watchdog.tick();
+    await hv.suspend(`cps-${a}`);
+    await watchdog.tick();
+    reason = 'paused (I/O error)';
+    await hv.suspend(`cps-${b}`);
+    await watchdog.tick();
+    expect(of(a)).toMatchObject([{ kind: 'paused', state: 'paused' }]);
+    expect(of(b)).toMatchObject([{ kind: 'io-error', state: 'paused' }]);
+    expect(of(b)[0]!.detail).toContain('paused (I/O error)');
+  });
+
+  it('does not take libvirt being away for every guest vanishing', async () => {
+    const id = newTask();
+    expect((await put(id)).status).toBe(201);
+    await watchdog.tick();
+    libvirtAway = true;
+    await watchdog.tick();
+    libvirtAway = false;
+    await watchdog.tick();
+    expect(of(id)).toEqual([]);
+  });
+
+  it('never watches a cps-* domain that a CPS provisioner did not make', async () => {
+    const id = newTask();
+    await hv.create(`<domain type='test'><name>cps-${id}</name><memory unit='MiB'>64</memory><os><type>hvm</type></os></domain>`);
+    await watchdog.tick();
+    await hv.remove(`cps-${id}`);
+    await watchdog.tick();
+    expect(of(id)).toEqual([]);
+  });
+
+  it('reports a dead QEMU from the process table once, before libvirt drops the domain, and not after a DELETE', async () => {
+    const dead = new Set<string>();
+    const processes = { check: (d: string) => (dead.has(d) ? 'dead' : 'alive'), keepOnly: () => undefined } as unknown as QemuProcesses;
+    const expectations = new Expectations();
+    const bus = new EventBus();
+    const log = createLogger('t', 'silent');
+    const own = createApp({ hypervisor: hv, dataDir, accelerator: async () => 'tcg', share: { vcpus: 8, memoryMiB: 4096 }, log, events: bus, expectations });
+    const dog = new Watchdog({ hypervisor: hv, expectations, events: bus, log, processes });
+    const a = newTask();
+    const b = newTask();
+    for (const id of [a, b]) {
+      expect((await own.request(`/vms/${id}`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify(spec) })).status).toBe(201);
+    }
+    await dog.tick();
+    await dog.tick();
+    dead.add(`cps-${a}`);
+    await dog.tick(); // libvirt still lists a: only the process table knows
+    expect(await hv.inspect(`cps-${a}`)).toBeDefined();
+    expect(bus.recent().map((e) => `${e.taskId}:${e.kind}`)).toEqual([`${a}:vanished`]);
+    const [e] = bus.recent();
+    expect(Date.parse(e!.at) - Date.parse(e!.lastSeenAt!)).toBeGreaterThanOrEqual(0);
+    await hv.remove(`cps-${a}`);
+    await dog.tick();
+    await dog.tick();
+    // b is destroyed through the API: its process dies as asked.
+    const deleting = own.request(`/vms/${b}`, { method: 'DELETE' });
+    dead.add(`cps-${b}`);
+    await deleting;
+    await dog.tick();
+    await dog.tick();
+    expect(bus.recent().map((x) => `${x.taskId}:${x.kind}`)).toEqual([`${a}:vanished`]);
+  });
+
+  it('looks on its own once started', async () => {
+    const id = newTask();
+    expect((await put(id)).status).toBe(201);
+    await watchdog.tick();
+    watchdog.start();
+    try {
+      const seen = new Promise<VmEvent>((resolve) => {
+        const off = events.subscribe((e) => e.taskId === id && (off(), resolve(e)));
+      });
+      await hv.remove(`cps-${id}`);
+      expect((await seen).kind).toBe('vanished');
+    } finally {
+      await watchdog.stop();
+    }
+  });
+});
