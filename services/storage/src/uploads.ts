@@ -1,4 +1,4 @@
-import { chmod, mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ProblemError, type Logger } from '@cps/common';
 import { detectFormat, type UploadFormat } from './image-check.ts';
@@ -113,6 +113,8 @@ export class ImageUploads {
   }
 
   private async existing(id: string): Promise<Image | null> {
+    // A new image is the usual case: no folder, so no "image skipped" warning from the library.
+    if (!(await stat(this.d.layout.imageDir(id)).catch(() => null))) return null;
     try {
       return (await this.d.images.get(id)).image;
     } catch (err) {

@@ -57,6 +57,7 @@ describe('image uploads', () => {
     expect(list.body.items.map((i: { id: string }) => i.id).sort()).toEqual([res.body.id, 'tiny'].sort());
     expect((await api.get(`/images/${res.body.id}`).expect(200)).body).toEqual(res.body);
     expect(await readdir(f.layout.tmpDir)).toEqual([]);
+    expect(f.logs().filter((l) => l.msg === 'image skipped')).toEqual([]);
   });
 
   it('detects qcow2 and ISO, and a task can boot from them', async () => {
