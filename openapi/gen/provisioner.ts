@@ -370,10 +370,11 @@ export interface components {
              *     asked for that (its QEMU died or was killed). shutdown: the guest powered itself off or is
              *     shutting down unasked. paused: paused and no one here asked for it. io-error: paused on a disk
              *     I/O error. owner-busy / owner-idle: the owner-first policy suspended / resumed the guest.
+             *     vacate: the owner has been busy so long that the guest should move to another peer.
              *     suspended, resumed, checkpointed: done through this API (for the record).
              * @enum {string}
              */
-            kind: "crashed" | "vanished" | "shutdown" | "paused" | "io-error" | "owner-busy" | "owner-idle" | "suspended" | "resumed" | "checkpointed";
+            kind: "crashed" | "vanished" | "shutdown" | "paused" | "io-error" | "owner-busy" | "owner-idle" | "vacate" | "suspended" | "resumed" | "checkpointed";
             taskId: components["schemas"]["TaskId"];
             /**
              * Format: date-time

@@ -36,6 +36,11 @@ const contract = Contract.fromFile(specFiles.provisioner);
 const taskParam = contract.param<TaskParam>('TaskParam');
 
 export function createApp(deps: AppDeps) {
+  return createProvisioner(deps).app;
+}
+
+/** The app and the lifecycle behind it, for what runs beside the API (the owner-first monitor). */
+export function createProvisioner(deps: AppDeps) {
   const events = deps.events ?? new EventBus();
   const vms = new Vms({ ...deps, share: deps.share ?? {}, expectations: deps.expectations ?? new Expectations() });
   const lifecycle = new Lifecycle(vms, { ...deps, checkpoints: new Checkpoints(deps.dataDir), events });
@@ -100,5 +105,5 @@ export function createApp(deps: AppDeps) {
     return c.text(text, 200, { 'cache-control': 'no-store' });
   });
 
-  return app;
+  return { app, vms, lifecycle, events };
 }

@@ -2,11 +2,13 @@ import { resolve } from 'node:path';
 import { z } from 'zod';
 import { createLogger, dataDirVar, loadConfig, onShutdown, portsFrom, portsSchema, serveApp } from '@cps/common';
 import { accelReader } from './accel.ts';
-import { createApp } from './app.ts';
+import { createProvisioner } from './app.ts';
 import { EventBus } from './events.ts';
 import { Expectations } from './expectations.ts';
 import { lazyLibvirt } from './hypervisor.ts';
 import { probeMemoryCapMode } from './memoryCap.ts';
+import { OwnerFirst } from './ownerFirst.ts';
+import { OwnerSampler, xIdleSec } from './ownerSampler.ts';
 import { loadSharePolicy, SharePolicyError } from './sharePolicy.ts';
 import { QemuProcesses } from './qemuProcess.ts';
 import { Watchdog } from './watchdog.ts';
@@ -46,7 +48,8 @@ const expectations = new Expectations();
 // QEMU's pid files are only this host's when libvirt is the local system daemon.
 const processes = config.CPS_LIBVIRT_URI === 'qemu:///system' ? new QemuProcesses() : undefined;
 const watchdog = new Watchdog({ hypervisor, expectations, events, log, processes });
-const app = createApp({
+let owner: OwnerFirst | undefined;
+const { app, vms, lifecycle } = createProvisioner({
   hypervisor,
   dataDir,
   accelerator: accelReader(dataDir, log),
@@ -54,15 +57,22 @@ const app = createApp({
   memoryCap,
   events,
   expectations,
+  ownerBusy: () => owner?.busy ?? false,
   log,
 });
+if (policy.owner.enabled) {
+  const sampler = new OwnerSampler({ desktopIdleSec: () => xIdleSec() });
+  owner = new OwnerFirst({ sampler, thresholds: policy.owner, vms, lifecycle, events, log });
+}
 const served = await serveApp(app, { port: portsFrom(config).provisioner, hostname: '0.0.0.0', log });
 watchdog.start();
+owner?.start();
 
 // Guests are left running on shutdown: they belong to tasks, not to this process, and a restarted
 // provisioner finds them again by their metadata.
 onShutdown(log, async () => {
   await watchdog.stop();
+  await owner?.stop();
   await served.close();
   await hypervisor.close();
 });

@@ -22,6 +22,8 @@ const seconds = z.number().min(0).max(86_400);
 
 export const ownerSchema = z
   .object({
+    /** Watch the owner and suspend the guests when they are busy. */
+    enabled: z.boolean().default(true),
     /** Host CPU busy with the owner's own work (not the guests'), % of all cores, above which the owner is busy. */
     cpuBusyPercent: z.number().min(1).max(100).default(50),
     /** Memory pressure (PSI "some" avg10, %) above which the owner is busy; where PSI is missing, MemAvailable is used. */
@@ -30,10 +32,10 @@ export const ownerSchema = z
     minAvailableMemoryMiB: count.default(256),
     /** Desktop input within this many seconds counts as the owner at work (only where a session exists). */
     desktopIdleSec: seconds.default(60),
-    /** Busy this long (seconds) → the guests are suspended. */
-    graceSec: seconds.default(10),
+    /** Busy this long (seconds) → the guests are suspended (HTCondor waits 2 minutes). */
+    graceSec: seconds.default(60),
     /** Idle this long after a suspension → the guests resume. */
-    resumeAfterSec: seconds.default(30),
+    resumeAfterSec: seconds.default(60),
     /** Suspended this long → the coordinator is asked to move the guest elsewhere. */
     vacateAfterSec: seconds.default(600),
     /** How often the owner is looked at (seconds). */
@@ -66,6 +68,7 @@ export const ENV_OVERRIDES: Record<string, string> = {
   CPS_SHARE_MEMORY_MIB: 'memoryMiB',
   CPS_SHARE_DISK_MIB: 'diskMiB',
   CPS_SHARE_HOURS: 'hours',
+  CPS_OWNER_FIRST: 'owner.enabled',
   CPS_OWNER_CPU_BUSY_PERCENT: 'owner.cpuBusyPercent',
   CPS_OWNER_MEMORY_PRESSURE_PERCENT: 'owner.memoryPressurePercent',
   CPS_OWNER_MIN_AVAILABLE_MEMORY_MIB: 'owner.minAvailableMemoryMiB',
@@ -93,7 +96,7 @@ export function loadSharePolicy(dataDir: string, env: NodeJS.ProcessEnv = proces
     const value = env[name];
     if (value === undefined || value === '') continue;
     fromEnv.push(name);
-    setPath(raw, path, path === 'hours' ? splitHours(value) : parseEnvNumber(name, value));
+    setPath(raw, path, path === 'hours' ? splitHours(value) : path === 'owner.enabled' ? parseEnvBool(name, value) : parseEnvNumber(name, value));
   }
   const r = sharePolicySchema.safeParse(raw);
   if (!r.success) {
@@ -126,6 +129,12 @@ function parseEnvNumber(name: string, value: string): number {
   const r = envNumber.safeParse(value);
   if (!r.success || value.trim() === '') throw new SharePolicyError(`invalid share policy: ${name}=${JSON.stringify(value)} is not a number`);
   return r.data;
+}
+
+function parseEnvBool(name: string, value: string): boolean {
+  if (/^(1|true|yes|on)$/i.test(value)) return true;
+  if (/^(0|false|no|off)$/i.test(value)) return false;
+  throw new SharePolicyError(`invalid share policy: ${name}=${JSON.stringify(value)} is not a yes/no (1/0, true/false)`);
 }
 
 const splitHours = (v: string): string[] => v.split(',').map((s) => s.trim()).filter((s) => s !== '');

@@ -27,12 +27,13 @@ describe('loadSharePolicy', () => {
     expect(policy).toEqual({
       hours: [],
       owner: {
+        enabled: true,
         cpuBusyPercent: 50,
         memoryPressurePercent: 10,
         minAvailableMemoryMiB: 256,
         desktopIdleSec: 60,
-        graceSec: 10,
-        resumeAfterSec: 30,
+        graceSec: 60,
+        resumeAfterSec: 60,
         vacateAfterSec: 600,
         sampleSec: 1,
       },
@@ -53,10 +54,11 @@ describe('loadSharePolicy', () => {
       CPS_SHARE_MEMORY_MIB: '1024',
       CPS_SHARE_HOURS: '22:00-06:00, 12:00-13:00',
       CPS_OWNER_GRACE_SEC: '2',
+      CPS_OWNER_FIRST: 'off',
       CPS_SHARE_DISK_MIB: '',
     });
     expect(source).toBe(`${join(d, 'policy.yaml')} + env`);
-    expect(policy).toMatchObject({ vcpus: 2, memoryMiB: 1024, hours: ['22:00-06:00', '12:00-13:00'], owner: { cpuBusyPercent: 70, graceSec: 2 } });
+    expect(policy).toMatchObject({ vcpus: 2, memoryMiB: 1024, hours: ['22:00-06:00', '12:00-13:00'], owner: { cpuBusyPercent: 70, graceSec: 2, enabled: false } });
     expect(policy.diskMiB).toBeUndefined();
   });
 
@@ -90,6 +92,7 @@ describe('loadSharePolicy', () => {
     ['CPS_SHARE_VCPUS', '-1', /vcpus: .*>=0/],
     ['CPS_SHARE_HOURS', 'evenings', /hours\.0: must be/],
     ['CPS_OWNER_GRACE_SEC', 'NaN', /CPS_OWNER_GRACE_SEC="NaN" is not a number/],
+    ['CPS_OWNER_FIRST', 'maybe', /CPS_OWNER_FIRST="maybe" is not a yes\/no/],
   ])('refuses %s=%s naming the variable', (name, value, message) => {
     const m = fails(() => loadSharePolicy(dir(), { [name]: value }));
     expect(m).toMatch(message);

@@ -1,0 +1,100 @@
+import type { Logger } from '@cps/common';
+import type { EventBus } from './events.ts';
+import type { Lifecycle } from './lifecycle.ts';
+import { initialOwnerState, ownerStep, type OwnerAction, type OwnerSample, type OwnerState } from './ownerRules.ts';
+import type { OwnerThresholds } from './sharePolicy.ts';
+import type { Vms } from './vms.ts';
+
+export interface OwnerFirstDeps {
+  sampler: { sample(): Promise<OwnerSample> };
+  thresholds: OwnerThresholds;
+  vms: Vms;
+  lifecycle: Lifecycle;
+  events: EventBus;
+  log: Logger;
+}
+
+/**
+ * Runs the owner-first rules (ownerRules.ts) on a timer and carries out what they say: suspend
+ * every guest at once, resume the ones it suspended, and ask for a vacate. Each is an event on
+ * GET /events for the coordinator. Guests suspended through the API are not its to resume.
+ */
+export class OwnerFirst {
+  private state: OwnerState = initialOwnerState(Date.now());
+  private readonly held = new Set<string>();
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private started = false;
+
+  constructor(private readonly d: OwnerFirstDeps) {}
+
+  /** While not idle, this peer takes on no new guests (START). */
+  get busy(): boolean {
+    return this.state.phase !== 'idle';
+  }
+
+  start(): void {
+    this.timer ??= setInterval(() => void this.tick(), this.d.thresholds.sampleSec * 1000);
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    this.timer = undefined;
+    await this.running;
+  }
+
+  tick(): Promise<void> {
+    this.running ??= this.step().finally(() => (this.running = undefined));
+    return this.running;
+  }
+
+  private async step(): Promise<void> {
+    let sample: OwnerSample;
+    try {
+      sample = await this.d.sampler.sample();
+    } catch (err) {
+      this.d.log.warn({ err: (err as Error).message }, 'cannot sample the owner\'s activity');
+      return;
+    }
+    if (!this.started) {
+      // The first CPU reading is a baseline, not a rate.
+      this.started = true;
+      this.state = initialOwnerState(sample.atMs);
+      return;
+    }
+    const { state, action, why } = ownerStep(this.state, sample, this.d.thresholds);
+    if (state.phase !== this.state.phase) this.d.log.info({ from: this.state.phase, to: state.phase, why }, 'owner activity');
+    this.state = state;
+    if (action) await this.act(action, why.join('; ') || 'the owner is idle');
+  }
+
+  private async act(action: OwnerAction, why: string): Promise<void> {
+    if (action === 'suspend') {
+      for (const vm of await this.d.vms.list()) {
+        if (vm.state !== 'running') continue;
+        try {
+          await this.d.lifecycle.suspend(vm.taskId);
+          this.held.add(vm.taskId);
+          this.d.events.emit({ kind: 'owner-busy', taskId: vm.taskId, state: 'paused', detail: `suspended: ${why}` });
+        } catch (err) {
+          this.d.log.warn({ taskId: vm.taskId, err: (err as Error).message }, 'could not suspend a guest for its owner');
+        }
+      }
+    } else if (action === 'resume') {
+      for (const taskId of this.held) {
+        try {
+          await this.d.lifecycle.resume(taskId);
+          this.d.events.emit({ kind: 'owner-idle', taskId, state: 'running', detail: 'resumed: the owner is idle again' });
+        } catch (err) {
+          // Moved, checkpointed or destroyed meanwhile: nothing to resume.
+          this.d.log.info({ taskId, err: (err as Error).message }, 'guest held for the owner is gone');
+        }
+      }
+      this.held.clear();
+    } else {
+      for (const taskId of this.held) {
+        this.d.events.emit({ kind: 'vacate', taskId, state: 'paused', detail: `the owner has been busy for ${this.d.thresholds.vacateAfterSec} s: move this guest` });
+      }
+    }
+  }
+}
