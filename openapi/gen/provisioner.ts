@@ -407,6 +407,11 @@ export interface components {
                     host: string;
                     /** @description The guest's VNC TCP port; 0 while libvirt has not given it one. */
                     port: number;
+                    /**
+                     * @description The guest's VNC password, random per task (8 characters, VNC's limit). For this peer's
+                     *     vnc-gateway only, which logs in for the user; it is never shown to users.
+                     */
+                    password?: string;
                 };
                 /** @description The host pty of the serial console */
                 serialPty?: string;

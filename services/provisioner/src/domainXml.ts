@@ -51,6 +51,8 @@ export interface DomainSpec {
   network?: 'user' | 'none';
   /** A digest of the request this domain was made from, so a repeated PUT can tell "same" from "different". */
   specDigest?: string;
+  /** The VNC password (VNC allows 8 characters); none: VNC without a password. */
+  vncPassword?: string;
   /** Write the memory hard limit into the XML (default); false where it is set live or not at all (memoryCap.ts). */
   memtune?: boolean;
 }
@@ -90,6 +92,7 @@ export function buildDomainXml(spec: DomainSpec, policy: DomainPolicy): string {
   if (spec.specDigest !== undefined && !/^[a-f0-9]{16,128}$/.test(spec.specDigest)) throw invalid('spec digest must be hex');
   if (!Array.isArray(spec.disks) || spec.disks.length > MAX_DISKS) throw invalid(`at most ${MAX_DISKS} disks`);
   const serialLog = checkAllowedPath(spec.serialLog, policy.logRoots, 'serial log');
+  if (spec.vncPassword !== undefined && !/^[A-Za-z0-9]{8}$/.test(spec.vncPassword)) throw invalid('VNC password must be 8 letters or digits');
 
   return renderXml(
     el(
@@ -126,7 +129,11 @@ export function buildDomainXml(spec: DomainSpec, policy: DomainPolicy): string {
         el('serial', { type: 'pty' }, el('log', { file: serialLog, append: 'on' }), el('target', { port: 0 })),
         el('console', { type: 'pty' }, el('target', { type: 'serial', port: 0 })),
         // Loopback only: the vnc-gateway on this peer is the one way in.
-        el('graphics', { type: 'vnc', port: -1, autoport: 'yes', listen: '127.0.0.1' }, el('listen', { type: 'address', address: '127.0.0.1' })),
+        el(
+          'graphics',
+          { type: 'vnc', port: -1, autoport: 'yes', listen: '127.0.0.1', passwd: spec.vncPassword },
+          el('listen', { type: 'address', address: '127.0.0.1' }),
+        ),
         // Plain VGA shows the kernel's text console (console=tty0) without any guest driver.
         el('video', {}, el('model', { type: 'vga' })),
         el('memballoon', { model: 'none' }),

@@ -11,7 +11,7 @@ export interface DomainStatus {
   vcpus: number;
   /** The domain's maximum memory (what it may use), in KiB as libvirt reports it. */
   maxMemKiB: number;
-  /** The live XML (graphics ports and ptys are only known here). */
+  /** The live XML (graphics ports and ptys are only known here), with secrets (the VNC password). */
   xml: string;
 }
 
@@ -141,7 +141,8 @@ export class LibvirtHypervisor implements Hypervisor {
     if (!dom) return undefined;
     try {
       const info = await dom.getInfo();
-      const xml = await dom.getXMLDesc();
+      // SECURE: with the VNC password, which the local vnc-gateway needs to log in for the user.
+      const xml = await dom.getXMLDesc(libvirt.DomainGetXMLDescFlags.SECURE);
       return { name, state: STATES[info.state] ?? 'nostate', vcpus: info.nrVirtCpu, maxMemKiB: info.maxMem, xml };
     } catch (err) {
       if (isNotFound(err)) return undefined;

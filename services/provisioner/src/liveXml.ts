@@ -9,6 +9,8 @@ export interface LiveFacts {
   task?: { id: string; spec?: string };
   vncPort?: number;
   vncListen?: string;
+  /** Only in XML read with libvirt's SECURE flag. */
+  vncPassword?: string;
   serialPty?: string;
 }
 
@@ -50,6 +52,7 @@ export function readLiveXml(xml: string): LiveFacts {
     task: task ? { id: task['@id'] as string, spec: str(task['@spec']) } : undefined,
     vncPort: Number.isInteger(port) && port > 0 ? port : undefined,
     vncListen: str(vnc?.['@listen']),
+    vncPassword: str(vnc?.['@passwd']),
     serialPty: str(obj(pty?.source)?.['@path']),
   };
 }

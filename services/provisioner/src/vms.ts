@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomInt } from 'node:crypto';
 import { mkdir, open, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ProblemError, type Logger } from '@cps/common';
@@ -86,6 +86,7 @@ export class Vms {
         serialLog: this.serialLogPath(taskId),
         specDigest: digest,
         memtune: (this.d.memoryCap ?? 'xml') === 'xml',
+        vncPassword: vncPassword(),
       },
       policyFor(this.d.dataDir, taskId),
     );
@@ -255,8 +256,18 @@ export function toVm(taskId: string, status: DomainStatus, facts = readLiveXml(s
     memoryMiB: Math.floor(status.maxMemKiB / 1024),
     accelerator: facts.type === 'kvm' ? 'kvm' : 'tcg',
     // Port 0: libvirt has not given the guest a VNC port (yet); the listen address is always loopback.
-    console: { vnc: { host: '127.0.0.1', port: facts.vncPort ?? 0 }, ...(facts.serialPty ? { serialPty: facts.serialPty } : {}) },
+    console: {
+      vnc: { host: '127.0.0.1', port: facts.vncPort ?? 0, ...(facts.vncPassword ? { password: facts.vncPassword } : {}) },
+      ...(facts.serialPty ? { serialPty: facts.serialPty } : {}),
+    },
   };
+}
+
+const PASSWORD_CHARS = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+
+/** 8 random characters (VNC uses no more), ~47 bits: it keeps other local users off the guest's screen. */
+export function vncPassword(): string {
+  return Array.from({ length: 8 }, () => PASSWORD_CHARS[randomInt(PASSWORD_CHARS.length)]).join('');
 }
 
 /** A stable digest of the request, so "PUT the same spec again" can be told from "PUT a different one". */

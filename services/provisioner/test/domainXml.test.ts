@@ -133,6 +133,16 @@ describe('buildDomainXml', () => {
     expect(buildDomainXml({ ...typical, memtune: false }, policy)).not.toContain('memtune');
   });
 
+  it('puts the VNC password on the graphics element, and accepts only 8 letters or digits', () => {
+    const xml = buildDomainXml({ ...typical, vncPassword: 'Ab3dE6gH' }, policy);
+    expect(parser.parse(xml).domain.devices.graphics['@passwd']).toBe('Ab3dE6gH');
+    expect(readLiveXml(xml).vncPassword).toBe('Ab3dE6gH');
+    for (const bad of ['short', 'waytoolong1', 'pass word', 'pa"ss><x', 'päss1234', '']) {
+      expect(problemOf(() => buildDomainXml({ ...typical, vncPassword: bad }, policy)).problemType).toBe('validation-failed');
+    }
+    expect(buildDomainXml(typical, policy)).not.toContain('passwd');
+  });
+
   it('boots from disk or cdrom when asked', () => {
     expect(buildDomainXml({ ...typical, boot: { kind: 'disk' } }, policy)).toContain('<boot dev="hd"/>');
     expect(buildDomainXml({ ...typical, boot: { kind: 'cdrom' } }, policy)).toContain('<boot dev="cdrom"/>');

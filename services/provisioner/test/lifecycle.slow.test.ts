@@ -68,6 +68,8 @@ describe('the lifecycle of a real guest under QEMU', () => {
       }),
     });
     expect(put.status, await put.clone().text()).toBe(201);
+    const password = (await put.clone().json()).console.vnc.password;
+    expect(password).toMatch(/^[A-Za-z0-9]{8}$/);
     await waitForTick(1);
 
     const paused = await post('suspend');
@@ -100,7 +102,8 @@ describe('the lifecycle of a real guest under QEMU', () => {
     const restored = await post('restore');
     expect(restored.status, await restored.clone().text()).toBe(201);
     expect((await restored.json()).state).toBe('running');
-    // The restored guest is held to its share again.
+    // The restored guest keeps its VNC password, and is held to its share again.
+    expect((await (await app.request(`/vms/${taskId}`)).json()).console.vnc.password).toBe(password);
     expect(virsh('memtune', domain)).toMatch(/hard_limit\s*:\s*524288/);
     expect(virsh('schedinfo', domain)).toMatch(/vcpu_quota\s*:\s*100000/);
     const after = await waitForTick(atCheckpoint + 1);

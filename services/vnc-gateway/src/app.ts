@@ -1,5 +1,6 @@
 import { Contract, healthRoutes, ProblemError, problemErrorHandler, problemNotFound, type Logger } from '@cps/common';
 import { specFiles, type ProvisionerClient, type VncGatewaySchemas } from '@cps/openapi';
+import type { Duplex } from 'node:stream';
 import { Hono } from 'hono';
 import { provisionerTargets, type ResolveTarget } from './console-target.ts';
 import { dialTcp, type DialVnc } from './dial.ts';
@@ -9,6 +10,7 @@ import { consoleRoutes, dialPeerGateway, hopHeader, type DialPeer, type LocatePe
 import { ConsoleSession } from './session.ts';
 import { SessionRegistry } from './sessions.ts';
 import { novncRoot, staticFiles } from './static-files.ts';
+import { noAuthFacade, vncLogin } from './vnc-auth.ts';
 import type { UpgradeBindings } from './upgrade.ts';
 
 export interface GatewayDeps {
@@ -72,7 +74,15 @@ export function createApp(deps: GatewayDeps) {
       throw new ProblemError('bad-request', `a page from ${c.req.header('origin')} may not open consoles of this gateway`);
     }
     const route = await routes(taskId, { hopped: c.req.header(hopHeader) !== undefined });
-    const tcp = route.kind === 'local' ? await dialVnc(route.target.host, route.target.port) : await dialPeer(route.gateway, taskId);
+    let tcp: Duplex = route.kind === 'local' ? await dialVnc(route.target.host, route.target.port) : await dialPeer(route.gateway, taskId);
+    if (route.kind === 'local' && route.target.password) {
+      // The password stays here: the browser is shown a VNC server that asks for none.
+      await vncLogin(tcp, route.target.password).catch((err) => {
+        tcp.destroy();
+        throw err;
+      });
+      tcp = noAuthFacade(tcp);
+    }
     const upgrader = c.env?.upgrader;
     if (!upgrader) {
       // A plain GET is a diagnosis: it got this far, so an upgrade would have worked.

@@ -5,6 +5,8 @@ import { ProblemError } from '@cps/common';
 export interface VncTarget {
   host: string;
   port: number;
+  /** The guest's VNC password, which the gateway uses to log in for the user (vnc-auth.ts). */
+  password?: string;
 }
 
 /** Finds the VNC server of a task's guest; the peer hop would be a second implementation. */
@@ -53,6 +55,7 @@ export function provisionerTargets(provisioner: ProvisionerClient): ResolveTarge
         `the provisioner gave ${JSON.stringify(vnc.host)}:${JSON.stringify(vnc.port)} as the VNC address; only 127.0.0.1 or ::1 is ever dialled`,
       );
     }
-    return { host: vnc.host, port: vnc.port };
+    const password = r.data.console.vnc.password;
+    return { host: vnc.host, port: vnc.port, ...(typeof password === 'string' && password !== '' ? { password } : {}) };
   };
 }
