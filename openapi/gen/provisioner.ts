@@ -343,6 +343,12 @@ export interface components {
             memoryMiB: number;
             disks: components["schemas"]["DiskSpec"][];
             boot: components["schemas"]["BootSpec"];
+            /**
+             * @description Take a checkpoint (libvirt save, the guest left running) this often, counted from the last
+             *     one (or from when this provisioner first saw the guest). Each pauses the guest for about
+             *     as long as its memory takes to write, and a restored guest may get a new VNC port.
+             */
+            checkpointEverySec?: number;
         };
         CheckpointRequest: {
             /** @description Restore the guest from the file at once so it runs on (default false). */
@@ -401,6 +407,8 @@ export interface components {
             memoryMiB: number;
             /** @enum {string} */
             accelerator: "kvm" | "tcg";
+            /** @description The periodic checkpoint interval the guest was created with */
+            checkpointEverySec?: number;
             console: {
                 vnc: {
                     /** @description Always 127.0.0.1; VNC never listens beyond loopback. */

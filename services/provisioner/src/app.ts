@@ -43,7 +43,8 @@ export function createApp(deps: AppDeps) {
 export function createProvisioner(deps: AppDeps) {
   const events = deps.events ?? new EventBus();
   const vms = new Vms({ ...deps, share: deps.share ?? {}, expectations: deps.expectations ?? new Expectations() });
-  const lifecycle = new Lifecycle(vms, { ...deps, checkpoints: new Checkpoints(deps.dataDir), events });
+  const checkpoints = new Checkpoints(deps.dataDir);
+  const lifecycle = new Lifecycle(vms, { ...deps, checkpoints, events });
   const app = new Hono();
   app.onError(problemErrorHandler(deps.log));
   app.notFound(problemNotFound);
@@ -105,5 +106,5 @@ export function createProvisioner(deps: AppDeps) {
     return c.text(text, 200, { 'cache-control': 'no-store' });
   });
 
-  return { app, vms, lifecycle, events };
+  return { app, vms, lifecycle, events, checkpoints };
 }

@@ -51,6 +51,8 @@ export interface DomainSpec {
   network?: 'user' | 'none';
   /** A digest of the request this domain was made from, so a repeated PUT can tell "same" from "different". */
   specDigest?: string;
+  /** Periodic checkpoints (seconds), kept in the metadata so a restarted provisioner goes on with them. */
+  checkpointEverySec?: number;
   /** The VNC password (VNC allows 8 characters); none: VNC without a password. */
   vncPassword?: string;
   /** Write the memory hard limit into the XML (default); false where it is set live or not at all (memoryCap.ts). */
@@ -92,6 +94,7 @@ export function buildDomainXml(spec: DomainSpec, policy: DomainPolicy): string {
   if (spec.specDigest !== undefined && !/^[a-f0-9]{16,128}$/.test(spec.specDigest)) throw invalid('spec digest must be hex');
   if (!Array.isArray(spec.disks) || spec.disks.length > MAX_DISKS) throw invalid(`at most ${MAX_DISKS} disks`);
   const serialLog = checkAllowedPath(spec.serialLog, policy.logRoots, 'serial log');
+  if (spec.checkpointEverySec !== undefined) checkInt(spec.checkpointEverySec, 30, 604_800, 'checkpointEverySec');
   if (spec.vncPassword !== undefined && !/^[A-Za-z0-9]{8}$/.test(spec.vncPassword)) throw invalid('VNC password must be 8 letters or digits');
 
   return renderXml(
@@ -101,7 +104,11 @@ export function buildDomainXml(spec: DomainSpec, policy: DomainPolicy): string {
       el('name', {}, name),
       el('title', {}, title),
       el('description', {}, `CPS guest of task ${spec.taskId}`),
-      el('metadata', {}, el('cps:task', { 'xmlns:cps': CPS_NS, id: spec.taskId, spec: spec.specDigest })),
+      el(
+        'metadata',
+        {},
+        el('cps:task', { 'xmlns:cps': CPS_NS, id: spec.taskId, spec: spec.specDigest, checkpointEverySec: spec.checkpointEverySec }),
+      ),
       el('memory', { unit: 'MiB' }, String(spec.memoryMiB)),
       el('currentMemory', { unit: 'MiB' }, String(spec.memoryMiB)),
       el('vcpu', { placement: 'static' }, String(spec.vcpus)),

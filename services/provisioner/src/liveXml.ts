@@ -6,7 +6,7 @@ export interface LiveFacts {
   type: string;
   title?: string;
   /** Present only on domains a CPS provisioner made (our metadata element). */
-  task?: { id: string; spec?: string };
+  task?: { id: string; spec?: string; checkpointEverySec?: number };
   vncPort?: number;
   vncListen?: string;
   /** Only in XML read with libvirt's SECURE flag. */
@@ -33,6 +33,11 @@ const arr = (x: unknown): Node[] => (Array.isArray(x) ? x.map(obj).filter((n): n
 // An element holding only text parses to a string; one with attributes too, to { '#text': ... }.
 const text = (x: unknown): string | undefined => str(x) ?? str(obj(x)?.['#text']);
 
+function every(x: unknown): { checkpointEverySec?: number } {
+  const n = Number(str(x));
+  return Number.isInteger(n) && n > 0 ? { checkpointEverySec: n } : {};
+}
+
 /**
  * libvirt writes this XML, but the title inside came from a user: it is read with a real parser,
  * never with patterns over the text.
@@ -49,7 +54,7 @@ export function readLiveXml(xml: string): LiveFacts {
   return {
     type: str(domain['@type']) ?? '',
     title: text(domain.title),
-    task: task ? { id: task['@id'] as string, spec: str(task['@spec']) } : undefined,
+    task: task ? { id: task['@id'] as string, spec: str(task['@spec']), ...every(task['@checkpointEverySec']) } : undefined,
     vncPort: Number.isInteger(port) && port > 0 ? port : undefined,
     vncListen: str(vnc?.['@listen']),
     vncPassword: str(vnc?.['@passwd']),

@@ -9,6 +9,7 @@ import { lazyLibvirt } from './hypervisor.ts';
 import { probeMemoryCapMode } from './memoryCap.ts';
 import { OwnerFirst } from './ownerFirst.ts';
 import { OwnerSampler, xIdleSec } from './ownerSampler.ts';
+import { PeriodicCheckpoints } from './periodicCheckpoints.ts';
 import { loadSharePolicy, SharePolicyError } from './sharePolicy.ts';
 import { QemuProcesses } from './qemuProcess.ts';
 import { Watchdog } from './watchdog.ts';
@@ -49,7 +50,7 @@ const expectations = new Expectations();
 const processes = config.CPS_LIBVIRT_URI === 'qemu:///system' ? new QemuProcesses() : undefined;
 const watchdog = new Watchdog({ hypervisor, expectations, events, log, processes });
 let owner: OwnerFirst | undefined;
-const { app, vms, lifecycle } = createProvisioner({
+const { app, vms, lifecycle, checkpoints } = createProvisioner({
   hypervisor,
   dataDir,
   accelerator: accelReader(dataDir, log),
@@ -60,6 +61,7 @@ const { app, vms, lifecycle } = createProvisioner({
   ownerBusy: () => owner?.busy ?? false,
   log,
 });
+const periodic = new PeriodicCheckpoints({ vms, lifecycle, checkpoints, log });
 if (policy.owner.enabled) {
   const sampler = new OwnerSampler({ desktopIdleSec: () => xIdleSec() });
   owner = new OwnerFirst({ sampler, thresholds: policy.owner, vms, lifecycle, events, log });
@@ -67,12 +69,14 @@ if (policy.owner.enabled) {
 const served = await serveApp(app, { port: portsFrom(config).provisioner, hostname: '0.0.0.0', log });
 watchdog.start();
 owner?.start();
+periodic.start();
 
 // Guests are left running on shutdown: they belong to tasks, not to this process, and a restarted
 // provisioner finds them again by their metadata.
 onShutdown(log, async () => {
   await watchdog.stop();
   await owner?.stop();
+  await periodic.stop();
   await served.close();
   await hypervisor.close();
 });

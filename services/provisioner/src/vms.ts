@@ -87,6 +87,7 @@ export class Vms {
         specDigest: digest,
         memtune: (this.d.memoryCap ?? 'xml') === 'xml',
         vncPassword: vncPassword(),
+        checkpointEverySec: spec.checkpointEverySec,
       },
       policyFor(this.d.dataDir, taskId),
     );
@@ -255,6 +256,7 @@ export function toVm(taskId: string, status: DomainStatus, facts = readLiveXml(s
     vcpus: status.vcpus,
     memoryMiB: Math.floor(status.maxMemKiB / 1024),
     accelerator: facts.type === 'kvm' ? 'kvm' : 'tcg',
+    ...(facts.task?.checkpointEverySec ? { checkpointEverySec: facts.task.checkpointEverySec } : {}),
     // Port 0: libvirt has not given the guest a VNC port (yet); the listen address is always loopback.
     console: {
       vnc: { host: '127.0.0.1', port: facts.vncPort ?? 0, ...(facts.vncPassword ? { password: facts.vncPassword } : {}) },

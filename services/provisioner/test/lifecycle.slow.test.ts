@@ -116,6 +116,14 @@ describe('the lifecycle of a real guest under QEMU', () => {
     for (let i = 1; i < all.length; i++) expect(all[i]).toBeGreaterThan(all[i - 1]!);
     expect(all).toContain(atCheckpoint + 1);
 
+    // A checkpoint in passing (what periodic checkpoints take): the guest runs on.
+    const passing = await post('checkpoint', { leaveRunning: true });
+    expect(passing.status, await passing.clone().text()).toBe(200);
+    expect((await passing.json()).running).toBe(true);
+    expect(virsh('domstate', domain).trim()).toBe('running');
+    expect(virsh('memtune', domain)).toMatch(/hard_limit\s*:\s*524288/);
+    await waitForTick((await lastTick()) + 1);
+
     expect((await app.request(`/vms/${taskId}`, { method: 'DELETE' })).status).toBe(204);
   });
 });
