@@ -15,8 +15,11 @@ import type { OwnerThresholds } from './sharePolicy.ts';
 export interface OwnerSample {
   /** Milliseconds, monotonic enough for differences. */
   atMs: number;
-  /** Share of all cores busy with work that is not the guests', 0-100. */
-  ownerCpuPercent: number;
+  /**
+   * Share of all cores busy with work that is not the guests', 0-100; undefined when the guests'
+   * CPU time cannot be told apart (their QEMUs are in another pid namespace, e.g. in a container).
+   */
+  ownerCpuPercent?: number;
   /** PSI memory "some" avg10, where /proc/pressure/memory exists. */
   memoryPressurePercent?: number;
   availableMemoryMiB?: number;
@@ -42,7 +45,7 @@ export const initialOwnerState = (atMs: number): OwnerState => ({ phase: 'idle',
 /** Why the owner counts as busy in this sample; empty when idle. */
 export function busyBecause(s: OwnerSample, t: OwnerThresholds): string[] {
   const why: string[] = [];
-  if (s.ownerCpuPercent > t.cpuBusyPercent) why.push(`owner CPU ${s.ownerCpuPercent.toFixed(0)}% > ${t.cpuBusyPercent}%`);
+  if (s.ownerCpuPercent !== undefined && s.ownerCpuPercent > t.cpuBusyPercent) why.push(`owner CPU ${s.ownerCpuPercent.toFixed(0)}% > ${t.cpuBusyPercent}%`);
   if (s.memoryPressurePercent !== undefined) {
     if (s.memoryPressurePercent > t.memoryPressurePercent) why.push(`memory pressure ${s.memoryPressurePercent}% > ${t.memoryPressurePercent}%`);
   } else if (s.availableMemoryMiB !== undefined && s.availableMemoryMiB < t.minAvailableMemoryMiB) {

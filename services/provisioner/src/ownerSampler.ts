@@ -19,6 +19,8 @@ interface CpuTimes {
   total: number;
   busy: number;
   guests: Map<number, number>;
+  /** A guest's QEMU could not be found in this /proc: its CPU time cannot be taken out. */
+  unknownGuests: boolean;
 }
 
 /**
@@ -43,11 +45,11 @@ export class OwnerSampler {
       this.availableMemoryMiB(),
       (this.o.desktopIdleSec ?? (async () => undefined))().catch(() => undefined),
     ]);
-    const ownerCpuPercent = this.last ? ownerShare(this.last, cpu) : 0;
+    const ownerCpuPercent = cpu.unknownGuests ? undefined : this.last ? ownerShare(this.last, cpu) : 0;
     this.last = cpu;
     return {
       atMs: (this.o.now ?? Date.now)(),
-      ownerCpuPercent,
+      ...(ownerCpuPercent !== undefined ? { ownerCpuPercent } : {}),
       ...(pressure !== undefined ? { memoryPressurePercent: pressure } : {}),
       ...(available !== undefined ? { availableMemoryMiB: available } : {}),
       ...(idle !== undefined ? { desktopIdleSec: idle } : {}),
@@ -62,30 +64,36 @@ export class OwnerSampler {
     if (f.length < 4 || f.some((n) => !Number.isFinite(n))) throw new Error(`unreadable ${join(this.proc, 'stat')}`);
     const total = f.reduce((a, b) => a + b, 0);
     const busy = total - f[3]! - (f[4] ?? 0);
-    return { total, busy, guests: await this.guestTicks() };
+    return { total, busy, ...(await this.guestTicks()) };
   }
 
-  private async guestTicks(): Promise<Map<number, number>> {
+  private async guestTicks(): Promise<{ guests: Map<number, number>; unknownGuests: boolean }> {
     const ticks = new Map<number, number>();
+    let unknownGuests = false;
     let files: string[] = [];
     try {
       files = (await readdir(this.runDir)).filter((f) => f.startsWith('cps-') && f.endsWith('.pid'));
     } catch {
-      return ticks;
+      return { guests: ticks, unknownGuests };
     }
     await Promise.all(
       files.map(async (f) => {
         const pid = Number((await readFile(join(this.runDir, f), 'utf8').catch(() => '')).trim());
         if (!Number.isInteger(pid) || pid <= 0) return;
         const stat = await readFile(join(this.proc, String(pid), 'stat'), 'utf8').catch(() => undefined);
-        if (!stat) return;
+        // libvirt removes the pid file when QEMU ends: a file whose process is not a QEMU here
+        // means another pid namespace (a container), whose guests' CPU would pass for the owner's.
+        if (!stat || !/^\d+ \(qemu/.test(stat)) {
+          unknownGuests = true;
+          return;
+        }
         // Fields after the command name: state is field 3, utime 14, stime 15.
         const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
         const used = Number(rest[11]) + Number(rest[12]);
         if (Number.isFinite(used)) ticks.set(pid, used);
       }),
     );
-    return ticks;
+    return { guests: ticks, unknownGuests };
   }
 
   private async memoryPressure(): Promise<number | undefined> {

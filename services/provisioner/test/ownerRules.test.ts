@@ -46,6 +46,7 @@ describe('busyBecause', () => {
     ['low memory with PSI calm (PSI wins)', { ownerCpuPercent: 0, memoryPressurePercent: 0, availableMemoryMiB: 100 }, []],
     ['recent desktop input', { ownerCpuPercent: 0, desktopIdleSec: 5 }, ['desktop input 5 s ago']],
     ['an idle desktop', { ownerCpuPercent: 0, desktopIdleSec: 600 }, []],
+    ['owner CPU unknown (a container)', { memoryPressurePercent: 0 }, []],
   ])('%s', (_, sample, want) => {
     expect(busyBecause({ atMs: 0, ...sample }, t)).toEqual(want);
   });

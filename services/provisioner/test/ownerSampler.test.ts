@@ -43,15 +43,26 @@ describe('OwnerSampler', () => {
     expect(await h.sampler.sample()).toEqual({ atMs: 1000, ownerCpuPercent: 0, memoryPressurePercent: 12.5, availableMemoryMiB: 2048 });
   });
 
-  it('ignores pid files of garbage, of other names, and of processes that are gone', async () => {
+  it('ignores pid files of garbage and of other names', async () => {
     const h = host();
     h.cpu(100, 0, 100);
     writeFileSync(join(h.run, 'cps-b.pid'), 'not a pid');
-    writeFileSync(join(h.run, 'cps-c.pid'), '99999');
     writeFileSync(join(h.run, 'other.pid'), '1');
     await h.sampler.sample();
     h.cpu(200, 0, 100);
     expect((await h.sampler.sample()).ownerCpuPercent).toBe(100);
+  });
+
+  it('leaves owner CPU out when a guest\'s QEMU is not in this /proc (a container): its load is not the owner\'s', async () => {
+    const h = host();
+    h.cpu(100, 0, 100);
+    writeFileSync(join(h.run, 'cps-c.pid'), '99999');
+    await h.sampler.sample();
+    h.cpu(200, 0, 100);
+    expect((await h.sampler.sample()).ownerCpuPercent).toBeUndefined();
+    mkdirSync(join(h.proc, '99999'));
+    writeFileSync(join(h.proc, '99999', 'stat'), '99999 (bash) S 1 1 1 0 -1 0 0 0 0 0 5 5 0 0');
+    expect((await h.sampler.sample()).ownerCpuPercent).toBeUndefined();
   });
 
   it('fails clearly on an unreadable /proc/stat', async () => {
