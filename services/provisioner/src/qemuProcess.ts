@@ -25,11 +25,21 @@ export class QemuProcesses {
       this.known.set(domain, pid);
       return 'alive';
     }
+    if (this.lives(pid)) return 'alive';
+    // A restore (or a new guest of the same name) runs in a new QEMU: the pid file says which.
+    const now = this.verifiedPid(domain);
+    if (now !== undefined && now !== pid && this.lives(now)) {
+      this.known.set(domain, now);
+      return 'alive';
+    }
+    return 'dead';
+  }
+
+  private lives(pid: number): boolean {
     const stat = read(join(this.proc, String(pid), 'stat'));
     // The state follows the command name in parentheses, which may itself hold spaces or parentheses.
     const state = stat?.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-    if (stat === undefined || state === 'Z' || state === 'X') return 'dead';
-    return 'alive';
+    return stat !== undefined && state !== 'Z' && state !== 'X';
   }
 
   /** Forget domains that are gone, so a new guest of the same name is looked up afresh. */

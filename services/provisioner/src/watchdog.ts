@@ -122,8 +122,12 @@ export class Watchdog {
         const status = await this.d.hypervisor.inspect(name);
         const task = status && readLiveXml(status.xml).task;
         if (!status || !task || `${DOMAIN_PREFIX}${task.id}` !== name) return;
-        // A guest whose QEMU is dead is gone, whatever libvirt still lists.
-        if (this.dead.has(task.id)) return;
+        // A guest whose QEMU is dead is gone, whatever libvirt still lists, until a new QEMU runs it
+        // (restored from a checkpoint between two looks).
+        if (this.dead.has(task.id)) {
+          if (this.d.processes?.check(name) !== 'alive') return;
+          this.dead.delete(task.id);
+        }
         seen.set(task.id, { state: status.state, at: listedAt });
       }),
     );

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -114,6 +114,22 @@ describe('guest lifecycle over the API (test:///default)', () => {
     expect((await app.request(`/vms/${id}/checkpoint`, { method: 'DELETE' })).status).toBe(204);
     expect(existsSync(join(dataDir, 'checkpoints', id))).toBe(false);
     expect((await app.request(`/vms/${id}/checkpoint`)).status).toBe(404);
+  });
+
+  it.each([
+    ['not JSON', '{"taskId":'],
+    ['another task\'s', null],
+    ['a negative memory', JSON.stringify({ taskId: 'X', createdAt: 'now', vcpus: 1, memoryMiB: -5 })],
+    ['an array', '[]'],
+  ])('treats a checkpoint.json that is %s as no checkpoint', async (_, text) => {
+    const id = newTask();
+    const dir = join(dataDir, 'checkpoints', id);
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'state.sav'), 'x');
+    const meta = text ?? JSON.stringify({ taskId: 't-someoneelse', createdAt: new Date().toISOString(), vcpus: 1, memoryMiB: 64 });
+    writeFileSync(join(dir, 'checkpoint.json'), meta.replace('"X"', JSON.stringify(id)));
+    expect((await app.request(`/vms/${id}/checkpoint`)).status).toBe(404);
+    expect((await post(id, 'restore')).status).toBe(404);
   });
 
   it('takes a checkpoint in passing with leaveRunning: the guest runs on', async () => {

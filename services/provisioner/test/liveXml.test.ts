@@ -39,6 +39,23 @@ describe('readLiveXml', () => {
     });
   });
 
+  it.each([
+    ['600', 600],
+    ['0', undefined],
+    ['-5', undefined],
+    ['1.5', undefined],
+    ['six hundred', undefined],
+    ['', undefined],
+  ])('reads checkpointEverySec="%s" from our metadata as %s', (value, want) => {
+    const facts = readLiveXml(live.replace('spec="0123456789abcdef"', `spec="0123456789abcdef" checkpointEverySec="${value}"`));
+    expect(facts.task?.checkpointEverySec).toBe(want);
+  });
+
+  it('reads the VNC password only where libvirt put it (SECURE XML)', () => {
+    expect(readLiveXml(live).vncPassword).toBeUndefined();
+    expect(readLiveXml(live.replace("listen='127.0.0.1'>", "listen='127.0.0.1' passwd='Ab3dE6gH'>")).vncPassword).toBe('Ab3dE6gH');
+  });
+
   it('has no VNC port while libvirt has not assigned one (autoport -1)', () => {
     expect(readLiveXml(live.replace("port='5901'", "port='-1'")).vncPort).toBeUndefined();
   });

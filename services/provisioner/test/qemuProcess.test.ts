@@ -57,6 +57,20 @@ describe('QemuProcesses', () => {
     expect(h.processes.check('cps-a')).toBe('unknown');
   });
 
+  it('follows the guest into a new QEMU (a restore) named by the pid file', () => {
+    const h = host();
+    h.pidFile('cps-a', '20');
+    h.process(20, 'qemu-system-x86');
+    expect(h.processes.check('cps-a')).toBe('alive');
+    h.exit(20);
+    expect(h.processes.check('cps-a')).toBe('dead');
+    h.pidFile('cps-a', '21');
+    h.process(21, 'qemu-system-x86');
+    expect(h.processes.check('cps-a')).toBe('alive');
+    h.exit(21);
+    expect(h.processes.check('cps-a')).toBe('dead');
+  });
+
   it('looks a domain up afresh after it was forgotten (a new guest of the same name)', () => {
     const h = host();
     h.pidFile('cps-a', '10');

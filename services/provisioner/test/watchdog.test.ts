@@ -168,6 +168,46 @@ describe('the watchdog', () => {
     expect(bus.recent().map((x) => `${x.taskId}:${x.kind}`)).toEqual([`${a}:vanished`]);
   });
 
+  it('watches a guest again once a new QEMU runs it (restored between two looks)', async () => {
+    const state = new Map<string, 'alive' | 'dead'>();
+    const processes = { check: (d: string) => state.get(d) ?? 'alive', keepOnly: () => undefined } as unknown as QemuProcesses;
+    const expectations = new Expectations();
+    const bus = new EventBus();
+    const log = createLogger('t', 'silent');
+    let dog!: Watchdog;
+    // As with QEMU: the process ends while libvirt still lists the domain, and a look falls in between.
+    const saving: Hypervisor = Object.create(hv, {
+      save: {
+        value: async (name: string, file: string) => {
+          state.set(name, 'dead');
+          await dog.tick();
+          await hv.save(name, file);
+        },
+      },
+      restore: {
+        value: async (file: string) => {
+          await hv.restore(file);
+          for (const name of state.keys()) state.set(name, 'alive');
+        },
+      },
+    });
+    const own = createApp({ hypervisor: saving, dataDir, accelerator: async () => 'tcg', share: { vcpus: 8, memoryMiB: 4096 }, log, events: bus, expectations });
+    dog = new Watchdog({ hypervisor: saving, expectations, events: bus, log, processes });
+    const id = newTask();
+    expect((await own.request(`/vms/${id}`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify(spec) })).status).toBe(201);
+    await dog.tick();
+    await dog.tick();
+    const r = await own.request(`/vms/${id}/checkpoint`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"leaveRunning":true}' });
+    expect(r.status).toBe(200);
+    await dog.tick();
+    await dog.tick();
+    expect(bus.recent().filter((e) => e.kind === 'vanished')).toEqual([]);
+    // Watched again: its QEMU dying now is news.
+    state.set(`cps-${id}`, 'dead');
+    await dog.tick();
+    expect(bus.recent().filter((e) => e.kind === 'vanished').map((e) => e.taskId)).toEqual([id]);
+  });
+
   it('looks on its own once started', async () => {
     const id = newTask();
     expect((await put(id)).status).toBe(201);
