@@ -35,7 +35,7 @@ const { policy, source } = (() => {
   }
 })();
 log.info({ source, policy }, 'share policy');
-const memoryCap = probeMemoryCapMode();
+const memoryCap = probeMemoryCapMode(undefined, config.CPS_LIBVIRT_URI);
 if (memoryCap === 'live') log.info('libvirtd lacks CAP_SYS_RESOURCE: guests\' memory hard limit is set on the running domain (virsh memtune)');
 if (memoryCap === 'off') log.warn('cannot limit guests\' memory here (libvirtd\'s capabilities unknown and no virsh): guests run without a memory hard limit');
 const hypervisor = lazyLibvirt(config.CPS_LIBVIRT_URI);

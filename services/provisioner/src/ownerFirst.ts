@@ -28,9 +28,13 @@ export class OwnerFirst {
 
   constructor(private readonly d: OwnerFirstDeps) {}
 
-  /** While not idle, this peer takes on no new guests (START). */
+  /**
+   * While the guests are held suspended, this peer takes on no new ones (START). A busy moment
+   * within the grace does not close lending: a burst of the owner's CPU must not make every
+   * PUBLISH of that second go unanswered.
+   */
   get busy(): boolean {
-    return this.state.phase !== 'idle';
+    return this.state.phase === 'suspended' || this.state.phase === 'idle-pending';
   }
 
   start(): void {

@@ -7,7 +7,7 @@ import type { OwnerThresholds } from './sharePolicy.ts';
  *   BUSY     = owner CPU > cpuBusyPercent  OR  memory pressure > memoryPressurePercent
  *              (or, without PSI, MemAvailable < minAvailableMemoryMiB)
  *              OR  desktop input less than desktopIdleSec ago (only where a session exists)
- *   START    = state is idle                          → this peer lends (new guests admitted)
+ *   START    = the guests are not held suspended      → this peer lends (new guests admitted)
  *   SUSPEND  = BUSY without a break for graceSec       → suspend every guest at once
  *   CONTINUE = not BUSY without a break for resumeAfterSec, while suspended → resume them
  *   VACATE   = suspended for vacateAfterSec            → ask the coordinator to move them (once)

@@ -20,6 +20,10 @@ describe('probeMemoryCapMode', () => {
   ])('%s → %s', (_, status, virsh, mode) => {
     expect(probeMemoryCapMode({ libvirtdStatus: () => status, hasVirsh: () => virsh })).toBe(mode);
   });
+  it('keeps memtune in the XML for libvirt\'s test driver, whatever the host', () => {
+    expect(probeMemoryCapMode({ libvirtdStatus: () => undefined, hasVirsh: () => true }, 'test:///tmp/node.xml')).toBe('xml');
+  });
+
   it('treats an unreadable /proc as unknown', () => {
     const probe = { libvirtdStatus: () => { throw new Error('EACCES'); }, hasVirsh: () => true };
     expect(probeMemoryCapMode(probe)).toBe('live');

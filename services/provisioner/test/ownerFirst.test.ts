@@ -68,6 +68,8 @@ describe('OwnerFirst', () => {
     await step(1, 90);
     await step(2, 90);
     expect(await state(a)).toBe('running');
+    // Busy, but within the grace: still lending.
+    expect(owner.busy).toBe(false);
     await step(3, 90); // busy for 2 s
     expect([await state(a), await state(b)]).toEqual(['paused', 'paused']);
     expect(owner.busy).toBe(true);
