@@ -349,6 +349,16 @@ export interface components {
              *     as long as its memory takes to write, and a restored guest may get a new VNC port.
              */
             checkpointEverySec?: number;
+            /**
+             * @description The guest's network. `user`: one virtio NIC on QEMU's user-mode NAT (slirp): the guest can
+             *     open connections outwards through the host's own stack, but it is on no bridge, so it is not
+             *     a machine on the donor's LAN and nothing outside can connect in. `none`: no NIC at all.
+             *     Omitted: this peer's default, `CPS_GUEST_NETWORK` (itself `user` unless the donor set it).
+             *     A repeated PUT compares the network the guest would get, so omitting it and naming the
+             *     default are the same spec.
+             * @enum {string}
+             */
+            network?: "user" | "none";
         };
         CheckpointRequest: {
             /** @description Restore the guest from the file at once so it runs on (default false). */

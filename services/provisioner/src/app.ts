@@ -7,6 +7,7 @@ import { Checkpoints } from './checkpoints.ts';
 import { EventBus } from './events.ts';
 import { eventStream } from './eventStream.ts';
 import { Expectations } from './expectations.ts';
+import type { GuestNetwork } from './domainXml.ts';
 import type { Hypervisor } from './hypervisor.ts';
 import { Lifecycle } from './lifecycle.ts';
 import type { MemoryCapMode } from './memoryCap.ts';
@@ -28,6 +29,8 @@ export interface AppDeps {
   ownerBusy?: () => boolean;
   /** Where the memory hard limit goes (memoryCap.ts); default: in the domain XML. */
   memoryCap?: MemoryCapMode;
+  /** The network of a guest whose spec names none (CPS_GUEST_NETWORK); default `user`. */
+  guestNetwork?: GuestNetwork;
 }
 
 type TaskParam = { taskId: string };

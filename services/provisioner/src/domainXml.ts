@@ -31,6 +31,10 @@ export interface DiskSpec {
   readonly?: boolean;
 }
 
+/** `user`: one virtio NIC on QEMU's user-mode NAT (slirp), on no bridge; `none`: no NIC. */
+export const GUEST_NETWORKS = ['user', 'none'] as const;
+export type GuestNetwork = (typeof GUEST_NETWORKS)[number];
+
 export type BootSpec =
   | { kind: 'kernel'; kernel: string; initrd: string; cmdline?: string }
   | { kind: 'disk' }
@@ -47,8 +51,8 @@ export interface DomainSpec {
   boot: BootSpec;
   /** Where QEMU's serial console is copied (virtlogd writes it). */
   serialLog: string;
-  /** NAT user-mode networking (QEMU's slirp), reachable from the guest only outwards. */
-  network?: 'user' | 'none';
+  /** NAT user-mode networking (QEMU's slirp), reachable from the guest only outwards; none when omitted. */
+  network?: GuestNetwork;
   /** A digest of the request this domain was made from, so a repeated PUT can tell "same" from "different". */
   specDigest?: string;
   /** Periodic checkpoints (seconds), kept in the metadata so a restarted provisioner goes on with them. */
@@ -96,6 +100,7 @@ export function buildDomainXml(spec: DomainSpec, policy: DomainPolicy): string {
   const serialLog = checkAllowedPath(spec.serialLog, policy.logRoots, 'serial log');
   if (spec.checkpointEverySec !== undefined) checkInt(spec.checkpointEverySec, 30, 604_800, 'checkpointEverySec');
   if (spec.vncPassword !== undefined && !/^[A-Za-z0-9]{8}$/.test(spec.vncPassword)) throw invalid('VNC password must be 8 letters or digits');
+  if (spec.network !== undefined && !GUEST_NETWORKS.includes(spec.network)) throw invalid('network must be user or none');
 
   return renderXml(
     el(

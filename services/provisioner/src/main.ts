@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { createLogger, dataDirVar, loadConfig, onShutdown, portsFrom, portsSchema, serveApp } from '@cps/common';
 import { accelReader } from './accel.ts';
 import { createProvisioner } from './app.ts';
+import { GUEST_NETWORKS } from './domainXml.ts';
 import { EventBus } from './events.ts';
 import { Expectations } from './expectations.ts';
 import { lazyLibvirt } from './hypervisor.ts';
@@ -17,6 +18,8 @@ import { Watchdog } from './watchdog.ts';
 const configSchema = portsSchema.extend({
   CPS_DATA_DIR: dataDirVar,
   CPS_LIBVIRT_URI: z.string().min(1).default('qemu:///system'),
+  // A guest's network when its spec names none: NAT (no bridge onto the donor's LAN) or no NIC at all.
+  CPS_GUEST_NETWORK: z.enum(GUEST_NETWORKS).default('user'),
   // CPS_SHARE_* and CPS_OWNER_* are read by loadSharePolicy, over the policy file.
 });
 
@@ -34,7 +37,7 @@ const { policy, source } = (() => {
     process.exit(2);
   }
 })();
-log.info({ source, policy }, 'share policy');
+log.info({ source, policy, guestNetwork: config.CPS_GUEST_NETWORK }, 'share policy');
 const memoryCap = probeMemoryCapMode(undefined, config.CPS_LIBVIRT_URI);
 if (memoryCap === 'live') log.info('libvirtd lacks CAP_SYS_RESOURCE: guests\' memory hard limit is set on the running domain (virsh memtune)');
 if (memoryCap === 'off') log.warn('cannot limit guests\' memory here (libvirtd\'s capabilities unknown and no virsh): guests run without a memory hard limit');
@@ -56,6 +59,7 @@ const { app, vms, lifecycle, checkpoints } = createProvisioner({
   accelerator: accelReader(dataDir, log),
   share: policy,
   memoryCap,
+  guestNetwork: config.CPS_GUEST_NETWORK,
   events,
   expectations,
   ownerBusy: () => owner?.busy ?? false,

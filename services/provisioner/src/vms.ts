@@ -6,7 +6,7 @@ import type { ProvisionerSchemas } from '@cps/openapi';
 import { domainTypeFor, type Accelerator } from './accel.ts';
 import { admit, diskAvailMiB, freeOf, lendable, NOTHING, type Resources, type ShareSettings } from './capacity.ts';
 import { lendingOpen } from './sharePolicy.ts';
-import { buildDomainXml, checkTaskId, DOMAIN_PREFIX, domainNameOf, memoryHardLimitMiB, policyFor } from './domainXml.ts';
+import { buildDomainXml, checkTaskId, DOMAIN_PREFIX, domainNameOf, memoryHardLimitMiB, policyFor, type GuestNetwork } from './domainXml.ts';
 import type { MemoryCapMode } from './memoryCap.ts';
 import { Expectations } from './expectations.ts';
 import type { DomainStatus, Hypervisor } from './hypervisor.ts';
@@ -31,6 +31,8 @@ export interface VmsDeps {
   ownerBusy?: () => boolean;
   /** Where the memory hard limit is set: in the XML (default) or on the running domain (memoryCap.ts). */
   memoryCap?: MemoryCapMode;
+  /** The network of a guest whose spec names none (CPS_GUEST_NETWORK); default `user`. */
+  guestNetwork?: GuestNetwork;
 }
 
 /** The serial log is served from its tail: a guest that prints forever must not fill a response. */
@@ -69,6 +71,7 @@ export class Vms {
 
   private async createNow(taskId: string, spec: VmSpec): Promise<{ vm: Vm; created: boolean }> {
     const name = domainNameOf(taskId);
+    spec = withNetwork(spec, this.d.guestNetwork ?? 'user');
     const digest = specDigest(spec);
     const existing = await this.d.hypervisor.inspect(name);
     if (existing) return { vm: this.sameOrConflict(taskId, existing, digest), created: false };
@@ -88,6 +91,7 @@ export class Vms {
         memtune: (this.d.memoryCap ?? 'xml') === 'xml',
         vncPassword: vncPassword(),
         checkpointEverySec: spec.checkpointEverySec,
+        network: spec.network,
       },
       policyFor(this.d.dataDir, taskId),
     );
@@ -105,7 +109,7 @@ export class Vms {
       throw err;
     }
     await this.capMemory(taskId, spec.memoryMiB);
-    this.d.log.info({ taskId, domain: name, vcpus: spec.vcpus, memoryMiB: spec.memoryMiB, accel }, 'guest started');
+    this.d.log.info({ taskId, domain: name, vcpus: spec.vcpus, memoryMiB: spec.memoryMiB, network: spec.network, accel }, 'guest started');
     const made = await this.d.hypervisor.inspect(name);
     if (!made) throw new ProblemError('hypervisor-error', `domain ${name} vanished right after it started`);
     return { vm: toVm(taskId, made), created: true };
@@ -272,9 +276,19 @@ export function vncPassword(): string {
   return Array.from({ length: 8 }, () => PASSWORD_CHARS[randomInt(PASSWORD_CHARS.length)]).join('');
 }
 
-/** A stable digest of the request, so "PUT the same spec again" can be told from "PUT a different one". */
+/** The spec as this peer runs it: a guest whose spec names no network gets the peer's default. */
+export function withNetwork(spec: VmSpec, guestNetwork: GuestNetwork): VmSpec {
+  return { ...spec, network: spec.network ?? guestNetwork };
+}
+
+/**
+ * A stable digest of the request as run (see withNetwork), so "PUT the same spec again" can be told
+ * from "PUT a different one" whether the network was named or defaulted. `none` digests as no field
+ * at all: the guests made before the API had networks had none, and their digests still match.
+ */
 export function specDigest(spec: VmSpec): string {
-  return createHash('sha256').update(canonicalJson(spec)).digest('hex');
+  const { network, ...rest } = spec;
+  return createHash('sha256').update(canonicalJson(network === 'none' ? rest : spec)).digest('hex');
 }
 
 function canonicalJson(v: unknown): string {

@@ -149,10 +149,25 @@ describe('buildDomainXml', () => {
     expect(buildDomainXml({ ...typical, boot: { kind: 'disk' } }, policy)).not.toContain('<kernel>');
   });
 
-  it('adds user-mode networking only when asked', () => {
+  it('adds user-mode networking only when asked: one virtio NIC after the disks, nothing else changed', () => {
+    const nic = `    <interface type="user">
+      <model type="virtio"/>
+    </interface>
+`;
+    const withNic = golden.replace('    <serial type="pty">', `${nic}    <serial type="pty">`);
+    expect(withNic).not.toBe(golden);
+    expect(buildDomainXml({ ...typical, network: 'user' }, policy)).toBe(withNic);
+    expect(buildDomainXml({ ...typical, network: 'none' }, policy)).toBe(golden);
     expect(buildDomainXml(typical, policy)).not.toContain('<interface');
-    expect(buildDomainXml({ ...typical, network: 'user' }, policy)).toContain('<interface type="user">');
   });
+
+  it.each([['bridge'], ['network'], ['USER'], [''], [`user"/><interface type="bridge">`], [1], [null]])(
+    'rejects the network %j',
+    (network) => {
+      const spec = { ...typical, network } as unknown as DomainSpec;
+      expect(problemOf(() => buildDomainXml(spec, policy)).problemType).toBe('validation-failed');
+    },
+  );
 
   it.each([
     ['markup', '</name><devices>'],
@@ -279,5 +294,17 @@ describe('libvirt round trip (test:///default)', () => {
     expect(facts.type).toBe('qemu');
     const d = parser.parse(status!.xml).domain;
     expect(d.devices.disk).toHaveLength(3);
+  });
+
+  it('libvirt accepts the user-mode NIC', async () => {
+    const taskId = `t-${randomBytes(4).toString('hex')}`;
+    const xml = buildDomainXml(
+      { ...typical, taskId, disks: [], network: 'user', serialLog: `/var/lib/cps/logs/${taskId}.serial` },
+      policyFor('/var/lib/cps', taskId),
+    );
+    made.push(`cps-${taskId}`);
+    await hv.create(xml);
+    const nic = parser.parse((await hv.inspect(`cps-${taskId}`))!.xml).domain.devices.interface;
+    expect(nic).toMatchObject({ '@type': 'user', model: { '@type': 'virtio' } });
   });
 });

@@ -56,17 +56,15 @@ afterAll(async () => {
 describe('the lifecycle of a real guest under QEMU', () => {
   it('boots, suspends, resumes, checkpoints, is destroyed, and restores where it stopped', async () => {
     const meta = JSON.parse(readFileSync(join(image, 'image.json'), 'utf8')) as { cmdline: string };
-    const put = await app.request(`/vms/${taskId}`, {
-      method: 'PUT',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({
-        name: 'lifecycle',
-        vcpus: 1,
-        memoryMiB: 128,
-        disks: [],
-        boot: { kind: 'kernel', kernel: join(image, 'vmlinuz'), initrd: join(image, 'initrd.img'), cmdline: meta.cmdline },
-      }),
+    const spec = JSON.stringify({
+      name: 'lifecycle',
+      vcpus: 1,
+      memoryMiB: 128,
+      disks: [],
+      boot: { kind: 'kernel', kernel: join(image, 'vmlinuz'), initrd: join(image, 'initrd.img'), cmdline: meta.cmdline },
     });
+    const putSpec = () => app.request(`/vms/${taskId}`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: spec });
+    const put = await putSpec();
     expect(put.status, await put.clone().text()).toBe(201);
     const password = (await put.clone().json()).console.vnc.password;
     expect(password).toMatch(/^[A-Za-z0-9]{8}$/);
@@ -106,6 +104,9 @@ describe('the lifecycle of a real guest under QEMU', () => {
     expect((await (await app.request(`/vms/${taskId}`)).json()).console.vnc.password).toBe(password);
     expect(virsh('memtune', domain)).toMatch(/hard_limit\s*:\s*524288/);
     expect(virsh('schedinfo', domain)).toMatch(/vcpu_quota\s*:\s*100000/);
+    // It keeps its default user-mode NIC, and its spec digest: the same PUT again is the same guest.
+    expect(virsh('dumpxml', domain)).toContain("<interface type='user'>");
+    expect((await putSpec()).status).toBe(200);
     const after = await waitForTick(atCheckpoint + 1);
     expect(after).toBeGreaterThan(atCheckpoint);
 

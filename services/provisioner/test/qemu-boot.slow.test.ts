@@ -89,6 +89,13 @@ describe('a real guest under QEMU', () => {
     expect(graphics).toHaveLength(1);
     expect(graphics[0]).toMatchObject({ '@type': 'vnc', '@listen': '127.0.0.1', '@port': String(vm.console.vnc.port) });
     expect(live['@type']).toBe(accel === 'kvm' ? 'kvm' : 'qemu');
+    // The default network, as QEMU runs it: one virtio NIC on user-mode NAT (slirp), no bridge, and
+    // the guest booted with it (tiny configures no network, so nothing leaves the guest here).
+    const nics = [live.devices.interface ?? []].flat();
+    expect(nics).toHaveLength(1);
+    expect(nics[0]).toMatchObject({ '@type': 'user', model: { '@type': 'virtio' } });
+    expect(nics[0]).not.toHaveProperty('source');
+    expect(virsh('dumpxml', domain)).toContain("<interface type='user'>");
     // The share caps, as libvirt runs them: each vCPU at most one core, the emulator half a core,
     // a light CPU weight, and a memory hard limit of the guest's RAM plus QEMU's own room.
     expect(live.cputune).toMatchObject({ shares: 256, period: 100000, quota: 100000, emulator_period: 100000, emulator_quota: 50000 });
