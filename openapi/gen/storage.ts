@@ -339,11 +339,19 @@ export interface components {
             files: components["schemas"]["TransferFile"][];
         };
         PullRequest: {
-            /**
-             * Format: uri
-             * @description The source peer's storage base URL, e.g. http://10.0.0.5:8083.
-             */
-            source: string;
+            sourceNode: components["schemas"]["SourceNode"];
+        };
+        /**
+         * @description The peer whose storage holds the task now: its address and storage port, as discovery's
+         *     GET /peers lists them (Peer.address, Peer.ports.storage). Only a peer this node knows is
+         *     asked (a storage service must not be made to fetch from anywhere): one discovery lists as
+         *     alive or suspect with that storage port, or one in CPS_STORAGE_PEER_ALLOW; any other is
+         *     refused with peer-not-allowed.
+         */
+        SourceNode: {
+            /** @description An IPv4 or IPv6 address or a host name. */
+            address: string;
+            port: number;
         };
         ExportFile: {
             name: components["schemas"]["FileName"];
@@ -395,6 +403,22 @@ export interface components {
             cloudInit?: components["schemas"]["CloudInit"];
             /** @description Keep a compressed copy of the disks for download when the task's disks are discarded. */
             keepCopy?: boolean;
+            copyIn?: components["schemas"]["CopyIn"];
+        };
+        /**
+         * @description Copy the files of an uploaded bootstrap archive into the file system of the task's disk
+         *     (libguestfs, the paper's way, as an alternative to a separate bootstrap disk): only for disk
+         *     images; the files go into the task's own overlay, never into the shared image. It runs in a
+         *     small appliance VM (guestfish; about 10-15 s under TCG) while the disks are built, before they
+         *     are renamed into place, so a failure leaves no disks (tool-failed with guestfish's message).
+         */
+        CopyIn: {
+            /** @description Whose files to copy (POST /bootstraps). */
+            bootstrap: components["schemas"]["BootstrapId"];
+            /** @description An absolute folder in the guest's file system, made if missing; the archive's top-level entries land in it. No `.` or `..` parts. */
+            target: string;
+            /** @description The device whose file system receives the files, as libguestfs names it: /dev/sda1, /dev/sda for a disk without partitions, /dev/VG/LV. The task's disk is the appliance's only disk, /dev/sda (other /dev/sdX would be the appliance's own). Absent: the operating system's root found by inspection (virt-copy-in's way). */
+            filesystem?: string;
         };
         DiskSpec: {
             path: string;

@@ -31,6 +31,7 @@ export const problemTypes = {
   'quota-exceeded': { status: 409, title: "The donor's share policy allows no more disk" },
   'range-not-satisfiable': { status: 416, title: 'The requested byte range is outside the file' },
   'transfer-failed': { status: 502, title: 'A transfer from a peer failed; nothing was kept' },
+  'peer-not-allowed': { status: 403, title: 'The source is not a peer this node knows' },
   internal: { status: 500, title: 'Internal error' },
 } as const satisfies Record<string, { status: ContentfulStatusCode; title: string }>;
 

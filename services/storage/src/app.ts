@@ -131,7 +131,7 @@ export function createApp(deps: StorageDeps) {
   });
 
   app.post('/disks/:taskId/pull', pathId('taskId', 'TaskId'), requireJson, contract.json<StorageSchemas['PullRequest']>('PullRequest'), async (c) => {
-    const { created, disks } = await deps.transfers.pull(c.req.param('taskId'), c.req.valid('json').source);
+    const { created, disks } = await deps.transfers.pull(c.req.param('taskId'), c.req.valid('json').sourceNode);
     return c.json(disks, created ? 201 : 200);
   });
 

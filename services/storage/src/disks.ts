@@ -4,6 +4,7 @@ import path from 'node:path';
 import { ProblemError, type Logger } from '@cps/common';
 import type { BootstrapStore } from './bootstraps.ts';
 import { checkCapacity, checkQuota, MiB, type FreeBytes, type Space } from './capacity.ts';
+import type { GuestCopy } from './copy-in.ts';
 import type { ImageLibrary, ImageRecord } from './images.ts';
 import { KeyedLock } from './keyed-lock.ts';
 import { isTaskId, type StorageLayout } from './paths.ts';
@@ -33,6 +34,8 @@ export interface TaskDiskDeps {
   reserveBytes: number;
   /** The donor's share for task disks (their full sizes); undefined: no quota. */
   quotaBytes?: number;
+  /** Copies files into a disk's file system (TaskDisksRequest.copyIn); absent: copyIn is refused. */
+  guestCopy?: GuestCopy;
   /** Called before a task's disks are removed when it asked for a copy; if it throws, the disks stay. */
   keepCopy?: (taskId: string, disks: KeptDisk[]) => Promise<void>;
   log: Logger;
@@ -133,7 +136,7 @@ export class TaskDiskStore {
           throw err;
         }
       });
-      this.d.log.info({ taskId, image: req.image, diskMiB: req.diskMiB, bootstrap: req.bootstrap, cloudInit: req.cloudInit !== undefined }, `task disks ${verb}`);
+      this.d.log.info({ taskId, image: req.image, diskMiB: req.diskMiB, bootstrap: req.bootstrap, copyIn: req.copyIn?.bootstrap, cloudInit: req.cloudInit !== undefined }, `task disks ${verb}`);
       return { created: true, disks };
     });
   }
@@ -252,11 +255,19 @@ export class TaskDiskStore {
   }
 
   private async build(staging: string, taskId: string, image: ImageRecord, req: TaskDisksRequest, own: OwnFile[]): Promise<void> {
+    const src = image.source;
+    if (req.copyIn !== undefined) {
+      if (src.kind !== 'disk') {
+        throw new ProblemError('bad-request', `image ${image.image.id} is a ${src.kind} image: its task disk has no file system to copy into (use bootstrap instead)`);
+      }
+      if (!this.d.guestCopy) throw new ProblemError('bad-request', 'copyIn is not available on this peer (libguestfs is not set up)');
+    }
     for (const f of own) {
       const file = path.join(staging, f.name);
       if (f.role === 'main') {
-        const src = image.source;
         await this.d.qemuImg.createQcow2(file, req.diskMiB, src.kind === 'disk' ? { path: src.file, format: src.format } : undefined);
+        // Into the task's own overlay in staging: the shared image is never written.
+        if (req.copyIn !== undefined) await this.d.guestCopy!.copyIn(file, 'qcow2', req.copyIn);
       } else if (f.role === 'bootstrap') {
         // Each task gets its own copy: run.sh may write results into it. A reflink where the file system allows.
         await copyFile((await this.d.bootstraps.diskOf(req.bootstrap!)).path, file, constants.COPYFILE_FICLONE);

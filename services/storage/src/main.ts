@@ -1,13 +1,15 @@
 import { Contract, createLogger, dataDirVar, loadConfig, onShutdown, portsFrom, portsSchema, serveApp } from '@cps/common';
-import { specFiles, storageClient } from '@cps/openapi';
+import { discoveryClient, specFiles, storageClient } from '@cps/openapi';
 import { z } from 'zod';
 import { createApp } from './app.ts';
 import { BootstrapStore } from './bootstraps.ts';
+import { GuestCopy } from './copy-in.ts';
 import { statfsFreeBytes, MiB } from './capacity.ts';
 import { TaskDiskStore } from './disks.ts';
 import { ExportStore } from './exports.ts';
 import { ImageLibrary } from './images.ts';
 import { StorageLayout } from './paths.ts';
+import { parseAllowList, PeerPolicy } from './peers.ts';
 import { QemuImg } from './qemu-img.ts';
 import { diskQuotaMiB } from './share-quota.ts';
 import { runTool } from './tool.ts';
@@ -29,6 +31,14 @@ const config = loadConfig(
     // The donor's share of disk for task disks (the provisioner's share policy); unset: no quota.
     CPS_SHARE_DISK_MIB: z.coerce.number().int().min(0).optional(),
     CPS_SHARE_POLICY_FILE: z.string().min(1).optional(),
+    // Nodes a pull may fetch from besides the peers discovery knows: addresses or address:port,
+    // separated by commas. Loopback by default, for several nodes on one machine; "" for none.
+    CPS_STORAGE_PEER_ALLOW: z.string().default('127.0.0.1'),
+    // copyIn (libguestfs): how long one guestfish run may take, appliance start included.
+    CPS_STORAGE_GUESTFS_TIMEOUT_SEC: z.coerce.number().int().min(1).default(600),
+    // KVM hangs on some hosts (docs: ENVIRONMENT.md); libguestfs' own variables win when set.
+    LIBGUESTFS_BACKEND: z.string().min(1).default('direct'),
+    LIBGUESTFS_BACKEND_SETTINGS: z.string().default('force_tcg'),
   }),
 );
 
@@ -39,11 +49,20 @@ const quotaMiB = diskQuotaMiB(config, config.CPS_DATA_DIR);
 const qemuImg = new QemuImg(runTool, config.CPS_QEMU_IMG);
 const bootstraps = new BootstrapStore({ layout, run: runTool, maxArchiveBytes: config.CPS_STORAGE_MAX_BOOTSTRAP_MIB * MiB, log });
 const exports = new ExportStore({ layout, qemuImg, retentionMs: config.CPS_STORAGE_EXPORT_RETENTION_HOURS * 3_600_000, now: () => new Date(), log });
+const guestCopy = new GuestCopy({
+  bootstraps,
+  run: runTool,
+  tmpDir: layout.tmpDir,
+  env: { LIBGUESTFS_BACKEND: config.LIBGUESTFS_BACKEND, LIBGUESTFS_BACKEND_SETTINGS: config.LIBGUESTFS_BACKEND_SETTINGS },
+  timeoutMs: config.CPS_STORAGE_GUESTFS_TIMEOUT_SEC * 1000,
+  log,
+});
 const disks = new TaskDiskStore({
   layout,
   images,
   qemuImg,
   bootstraps,
+  guestCopy,
   run: runTool,
   keepCopy: async (taskId, kept) => void (await exports.keep(taskId, kept)),
   ...(quotaMiB !== undefined ? { quotaBytes: quotaMiB * MiB } : {}),
@@ -52,7 +71,12 @@ const disks = new TaskDiskStore({
   log,
 });
 await disks.prepare();
-const transfers = new Transfers({ layout, disks, contract: Contract.fromFile(specFiles.storage), peer: (baseUrl) => storageClient({ baseUrl }), log });
+const peers = new PeerPolicy({
+  allow: parseAllowList(config.CPS_STORAGE_PEER_ALLOW),
+  discovery: discoveryClient({ baseUrl: `http://127.0.0.1:${portsFrom(config).discovery}` }),
+  log,
+});
+const transfers = new Transfers({ layout, disks, contract: Contract.fromFile(specFiles.storage), peer: (baseUrl) => storageClient({ baseUrl }), peers, log });
 const uploads = new ImageUploads({ layout, images, qemuImg, users: disks, maxUploadBytes: config.CPS_STORAGE_MAX_UPLOAD_MIB * MiB, log });
 
 const served = await serveApp(createApp({ images, disks, uploads, bootstraps, exports, transfers, log }), { port: portsFrom(config).storage, log });

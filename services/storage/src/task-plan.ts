@@ -50,5 +50,5 @@ export function sameRequest(a: TaskDisksRequest, b: TaskDisksRequest): boolean {
 }
 
 function canonical(r: TaskDisksRequest): string {
-  return JSON.stringify([r.image, r.diskMiB, r.bootstrap ?? null, r.cloudInit ? [r.cloudInit.userData, r.cloudInit.metaData ?? null, r.cloudInit.networkConfig ?? null] : null, r.keepCopy === true]);
+  return JSON.stringify([r.image, r.diskMiB, r.bootstrap ?? null, r.cloudInit ? [r.cloudInit.userData, r.cloudInit.metaData ?? null, r.cloudInit.networkConfig ?? null] : null, r.keepCopy === true, r.copyIn ? [r.copyIn.bootstrap, r.copyIn.target, r.copyIn.filesystem ?? null] : null]);
 }

@@ -7,7 +7,14 @@ export interface ToolResult {
 }
 
 /** Runs an external program; injectable so tests can count calls or make a tool fail. */
-export type RunTool = (cmd: string, args: readonly string[], opts?: { timeoutMs?: number }) => Promise<ToolResult>;
+export type RunTool = (cmd: string, args: readonly string[], opts?: ToolOptions) => Promise<ToolResult>;
+
+export interface ToolOptions {
+  timeoutMs?: number;
+  /** Added to this process's environment. */
+  env?: Record<string, string>;
+  cwd?: string;
+}
 
 const defaultTimeoutMs = 60_000;
 const maxOutputBytes = 4 * 1024 * 1024;
@@ -23,7 +30,7 @@ export const runTool: RunTool = (cmd, args, opts = {}) =>
     execFile(
       cmd,
       [...args],
-      { timeout, maxBuffer: maxOutputBytes, encoding: 'utf8', killSignal: 'SIGKILL', env: { ...process.env, LC_ALL: 'C' } },
+      { timeout, maxBuffer: maxOutputBytes, encoding: 'utf8', killSignal: 'SIGKILL', env: { ...process.env, ...opts.env, LC_ALL: 'C' }, ...(opts.cwd ? { cwd: opts.cwd } : {}) },
       (err, stdout, stderr) => {
         if (!err) return resolve({ stdout, stderr });
         const e = err as NodeJS.ErrnoException & { killed?: boolean; code?: unknown };

@@ -4,6 +4,7 @@ import { Contract, ProblemError, type Logger } from '@cps/common';
 import type { StorageClient, StorageSchemas } from '@cps/openapi';
 import type { TaskDiskStore, TaskDisks } from './disks.ts';
 import { fileNamePattern, type StorageLayout } from './paths.ts';
+import type { PeerPolicy, SourceNode } from './peers.ts';
 import { receiveToFile, sha256File } from './receive.ts';
 
 export type TransferManifest = StorageSchemas['TransferManifest'];
@@ -16,6 +17,8 @@ export interface TransferDeps {
   contract: Contract;
   /** A typed client for a peer's storage at `baseUrl`; tests route it into another app. */
   peer: (baseUrl: string) => StorageClient;
+  /** Says whether a source node may be pulled from, and at which URL. */
+  peers: PeerPolicy;
   log: Logger;
 }
 
@@ -52,8 +55,9 @@ export class Transfers {
     return { path: this.areaPath(taskId, area, name), file: listed };
   }
 
-  /** Destination side: takes the task's disks over from the storage at `source`. */
-  async pull(taskId: string, source: string): Promise<{ created: boolean; disks: TaskDisks }> {
+  /** Destination side: takes the task's disks over from the storage of `node`, a peer this node knows. */
+  async pull(taskId: string, node: SourceNode): Promise<{ created: boolean; disks: TaskDisks }> {
+    const source = await this.d.peers.check(node);
     const peer = this.d.peer(source);
     const listed = await this.fetchManifest(peer, taskId, source);
     const diskFiles = listed.files.filter((f) => f.area === 'disks');

@@ -14,6 +14,8 @@ import { ImageUploads } from '../src/uploads.ts';
 import { BootstrapStore } from '../src/bootstraps.ts';
 import { ExportStore } from '../src/exports.ts';
 import { Transfers } from '../src/transfer.ts';
+import { GuestCopy } from '../src/copy-in.ts';
+import { PeerPolicy } from '../src/peers.ts';
 import { Contract } from '@cps/common';
 import { specFiles, storageClient, type StorageClient } from '@cps/openapi';
 
@@ -68,7 +70,7 @@ export interface Fixture {
 }
 
 /** A temp data dir with a fake `tiny` image, the real qemu-img, and a generous free-space answer unless told. */
-export async function makeFixture(opts: { freeBytes?: FreeBytes; reserveMiB?: number; qemuImgBin?: string; maxUploadBytes?: number; quotaMiB?: number; peer?: (baseUrl: string) => StorageClient } = {}): Promise<Fixture> {
+export async function makeFixture(opts: { freeBytes?: FreeBytes; reserveMiB?: number; qemuImgBin?: string; maxUploadBytes?: number; quotaMiB?: number; peer?: (baseUrl: string) => StorageClient; peers?: (log: Logger) => PeerPolicy; guestRun?: RunTool } = {}): Promise<Fixture> {
   const root = await mkdtemp(path.join(tmpdir(), 'cps-storage-'));
   await chmod(root, 0o755); // as /var/lib/cps would be, so the qemu user could reach disks/
   await writeImage(root, 'tiny', tinyJson, { vmlinuz: 'kernel', 'initrd.img': 'initrd' });
@@ -84,11 +86,21 @@ export async function makeFixture(opts: { freeBytes?: FreeBytes; reserveMiB?: nu
   const bootstraps = new BootstrapStore({ layout, run: counting, maxArchiveBytes: 16 * MiB, log });
   const clock = { now: new Date('2026-11-25T12:00:00Z') };
   const exports = new ExportStore({ layout, qemuImg, retentionMs: 24 * 3_600_000, now: () => clock.now, log });
+  // The real tools unless a test fakes them; libguestfs as this project's machines need it (no KVM).
+  const guestCopy = new GuestCopy({
+    bootstraps,
+    run: opts.guestRun ?? counting,
+    tmpDir: layout.tmpDir,
+    env: { LIBGUESTFS_BACKEND: 'direct', LIBGUESTFS_BACKEND_SETTINGS: 'force_tcg' },
+    timeoutMs: 5 * 60_000,
+    log,
+  });
   const store = new TaskDiskStore({
     layout,
     images,
     qemuImg,
     bootstraps,
+    guestCopy,
     run: counting,
     keepCopy: async (t, kept) => void (await exports.keep(t, kept)),
     ...(opts.quotaMiB !== undefined ? { quotaBytes: opts.quotaMiB * MiB } : {}),
@@ -98,7 +110,7 @@ export async function makeFixture(opts: { freeBytes?: FreeBytes; reserveMiB?: nu
   });
   await store.prepare();
   const uploads = new ImageUploads({ layout, images, qemuImg, users: store, maxUploadBytes: opts.maxUploadBytes ?? 64 * MiB, log });
-  const transfers = new Transfers({ layout, disks: store, contract: Contract.fromFile(specFiles.storage), peer: opts.peer ?? ((baseUrl) => storageClient({ baseUrl })), log });
+  const transfers = new Transfers({ layout, disks: store, contract: Contract.fromFile(specFiles.storage), peer: opts.peer ?? ((baseUrl) => storageClient({ baseUrl })), peers: opts.peers?.(log) ?? new PeerPolicy({ allow: ['127.0.0.1'], log }), log });
   const app = createApp({ images, disks: store, uploads, bootstraps, exports, transfers, log });
   return { root, layout, images, store, uploads, bootstraps, exports, transfers, clock, app, logs: lines, toolCalls, cleanup: () => rm(root, { recursive: true, force: true }) };
 }

@@ -48,7 +48,7 @@ describe("the donor's disk quota", () => {
       await src.store.create(t, { image: 'tiny', diskMiB: 200 });
       const d2 = await makeFixture({ quotaMiB: 100, peer: () => storageClient(viaApp(src.app)) });
       try {
-        const res = await d2.app.request(`/disks/${t}/pull`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ source: 'http://src.invalid' }) });
+        const res = await d2.app.request(`/disks/${t}/pull`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ sourceNode: { address: '127.0.0.1', port: 1 } }) });
         expect({ status: res.status, type: (await res.json()).type }).toEqual({ status: 409, type: problem('quota-exceeded') });
         expect(await readdir(d2.layout.disksDir)).toEqual([]);
         expect(await readdir(d2.layout.tmpDir)).toEqual([]);

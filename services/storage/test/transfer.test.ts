@@ -59,8 +59,13 @@ async function cuttingProxy(port: number, cut: { after: number | null }): Promis
   return (s.address() as AddressInfo).port;
 }
 
-const pull = (to: Fixture, t: string, source: string) =>
-  to.app.request(`/disks/${t}/pull`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ source }) });
+/** POST /disks/{t}/pull from the node at `source` (a URL, read into the contract's sourceNode). */
+const pull = (to: Fixture, t: string, source: string) => {
+  const u = new URL(source);
+  return pullFrom(to, t, { address: u.hostname, port: Number(u.port || 80) });
+};
+const pullFrom = (to: Fixture, t: string, sourceNode: unknown) =>
+  to.app.request(`/disks/${t}/pull`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ sourceNode }) });
 
 /** A task on the source with a data disk, a bootstrap disk, a cloud-init seed and a 2 MiB checkpoint. */
 async function sourceTask(): Promise<{ t: string; state: Buffer }> {
@@ -146,7 +151,7 @@ describe('transfer between peers', () => {
     liar.get('/disks/:t/files/:area/:name', (c) => a.app.fetch(new Request(`http://a${c.req.path}`)));
     const bLied = await makeFixture({ peer: () => storageClient(viaApp(liar)) });
     try {
-      const res = await pull(bLied, t, 'http://liar.invalid');
+      const res = await pull(bLied, t, 'http://127.0.0.1:1');
       const body = await res.json();
       expect({ status: res.status, type: body.type }).toEqual({ status: 502, type: problem('transfer-failed') });
       expect(body.detail).toContain('hashes to');
@@ -156,7 +161,7 @@ describe('transfer between peers', () => {
       evil.get('/disks/:t/files', (c) => c.json({ ...real, files: [...real.files, { area: 'checkpoints', name: '../../etc/passwd', sizeBytes: 1, sha256: 'a'.repeat(64) }] }));
       const bEvil = await makeFixture({ peer: () => storageClient(viaApp(evil)) });
       try {
-        const r2 = await pull(bEvil, t, 'http://evil.invalid');
+        const r2 = await pull(bEvil, t, 'http://127.0.0.1:1');
         expect({ status: r2.status, type: (await r2.json()).type }).toEqual({ status: 502, type: problem('transfer-failed') });
         await nothingAt(bEvil, t);
       } finally {
@@ -187,11 +192,24 @@ describe('transfer between peers', () => {
     expect((await ranged.arrayBuffer()).byteLength).toBe(10);
   });
 
-  it('refuses a pull request with a bad source URL', async () => {
-    for (const source of ['file:///etc/passwd', 'not a url', '']) {
-      const res = await pull(b, taskId(), source);
-      expect({ status: res.status, type: (await res.json()).type }).toEqual({ status: 400, type: problem('validation-failed') });
+  it('refuses a pull request with a malformed source node', async () => {
+    const bad: unknown[] = [
+      'http://127.0.0.1:8083',
+      { address: '127.0.0.1' },
+      { address: '127.0.0.1', port: 0 },
+      { address: '127.0.0.1', port: 70000 },
+      { address: '127.0.0.1/admin', port: 80 },
+      { address: 'a@b', port: 80 },
+      { address: '127.0.0.1\u0000', port: 80 },
+      { address: '', port: 80 },
+      { address: '127.0.0.1', port: 80, path: '/x' },
+    ];
+    for (const node of bad) {
+      const res = await pullFrom(b, taskId(), node);
+      expect({ node, status: res.status, type: (await res.json()).type }).toEqual({ node, status: 400, type: problem('validation-failed') });
     }
+    const legacy = await b.app.request(`/disks/${taskId()}/pull`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ source: 'http://127.0.0.1:1' }) });
+    expect(legacy.status).toBe(400);
     const dead = await pull(b, taskId(), 'http://127.0.0.1:1');
     expect({ status: dead.status, type: (await dead.json()).type }).toEqual({ status: 502, type: problem('transfer-failed') });
   });
