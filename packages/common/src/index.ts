@@ -4,3 +4,4 @@ export * from './config.ts';
 export * from './contract.ts';
 export * from './serve.ts';
 export * from './health.ts';
+export * from './sse.ts';
