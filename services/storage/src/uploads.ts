@@ -28,8 +28,18 @@ export interface ImageUploadDeps {
   qemuImg: QemuImg;
   users: ImageUsers;
   maxUploadBytes: number;
+  /** Images of a larger virtual size are refused (CPS_STORAGE_MAX_VIRTUAL_GIB); default: the largest task disk. */
+  maxVirtualBytes?: number;
+  /** The donor's disk quota: every task disk counts at full size, so a larger image could never get one. */
+  quotaBytes?: number;
   log: Logger;
 }
+
+/**
+ * The largest task disk the contract lets anyone ask for (TaskDisksRequest.diskMiB's maximum,
+ * 4 TiB): a disk image must fit in its task's disk, so no larger image could ever be used here.
+ */
+export const maxTaskDiskBytes = 4_194_304 * 1024 * 1024;
 
 const fileFor: Record<UploadFormat, string> = { iso: 'image.iso', qcow2: 'disk.qcow2', raw: 'disk.raw' };
 
@@ -57,7 +67,7 @@ export class ImageUploads {
       if (req.sha256 !== undefined && req.sha256 !== got.sha256) {
         throw new ProblemError('upload-incomplete', `the bytes hash to ${got.sha256}, not the ${req.sha256} that was declared`);
       }
-      const format = await detectFormat(data, this.d.qemuImg, req.format);
+      const { format, virtualSizeBytes } = await detectFormat(data, this.d.qemuImg, { ...(req.format !== undefined ? { declared: req.format } : {}), ...this.virtualLimit() });
       const id = uploadedImageId(got.sha256);
       const existing = await this.existing(id);
       if (existing) return { created: false, image: existing };
@@ -85,7 +95,7 @@ export class ImageUploads {
         if (raced) return { created: false, image: raced };
         throw err;
       }
-      this.d.log.info({ imageId: id, name: req.name, format, sizeBytes: got.sizeBytes }, 'image uploaded');
+      this.d.log.info({ imageId: id, name: req.name, format, sizeBytes: got.sizeBytes, virtualSizeBytes }, 'image uploaded');
       return { created: true, image: (await this.d.images.get(id)).image };
     } finally {
       await rm(staging, { recursive: true, force: true });
@@ -110,6 +120,15 @@ export class ImageUploads {
       this.d.log.info({ imageId: id }, 'image deleted');
       return true;
     });
+  }
+
+  /** The smallest of: the setting, the largest disk the contract allows, the donor's quota. */
+  private virtualLimit(): { maxVirtualBytes: number; maxVirtualWhy: string } {
+    const limits: Array<[number, string]> = [[maxTaskDiskBytes, 'the largest task disk']];
+    if (this.d.maxVirtualBytes !== undefined) limits.push([this.d.maxVirtualBytes, 'CPS_STORAGE_MAX_VIRTUAL_GIB']);
+    if (this.d.quotaBytes !== undefined) limits.push([this.d.quotaBytes, "the donor's disk quota"]);
+    const [bytes, why] = limits.reduce((a, b) => (b[0] <= a[0] ? b : a));
+    return { maxVirtualBytes: bytes, maxVirtualWhy: why };
   }
 
   private async existing(id: string): Promise<Image | null> {
