@@ -59,7 +59,7 @@ const makeIso = async () => {
 describe('polyglot uploads', () => {
   it('refuses a qcow2 naming /etc/passwd as its backing file that also carries an ISO marker, however it is declared', async () => {
     const polyglot = withIsoMarker(await makeQcow2('4M', '-b', '/etc/passwd', '-F', 'raw'));
-    for (const q of [{}, { format: 'iso' }, { format: 'raw' }, { format: 'qcow2' }]) {
+    for (const q of [{}, { format: 'iso' }, { format: 'raw' }, { format: 'qcow2' }] as Array<Record<string, string>>) {
       expectRejected(await upload(polyglot, q), /backing file \("\/etc\/passwd"\)/);
     }
     await expectNothingLeft();
@@ -116,7 +116,7 @@ describe('polyglot uploads', () => {
 });
 
 describe('virtual size', () => {
-  const body = (b: Buffer) => new Blob([b]).stream() as ReadableStream<Uint8Array>;
+  const body = (b: Buffer) => new Blob([new Uint8Array(b)]).stream() as ReadableStream<Uint8Array>;
   const uploadsWith = (over: { maxVirtualBytes?: number; quotaBytes?: number }, run: RunTool = runTool) =>
     new ImageUploads({ layout: f.layout, images: f.images, qemuImg: new QemuImg(run), users: f.store, maxUploadBytes: 64 * MiB, log: memoryLogger().log, ...over });
   const refusal = async (p: Promise<unknown>) => {

@@ -33,7 +33,7 @@ function qcow2(over: { version?: number; backing?: string; incompat?: bigint; cr
 }
 
 describe('findSignatures', () => {
-  const formats = (head: Buffer, tail = Buffer.alloc(0)) => findSignatures(head, tail).map((s) => s.format);
+  const formats = (head: Buffer, tail: Buffer = Buffer.alloc(0)) => findSignatures(head, tail).map((s) => s.format);
   it.each([
     ['plain zeros', zeros(0x9000), []],
     ['qcow2', qcow2(), ['qcow2']],
