@@ -159,7 +159,7 @@ export interface components {
             kind: "kernel" | "disk" | "iso";
         };
         TaskRequest: {
-            /** @description Any printable text (no control characters, no line or paragraph separators); shown to the user, never used as an identifier. */
+            /** @description Any printable text (no control characters, no line or paragraph separators, no U+FFFE/U+FFFF, no lone UTF-16 surrogates: the rule of packages/common/src/names.ts, the same as VmSpec.name of the provisioner); shown to the user, never used as an identifier. */
             name: string;
             /** @default 1 */
             vcpus: number;

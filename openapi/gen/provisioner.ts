@@ -337,7 +337,7 @@ export interface components {
             kind: "disk" | "cdrom";
         };
         VmSpec: {
-            /** @description The user's name for the machine (no control characters); it goes only into the domain's <title>, never used as an identifier. */
+            /** @description The user's name for the machine (no control characters, no line or paragraph separators, no U+FFFE/U+FFFF, no lone UTF-16 surrogates: the rule of packages/common/src/names.ts, the same as TaskRequest.name of the coordinator); it goes only into the domain's <title>, never used as an identifier. */
             name: string;
             vcpus: number;
             memoryMiB: number;

@@ -5,3 +5,4 @@ export * from './contract.ts';
 export * from './serve.ts';
 export * from './health.ts';
 export * from './sse.ts';
+export * from './names.ts';

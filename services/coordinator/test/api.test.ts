@@ -45,6 +45,8 @@ describe('POST /api/tasks', () => {
     ['a C1 control in the name', { name: 'a\u0085b' }],
     ['a line separator in the name', { name: 'a\u2028b' }],
     ['DEL in the name', { name: 'a\u007fb' }],
+    ['a lone surrogate in the name (the provisioner refuses it)', { name: 'a\uD800b' }],
+    ['U+FFFF in the name (XML cannot carry it)', { name: 'a\uFFFFb' }],
     ['no name', { vcpus: 1 }],
     ['a markup body', '</script><script>alert(1)</script>'],
     ['markup as an image id', { name: 'x', image: '</script><script>' }],
