@@ -1,5 +1,8 @@
-/** What this provisioner itself asked of a guest, so the watchdog can tell it from an accident. */
-export type Intended = 'running' | 'paused' | 'gone';
+/**
+ * What this provisioner itself asked of a guest, so the watchdog can tell it from an accident.
+ * `starting`: libvirt is starting it, and a QEMU being started is paused until it is set up.
+ */
+export type Intended = 'starting' | 'running' | 'paused' | 'gone';
 
 /**
  * The lifecycle marks what it is about to do before doing it; the watchdog reads the mark when
@@ -15,6 +18,16 @@ export class Expectations {
 
   get(taskId: string): Intended | undefined {
     return this.marks.get(taskId);
+  }
+
+  /** Marks the guest `starting` while `start` runs (a create or a restore), `running` once it returns or fails. */
+  async whileStarting<T>(taskId: string, start: () => Promise<T>): Promise<T> {
+    this.mark(taskId, 'starting');
+    try {
+      return await start();
+    } finally {
+      this.mark(taskId, 'running');
+    }
   }
 
   forget(taskId: string): void {

@@ -99,9 +99,8 @@ export class Vms {
     await mkdir(join(this.d.dataDir, 'logs'), { recursive: true });
     // The log is appended to (so a restored guest goes on after what it wrote); a new boot starts it afresh.
     await rm(this.serialLogPath(taskId), { force: true });
-    this.expectations.mark(taskId, 'running');
     try {
-      await this.d.hypervisor.create(xml);
+      await this.expectations.whileStarting(taskId, () => this.d.hypervisor.create(xml));
     } catch (err) {
       // Someone made it between our look and our create (another provisioner on this libvirt).
       const now = await this.d.hypervisor.inspect(name);

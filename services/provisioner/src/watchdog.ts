@@ -119,9 +119,14 @@ export class Watchdog {
     const seen = new Map<string, Seen>();
     await Promise.all(
       names.map(async (name) => {
+        // Read before the look: a start that ends while libvirt answers was still a start.
+        const starting = this.d.expectations.get(name.slice(DOMAIN_PREFIX.length)) === 'starting';
         const status = await this.d.hypervisor.inspect(name);
         const task = status && readLiveXml(status.xml).task;
         if (!status || !task || `${DOMAIN_PREFIX}${task.id}` !== name) return;
+        // libvirt starts QEMU paused and resumes it once set up: not news, and not remembered as
+        // paused either, so a real pause right after the start is still a change.
+        if (starting && status.state === 'paused') return;
         // A guest whose QEMU is dead is gone, whatever libvirt still lists, until a new QEMU runs it
         // (restored from a checkpoint between two looks).
         if (this.dead.has(task.id)) {
