@@ -40,6 +40,8 @@ const envSchema = portsSchema.extend({
   // How often the provisioner's capacity is re-read in the background (PEP answers from the cache).
   CPS_PEP_CAPACITY_REFRESH_MS: z.coerce.number().int().min(50).max(10_000).default(500),
   CPS_PEP_REPLAY_WINDOW_MS: z.coerce.number().int().min(1_000).max(600_000).default(30_000),
+  // SO_RCVBUF of the PEP socket; Linux caps it at net.core.rmem_max (logged, and on /metrics).
+  CPS_PEP_RECV_BUFFER_KIB: z.coerce.number().int().min(16).max(1_048_576).default(4096),
 });
 
 function authFrom(c: z.infer<typeof envSchema>): PepAuth {
@@ -63,7 +65,7 @@ async function main() {
   const multicast = (config.CPS_PEP_MULTICAST ?? (seeds.length ? '0' : '1')) === '1';
   if (multicast && seeds.length) throw new Error('invalid configuration:\n  CPS_PEP_SEEDS: seeds are for networks without multicast; unset CPS_PEP_MULTICAST or set it to 0');
   const membership = new Membership(config.CPS_NODE_ID, Date.now, membershipTiming(config.CPS_PEP_HELLO_MS));
-  const pep = { port: config.CPS_PEP_PORT, interfaceAddress: config.CPS_PEP_INTERFACE, log };
+  const pep = { port: config.CPS_PEP_PORT, interfaceAddress: config.CPS_PEP_INTERFACE, log, recvBufferBytes: config.CPS_PEP_RECV_BUFFER_KIB * 1024, metrics };
   const socket = multicast ? await udpMulticastTransport({ ...pep, group: config.CPS_PEP_GROUP }) : await udpUnicastTransport(pep);
   const transport = fanoutTransport(socket, {
     multicast,

@@ -4,7 +4,8 @@
  */
 export class Metrics {
   private readonly counters = new Map<string, { help: string; values: Map<string, number> }>();
-  private readonly gauges = new Map<string, { help: string; read: () => number }>();
+  /** Read at each render: gauges, and counters someone else keeps (the kernel's socket drops). */
+  private readonly readers = new Map<string, { help: string; type: 'gauge' | 'counter'; read: () => number }>();
 
   inc(name: string, help: string, labels: Record<string, string> = {}, by = 1): void {
     let c = this.counters.get(name);
@@ -16,14 +17,25 @@ export class Metrics {
   }
 
   gauge(name: string, help: string, read: () => number): void {
-    this.gauges.set(name, { help, read });
+    this.readers.set(name, { help, type: 'gauge', read });
+  }
+
+  /** A counter whose value lives elsewhere and only goes up (e.g. /proc/net/udp drops). */
+  counterFrom(name: string, help: string, read: () => number): void {
+    this.readers.set(name, { help, type: 'counter', read });
   }
 
   get(name: string, labels: Record<string, string> = {}): number {
     const key = Object.entries(labels)
       .map(([k, v]) => `${k}="${v}"`)
       .join(',');
+    const r = this.readers.get(name);
+    if (r && !key) return r.read();
     return this.counters.get(name)?.values.get(key) ?? 0;
+  }
+
+  has(name: string): boolean {
+    return this.counters.has(name) || this.readers.has(name);
   }
 
   render(): string {
@@ -32,7 +44,7 @@ export class Metrics {
       out.push(`# HELP ${name} ${c.help}`, `# TYPE ${name} counter`);
       for (const [k, v] of c.values) out.push(`${name}${k ? `{${k}}` : ''} ${v}`);
     }
-    for (const [name, g] of this.gauges) out.push(`# HELP ${name} ${g.help}`, `# TYPE ${name} gauge`, `${name} ${g.read()}`);
+    for (const [name, r] of this.readers) out.push(`# HELP ${name} ${r.help}`, `# TYPE ${name} ${r.type}`, `${name} ${r.read()}`);
     return out.join('\n') + '\n';
   }
 }
