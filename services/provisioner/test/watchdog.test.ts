@@ -19,6 +19,8 @@ let watchdog: Watchdog;
 let events: EventBus;
 let reason: string | undefined;
 let libvirtAway = false;
+/** Start guests as QEMU does: paused until set up, a watchdog look in that moment, then running. */
+let startPaused = false;
 const dataDir = mkdtempSync(join(tmpdir(), 'cps-prov-watch-'));
 const made = new Set<string>();
 const newTask = () => {
@@ -41,6 +43,17 @@ beforeAll(async () => {
   hv = await connectLibvirt('test:///default');
   const watched: Hypervisor = Object.create(hv, {
     stateReason: { value: async () => reason },
+    create: {
+      value: async (xml: string) => {
+        await hv.create(xml);
+        if (!startPaused) return;
+        const name = /<name>([^<]+)<\/name>/.exec(xml)![1]!;
+        await hv.suspend(name);
+        await watchdog.tick();
+        expect((await hv.inspect(name))?.state).toBe('paused');
+        await hv.resume(name);
+      },
+    },
     listNames: {
       value: async () => {
         if (libvirtAway) throw new ProblemError('hypervisor-error', 'list domains: client socket is closed');
@@ -60,6 +73,7 @@ afterEach(async () => {
   made.clear();
   reason = undefined;
   libvirtAway = false;
+  startPaused = false;
   await watchdog.tick();
 });
 afterAll(async () => {
@@ -113,6 +127,26 @@ describe('the watchdog', () => {
     expect(of(a)).toMatchObject([{ kind: 'paused', state: 'paused' }]);
     expect(of(b)).toMatchObject([{ kind: 'io-error', state: 'paused' }]);
     expect(of(b)[0]!.detail).toContain('paused (I/O error)');
+  });
+
+  it('says nothing of the pause every start passes through (libvirt holds QEMU paused until it is set up)', async () => {
+    startPaused = true;
+    const id = newTask();
+    expect((await put(id)).status).toBe(201);
+    await watchdog.tick();
+    await watchdog.tick();
+    expect(of(id)).toEqual([]);
+  });
+
+  it('still reports a pause from outside right after such a start', async () => {
+    startPaused = true;
+    const id = newTask();
+    expect((await put(id)).status).toBe(201);
+    expect(of(id)).toEqual([]);
+    // The look during the start must not have remembered the guest as paused: this is a change.
+    await hv.suspend(`cps-${id}`);
+    await watchdog.tick();
+    expect(of(id)).toMatchObject([{ kind: 'paused', state: 'paused' }]);
   });
 
   it('does not take libvirt being away for every guest vanishing', async () => {
