@@ -32,6 +32,11 @@ export const problemTypes = {
   'range-not-satisfiable': { status: 416, title: 'The requested byte range is outside the file' },
   'transfer-failed': { status: 502, title: 'A transfer from a peer failed; nothing was kept' },
   'peer-not-allowed': { status: 403, title: 'The source is not a peer this node knows' },
+  'headers-too-large': { status: 431, title: 'The request headers are too large' },
+  'member-certificate-required': { status: 401, title: 'Only members of this cluster may call this' },
+  'member-certificate-refused': { status: 403, title: "The caller's certificate is not a member's" },
+  'join-refused': { status: 403, title: 'The join request is refused' },
+  'disk-rejected': { status: 422, title: 'A disk reaches beyond the files storage built for the task' },
   internal: { status: 500, title: 'Internal error' },
 } as const satisfies Record<string, { status: ContentfulStatusCode; title: string }>;
 

@@ -1,0 +1,10 @@
+export * from './certificates.ts';
+export * from './cluster-tls.ts';
+export * from './files.ts';
+export * from './identity.ts';
+export * from './join-token.ts';
+export * from './join-tokens.ts';
+export * from './keys.ts';
+export * from './layout.ts';
+export * from './removals.ts';
+export { x509 } from './x509.ts';
