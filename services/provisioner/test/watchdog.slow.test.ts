@@ -23,26 +23,78 @@ const domain = `cps-${taskId}`;
 let hv: Hypervisor;
 let app: ReturnType<typeof createApp>;
 let watchdog: Watchdog;
+let events: EventBus;
+/** Every state the watchdog's looks saw, per domain. */
+const looked = new Map<string, string[]>();
+const starting = `t-${randomBytes(4).toString('hex')}`;
 
 beforeAll(async () => {
   if (!existsSync(join(image, 'vmlinuz'))) throw new Error(`no tiny image in ${image}: run scripts/build-tiny-image.sh first`);
   hv = await connectLibvirt(uri);
   const log = createLogger('provisioner-slow', 'silent');
-  const events = new EventBus();
+  events = new EventBus();
   const expectations = new Expectations();
   app = createApp({ hypervisor: hv, dataDir, accelerator: accelReader(dataDir, log), memoryCap: probeMemoryCapMode(), log, events, expectations });
-  watchdog = new Watchdog({ hypervisor: hv, expectations, events, log, processes: uri === 'qemu:///system' ? new QemuProcesses() : undefined });
+  const recording: Hypervisor = Object.create(hv, {
+    inspect: {
+      value: async (name: string) => {
+        const status = await hv.inspect(name);
+        if (status) looked.set(name, [...(looked.get(name) ?? []), status.state]);
+        return status;
+      },
+    },
+  });
+  watchdog = new Watchdog({ hypervisor: recording, expectations, events, log, processes: uri === 'qemu:///system' ? new QemuProcesses() : undefined });
   watchdog.start();
 });
 
 afterAll(async () => {
   await watchdog?.stop();
   await hv?.remove(domain).catch(() => undefined);
+  await hv?.remove(`cps-${starting}`).catch(() => undefined);
   await hv?.close();
   rmSync(join(dataDir, 'logs', `${taskId}.serial`), { force: true });
+  rmSync(join(dataDir, 'logs', `${starting}.serial`), { force: true });
 });
 
+const tinySpec = () => {
+  const meta = JSON.parse(readFileSync(join(image, 'image.json'), 'utf8')) as { cmdline: string };
+  return {
+    name: 'watched',
+    vcpus: 1,
+    memoryMiB: 128,
+    disks: [],
+    boot: { kind: 'kernel', kernel: join(image, 'vmlinuz'), initrd: join(image, 'initrd.img'), cmdline: meta.cmdline },
+  };
+};
+
 describe('the watchdog over a real guest', () => {
+  it('says nothing of the pause a real start passes through, and reports a virsh suspend from outside', async () => {
+    const name = `cps-${starting}`;
+    // Look back to back while libvirt starts QEMU (held paused until it is set up).
+    let putDone = false;
+    const looking = (async () => {
+      while (!putDone) await watchdog.tick();
+    })();
+    const put = await app.request(`/vms/${starting}`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify(tinySpec()) });
+    putDone = true;
+    await looking;
+    expect(put.status, await put.clone().text()).toBe(201);
+    await watchdog.tick();
+    await watchdog.tick();
+    const states = looked.get(name) ?? [];
+    // For the report: whether a look caught the start's pause (it is why the test can fail).
+    console.info(`watchdog: states seen while starting ${states.join(',')}`);
+    expect(states).toContain('paused');
+    expect(states.at(-1)).toBe('running');
+    expect(events.recent().filter((e) => e.taskId === starting).map((e) => e.kind)).toEqual([]);
+
+    execFileSync('virsh', ['-c', uri, 'suspend', name]);
+    await watchdog.tick();
+    expect(events.recent().filter((e) => e.taskId === starting).map((e) => e.kind)).toEqual(['paused']);
+    expect((await app.request(`/vms/${starting}`, { method: 'DELETE' })).status).toBeLessThan(300);
+  });
+
   it('reports a killed QEMU as vanished on the SSE stream, within 2 s of last seeing it well', async () => {
     const meta = JSON.parse(readFileSync(join(image, 'image.json'), 'utf8')) as { cmdline: string };
     const put = await app.request(`/vms/${taskId}`, {
