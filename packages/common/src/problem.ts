@@ -37,6 +37,7 @@ export const problemTypes = {
   'member-certificate-refused': { status: 403, title: "The caller's certificate is not a member's" },
   'join-refused': { status: 403, title: 'The join request is refused' },
   'disk-rejected': { status: 422, title: 'A disk reaches beyond the files storage built for the task' },
+  'console-limit': { status: 429, title: 'The task has as many consoles open as this gateway allows' },
   internal: { status: 500, title: 'Internal error' },
 } as const satisfies Record<string, { status: ContentfulStatusCode; title: string }>;
 
