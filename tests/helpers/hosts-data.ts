@@ -1,28 +1,21 @@
-import { copyFileSync, existsSync, linkSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 /** Where the machine's own data dir is: the built-in image and the KVM probe result come from there. */
 export const sourceDataDir = () => process.env.CPS_DATA_DIR ?? '/var/lib/cps';
 
-/** Hard link, or copy across file systems: storage refuses symlinks in the data dir. */
-function linkOrCopy(from: string, to: string): void {
-  try {
-    linkSync(from, to);
-  } catch {
-    copyFileSync(from, to);
-  }
-}
-
 /**
  * A host's own CPS_DATA_DIR: the `tiny` image and accel.json of the machine's data dir (when it has
- * them; discovery alone needs neither), and nothing else.
+ * them; discovery alone needs neither), and nothing else. The image files are copied, never linked:
+ * libvirt (dynamic_ownership) chowns the kernel and initrd a guest opens, and through a hard link
+ * that would be the machine's own files; storage refuses symlinks.
  */
 export function makeDataDir(dir: string, source = sourceDataDir()): void {
   mkdirSync(join(dir, 'images'), { recursive: true });
   const tiny = join(source, 'images', 'tiny');
   if (existsSync(tiny)) {
     mkdirSync(join(dir, 'images', 'tiny'));
-    for (const f of readdirSync(tiny)) linkOrCopy(join(tiny, f), join(dir, 'images', 'tiny', f));
+    for (const f of readdirSync(tiny)) copyFileSync(join(tiny, f), join(dir, 'images', 'tiny', f));
   }
   const accel = join(source, 'accel.json');
   if (existsSync(accel)) copyFileSync(accel, join(dir, 'accel.json'));
