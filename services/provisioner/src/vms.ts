@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import { ProblemError, type Logger } from '@cps/common';
 import type { ProvisionerSchemas } from '@cps/openapi';
 import { domainTypeFor, type Accelerator } from './accel.ts';
+import { walkDiskChain, type ReadLayer } from './diskChain.ts';
+import { qemuImgLayerReader } from './diskInfo.ts';
 import { admit, diskAvailMiB, freeOf, lendable, NOTHING, type Resources, type ShareSettings } from './capacity.ts';
 import { lendingOpen } from './sharePolicy.ts';
 import { buildDomainXml, checkTaskId, DOMAIN_PREFIX, domainNameOf, memoryHardLimitMiB, policyFor, type GuestNetwork } from './domainXml.ts';
@@ -33,7 +35,11 @@ export interface VmsDeps {
   memoryCap?: MemoryCapMode;
   /** The network of a guest whose spec names none (CPS_GUEST_NETWORK); default `user`. */
   guestNetwork?: GuestNetwork;
+  /** Reads one layer of a disk's backing chain; default: qemu-img info with the format given. */
+  readLayer?: ReadLayer;
 }
+
+const defaultLayerReader = qemuImgLayerReader();
 
 /** The serial log is served from its tail: a guest that prints forever must not fill a response. */
 export const SERIAL_TAIL_BYTES = 1024 * 1024;
@@ -95,6 +101,7 @@ export class Vms {
       },
       policyFor(this.d.dataDir, taskId),
     );
+    await this.checkDiskChains(taskId, spec.disks);
     await this.admit(spec);
     await mkdir(join(this.d.dataDir, 'logs'), { recursive: true });
     // The log is appended to (so a restored guest goes on after what it wrote); a new boot starts it afresh.
@@ -112,6 +119,23 @@ export class Vms {
     const made = await this.d.hypervisor.inspect(name);
     if (!made) throw new ProblemError('hypervisor-error', `domain ${name} vanished right after it started`);
     return { vm: toVm(taskId, made), created: true };
+  }
+
+  /**
+   * Every disk's backing chain must lie in what storage built for this task (its disk folder and
+   * the image store), so QEMU never opens a host file because a user's qcow2 names it.
+   */
+  private async checkDiskChains(taskId: string, disks: VmSpec['disks']): Promise<void> {
+    const roots = policyFor(this.d.dataDir, taskId).readRoots;
+    const read = this.d.readLayer ?? defaultLayerReader;
+    for (const [i, disk] of disks.entries()) {
+      try {
+        await walkDiskChain({ path: disk.path, format: disk.format }, roots, read, `disks[${i}]`);
+      } catch (err) {
+        if (err instanceof ProblemError) this.d.log.warn({ taskId, disk: disk.path, problem: err.problemType, detail: err.message }, 'disk refused');
+        throw err;
+      }
+    }
   }
 
   private sameOrConflict(taskId: string, status: DomainStatus, digest: string): Vm {

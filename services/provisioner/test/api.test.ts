@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -208,6 +209,11 @@ describe('provisioner API on libvirt test:///default', () => {
 
   it('gives the guest its own disks and a shared image as a CD-ROM', async () => {
     const id = newTask();
+    // Real files: every disk's backing chain is read before the domain is defined.
+    mkdirSync(join(dataDir, 'disks', id), { recursive: true });
+    mkdirSync(join(dataDir, 'images', 'install'), { recursive: true });
+    execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', join(dataDir, 'disks', id, 'root.qcow2'), '8M']);
+    writeFileSync(join(dataDir, 'images', 'install', 'x.iso'), Buffer.alloc(64 * 1024));
     const disks = [
       { path: join(dataDir, 'disks', id, 'root.qcow2'), format: 'qcow2', device: 'disk' },
       { path: join(dataDir, 'images', 'install', 'x.iso'), format: 'raw', device: 'cdrom', readonly: true },
