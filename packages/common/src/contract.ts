@@ -94,7 +94,7 @@ export function bodyLimit(maxBytes: number): MiddlewareHandler {
 }
 
 /** The whole stream, or undefined (and the stream cancelled) once it passes `max` bytes. */
-async function readAtMost(stream: ReadableStream<Uint8Array>, max: number): Promise<Uint8Array | undefined> {
+async function readAtMost(stream: ReadableStream<Uint8Array>, max: number): Promise<Uint8Array<ArrayBuffer> | undefined> {
   const reader = stream.getReader();
   const chunks: Uint8Array[] = [];
   let size = 0;

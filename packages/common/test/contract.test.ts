@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { request as httpRequest, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import { serve } from '@hono/node-server';
@@ -172,7 +172,7 @@ describe('bodyLimit', () => {
       expect(pulled).toBeLessThan(total / 4);
     } finally {
       source.destroy();
-      server.closeAllConnections?.();
+      (server as Server).closeAllConnections();
       await new Promise((r) => server.close(r));
     }
   });
