@@ -123,9 +123,10 @@ export class Vms {
 
   /**
    * Every disk's backing chain must lie in what storage built for this task (its disk folder and
-   * the image store), so QEMU never opens a host file because a user's qcow2 names it.
+   * the image store), so QEMU never opens a host file because a user's qcow2 names it. Throws
+   * `disk-rejected`; public so a restore can hold a save image's disks to the same rule.
    */
-  private async checkDiskChains(taskId: string, disks: VmSpec['disks']): Promise<void> {
+  async checkDiskChains(taskId: string, disks: VmSpec['disks']): Promise<void> {
     const roots = policyFor(this.d.dataDir, taskId).readRoots;
     const read = this.d.readLayer ?? defaultLayerReader;
     for (const [i, disk] of disks.entries()) {
