@@ -112,6 +112,11 @@ describe('polyglot uploads', () => {
     expect((await upload(await makeIso()).expect(201)).body).toMatchObject({ kind: 'iso', format: 'iso' });
     expect((await upload(await makeQcow2('4M')).expect(201)).body).toMatchObject({ kind: 'disk', format: 'qcow2' });
     expect((await upload(randomBytes(64 * 1024)).expect(201)).body).toMatchObject({ kind: 'disk', format: 'raw' });
+    // Other shapes qemu-img writes: version 2 headers, the smallest and the largest clusters.
+    for (const opts of ['compat=0.10', 'cluster_size=512', 'cluster_size=2M', 'compat=1.1,lazy_refcounts=on,extended_l2=on']) {
+      const r = await upload(await makeQcow2('8M', '-o', opts), { format: 'qcow2' });
+      expect({ opts, status: r.status, detail: r.body.detail }).toMatchObject({ opts, status: 201 });
+    }
   });
 });
 
