@@ -18,8 +18,13 @@ interface CloseCause {
   reason: string;
 }
 
-/** What a session is connected to, for the logs: a guest's VNC server, or a peer's gateway (the hop). */
-export type SessionTarget = { host: string; port: number } | { peer: string };
+/** What a session is connected to: a guest's VNC server, or a peer's gateway (the hop). */
+export type SessionTarget = { host: string; port: number; password?: string } | { peer: string };
+
+/** The target as logs may show it: where, never the guest's VNC password. */
+export function loggableTarget(t: SessionTarget): { host: string; port: number } | { peer: string } {
+  return 'peer' in t ? { peer: t.peer } : { host: t.host, port: t.port };
+}
 
 /**
  * One browser's view of one guest: a WebSocket and the stream to the guest's VNC server (a TCP
@@ -38,10 +43,14 @@ export class ConsoleSession {
   private readonly started = Date.now();
   private readonly onClosed: Array<() => void> = [];
 
+  private readonly info: { taskId: string; target: ReturnType<typeof loggableTarget>; log: Logger };
+
   constructor(
     private readonly tcp: Duplex,
-    private readonly info: { taskId: string; target: SessionTarget; log: Logger },
+    info: { taskId: string; target: SessionTarget; log: Logger },
   ) {
+    // Only this copy is kept: what a session holds ends up in its log lines.
+    this.info = { taskId: info.taskId, target: loggableTarget(info.target), log: info.log };
     tcp.on('error', (err: NodeJS.ErrnoException) =>
       this.shut({ by: 'guest', code: closeCodes.internalError, reason: `VNC connection error: ${err.code ?? err.message}` }),
     );
@@ -83,6 +92,10 @@ export class ConsoleSession {
   /** Ends the session from the gateway's side (e.g. at shutdown). */
   close(code: number, reason: string): void {
     this.shut({ by: 'gateway', code, reason });
+  }
+
+  get taskId(): string {
+    return this.info.taskId;
   }
 
   whenClosed(fn: () => void): void {

@@ -17,7 +17,7 @@ import { fakeProvisioner, fakeVncServer, memoryLogger, vm, type FakeVnc } from '
 const PASSWORD = 'Ab3dE6gH';
 const vms = new Map<string, ProvisionerSchemas['Vm']>();
 const sessions = new SessionRegistry();
-const { log } = memoryLogger();
+const { log, lines } = memoryLogger();
 let gw: Served;
 const servers: FakeVnc[] = [];
 const open: WebSocket[] = [];
@@ -188,6 +188,28 @@ describe('VNC login on the user\'s behalf', () => {
     guest('t-none', server.port, PASSWORD);
     const ws = connect('t-none');
     await browserHandshake(ws);
+  });
+
+  it('writes the password it made into no log line of a whole session (open, type, close)', async () => {
+    const password = randomBytes(6).toString('base64url').slice(0, 8);
+    const server = await passwordServer(password);
+    guest('t-secret', server.port, password);
+    const from = lines().length;
+    const ws = connect('t-secret');
+    await browserHandshake(ws);
+    // Typing: RFB KeyEvents (down and up) for "ls", echoed back by the server.
+    const keys = Buffer.concat(
+      [0x6c, 0x73].flatMap((k) => [1, 0].map((down) => Buffer.from([4, down, 0, 0, 0, 0, 0, k]))),
+    );
+    const echoed = receive(ws, keys.length);
+    ws.send(keys);
+    expect((await echoed).equals(keys)).toBe(true);
+    ws.close(1000, 'done');
+    await expect.poll(() => lines().slice(from).some((l) => l.msg === 'console session closed' && l.taskId === 't-secret')).toBe(true);
+    const logged = lines().slice(from);
+    expect(logged.map((l) => l.msg)).toEqual(expect.arrayContaining(['console session open', 'console session closed']));
+    expect(logged.find((l) => l.msg === 'console session closed' && l.taskId === 't-secret')).toMatchObject({ target: { host: '127.0.0.1', port: server.port } });
+    expect(JSON.stringify(logged)).not.toContain(password);
   });
 
   it('refuses the upgrade with 502 when the password is wrong; the browser learns nothing of it', async () => {
