@@ -68,7 +68,8 @@ export function createApp(deps: GatewayDeps) {
     return c.html(renderConsolePage(taskId), 200, pageHeaders);
   });
 
-  app.get('/console/:taskId/websockify', params, async (c) => {
+  // The cap is taken before any dial: a task's 5th console must not cost its guest a connection.
+  app.get('/console/:taskId/websockify', params, sessions.capPerTask(), async (c) => {
     const { taskId } = c.req.valid('param');
     if (c.env?.upgrader && !originAllowed(c.req.header('origin'), c.req.header('host'))) {
       throw new ProblemError('bad-request', `a page from ${c.req.header('origin')} may not open consoles of this gateway`);
