@@ -115,6 +115,84 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/join": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Admit a new workstation (cps up --join) and sign its certificate.
+         * @description The caller has already checked, before sending this, that the CA this port presents has the
+         *     SHA-256 its token holds. The token must have been issued by this node, be unexpired, unused
+         *     and unrevoked, and the secret must match; it is used up before the answer is sent, so a
+         *     replay finds it used. The certificate is signed over the CSR's key (which never leaves the
+         *     new node), with this node's choice of subject: CN = nodeId.
+         */
+        post: operations["join"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/trust/join-tokens": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The join tokens this node issued, with their state. */
+        get: operations["listJoinTokens"];
+        put?: never;
+        /** A one-time join token for a new workstation, and the command to run there. */
+        post: operations["createJoinToken"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/trust/join-tokens/{tokenId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Revoke a join token this node issued; a join with it is refused from now on. */
+        delete: operations["revokeJoinToken"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/trust/removals": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The nodes removed from the cluster, as this node knows them. */
+        get: operations["listRemovals"];
+        /** Removals another member knows; merged into this node's (a set that only grows). */
+        put: operations["mergeRemovals"];
+        /** Remove a node from the cluster (cps node remove); every peer refuses its certificate within seconds. */
+        post: operations["removeNode"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -220,6 +298,77 @@ export interface components {
             backups: components["schemas"]["NodeInfo"][];
             /** @description Milliseconds from PUBLISH to the first ACK. */
             ackMs?: number;
+        };
+        NodeId: string;
+        JoinRequest: {
+            tokenId: string;
+            secret: string;
+            nodeId: components["schemas"]["NodeId"];
+            /** @description A PEM PKCS#10 request for an ECDSA P-256 key. */
+            csr: string;
+            /** @description The new node's addresses */
+            addresses: string[];
+        };
+        JoinGrant: {
+            /** @description The new node's certificate (PEM). */
+            certificate: string;
+            /** @description The cluster CA's certificate (PEM). */
+            ca: string;
+            /** @description The CA's key (PEM): every member can admit the next (docs/trust.md). */
+            caKey: string;
+            /** @description The PEP key every member shares. */
+            clusterKey: string;
+            pep: {
+                group: string;
+                port: number;
+                multicast: boolean;
+                /** @description CPS_PEP_SEEDS of the admitting node */
+                seeds?: string;
+            };
+            admittedBy: components["schemas"]["NodeInfo"];
+            removals: components["schemas"]["Removal"][];
+        };
+        JoinTokenRequest: {
+            /**
+             * @description How long the token is valid (1 h by default).
+             * @default 3600
+             */
+            ttlSec: number;
+        };
+        JoinTokenInfo: {
+            id: string;
+            /** Format: date-time */
+            createdAt: string;
+            /** Format: date-time */
+            expiresAt: string;
+            /** @enum {string} */
+            state: "valid" | "used" | "revoked" | "expired";
+            usedBy?: string;
+            /** Format: date-time */
+            usedAt?: string;
+        };
+        JoinTokenCreated: {
+            token: string;
+            /** @description What to run on the new workstation: cps up --join HOST:PORT --token T. */
+            command: string;
+            info: components["schemas"]["JoinTokenInfo"];
+        };
+        Removal: {
+            nodeId: components["schemas"]["NodeId"];
+            /**
+             * Format: date-time
+             * @description Certificates of this node issued at or before this are refused.
+             */
+            removedAt: string;
+            by: components["schemas"]["NodeId"];
+        };
+        RemovalList: {
+            items: components["schemas"]["Removal"][];
+            /** @description 16 hex digits over the sorted set. */
+            digest?: string;
+        };
+        RemoveNodeRequest: {
+            nodeId: components["schemas"]["NodeId"];
         };
     };
     responses: {
@@ -376,6 +525,173 @@ export interface operations {
                     "text/plain": string;
                 };
             };
+        };
+    };
+    join: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["JoinRequest"];
+            };
+        };
+        responses: {
+            /** @description Admitted. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JoinGrant"];
+                };
+            };
+            default: components["responses"]["Problem"];
+        };
+    };
+    listJoinTokens: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Tokens. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: components["schemas"]["JoinTokenInfo"][];
+                    };
+                };
+            };
+            default: components["responses"]["Problem"];
+        };
+    };
+    createJoinToken: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["JoinTokenRequest"];
+            };
+        };
+        responses: {
+            /** @description The token (shown once; this node keeps only a hash of its secret). */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JoinTokenCreated"];
+                };
+            };
+            default: components["responses"]["Problem"];
+        };
+    };
+    revokeJoinToken: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                tokenId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The revoked token. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JoinTokenInfo"];
+                };
+            };
+            default: components["responses"]["Problem"];
+        };
+    };
+    listRemovals: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Removals and their digest (the one HELLO carries). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RemovalList"];
+                };
+            };
+            default: components["responses"]["Problem"];
+        };
+    };
+    mergeRemovals: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RemovalList"];
+            };
+        };
+        responses: {
+            /** @description This node's removals after the merge. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RemovalList"];
+                };
+            };
+            default: components["responses"]["Problem"];
+        };
+    };
+    removeNode: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RemoveNodeRequest"];
+            };
+        };
+        responses: {
+            /** @description The removal, already sent to every peer this node knows. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RemovalList"];
+                };
+            };
+            default: components["responses"]["Problem"];
         };
     };
 }

@@ -84,18 +84,29 @@ export class JoinTokens {
     return this.view(rec);
   }
 
+  /** Throws TokenRefused unless token `id` could be redeemed now with `secret`; changes nothing. */
+  check(id: string, secret: string): void {
+    this.verified(this.read(), id, secret);
+  }
+
   /** Checks and uses up token `id` for `nodeId`; throws TokenRefused with the reason. */
   redeem(id: string, secret: string, nodeId: string): void {
     const records = this.read();
+    const rec = this.verified(records, id, secret);
+    rec.usedAt = this.now().toISOString();
+    rec.usedBy = nodeId;
+    this.write(records);
+  }
+
+  // The secret first: without it, a caller learns nothing of a token's state.
+  private verified(records: TokenRecord[], id: string, secret: string): TokenRecord {
     const rec = records.find((r) => r.id === id);
     if (!rec) throw new TokenRefused('unknown', `no join token ${id} was issued by this node (or it expired more than a day ago)`);
     if (!secretMatches(secret, rec.secretSha256)) throw new TokenRefused('wrong-secret', `the secret does not match join token ${id}`);
     if (rec.revokedAt) throw new TokenRefused('revoked', `join token ${id} was revoked at ${rec.revokedAt}`);
     if (rec.usedAt) throw new TokenRefused('used', `join token ${id} was already used by ${rec.usedBy ?? 'a node'} at ${rec.usedAt}; ask for a new one (cps join-token)`);
     if (Date.parse(rec.expiresAt) <= this.now().getTime()) throw new TokenRefused('expired', `join token ${id} expired at ${rec.expiresAt}; ask for a new one (cps join-token)`);
-    rec.usedAt = this.now().toISOString();
-    rec.usedBy = nodeId;
-    this.write(records);
+    return rec;
   }
 
   private view(r: TokenRecord): TokenView {

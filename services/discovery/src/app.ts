@@ -6,6 +6,7 @@ import type { Metrics } from './metrics.ts';
 import { peerEventRoutes } from './peer-events.ts';
 import type { Publisher } from './publisher.ts';
 import type { Self } from './self.ts';
+import { trustRoutes, type TrustRoutesDeps } from './trust/routes.ts';
 
 type PublishRequest = DiscoverySchemas['PublishRequest'];
 
@@ -15,6 +16,8 @@ export interface Deps {
   publisher: Publisher;
   metrics: Metrics;
   log: Logger;
+  /** Join tokens, joins and removals; absent in tests of PEP alone. */
+  trust?: Omit<TrustRoutesDeps, 'contract'>;
 }
 
 const contract = Contract.fromFile(specFiles.discovery);
@@ -24,6 +27,8 @@ export function createApp(d: Deps) {
   app.onError(problemErrorHandler(d.log));
   app.notFound(problemNotFound);
   app.route('/', healthRoutes('discovery'));
+
+  if (d.trust) app.route('/', trustRoutes({ ...d.trust, contract }));
 
   app.get('/self', async (c) => c.json(await d.self.info()));
   app.get('/peers', (c) => c.json({ items: d.membership.list() }));

@@ -1,6 +1,7 @@
-import { hostname } from 'node:os';
-import { createLogger, loadConfig, onShutdown, portsFrom, portsSchema, serveApp } from '@cps/common';
-import { provisionerClient } from '@cps/openapi';
+import { resolve } from 'node:path';
+import { createLogger, dataDirVar, loadConfig, memberFetch, onShutdown, portsFrom, portsSchema, ProblemError, publicRoutesOfFile, serveApp, serviceUrl } from '@cps/common';
+import { discoveryClient, provisionerClient, specFiles } from '@cps/openapi';
+import { JoinTokens, loadCa, loadTrust, trustLayout } from '@cps/trust';
 import { z } from 'zod';
 import { createApp } from './app.ts';
 import { startMembership } from './hello.ts';
@@ -16,6 +17,8 @@ import { provisionerCache } from './provisioner-cache.ts';
 import { createPublisher } from './publisher.ts';
 import { createResponder } from './responder.ts';
 import { createSelf } from './self.ts';
+import type { AdmitDeps } from './trust/admit.ts';
+import { RemovalSync } from './trust/removal-sync.ts';
 import { membershipTiming } from './timing.ts';
 
 const log = createLogger('discovery');
@@ -25,7 +28,9 @@ const envSchema = portsSchema.extend({
   CPS_PEP_PORT: z.coerce.number().int().min(1).max(65535).default(47777),
   // Loopback by default: one node. On a LAN, the host's LAN address.
   CPS_PEP_INTERFACE: z.ipv4().default('127.0.0.1'),
-  CPS_NODE_ID: nodeIdSchema.default(hostname().slice(0, 64)),
+  CPS_DATA_DIR: dataDirVar,
+  // Default: the node id this node's certificate names (cps up made it from the host name).
+  CPS_NODE_ID: nodeIdSchema.optional(),
   CPS_ADVERTISE_ADDRESS: z.string().regex(/^[A-Za-z0-9.:-]{1,64}$/).default('127.0.0.1'),
   CPS_CLUSTER_KEY: z.string().min(16, 'use at least 16 characters (e.g. `openssl rand -hex 32`)').optional(),
   CPS_PEP_INSECURE: z.enum(['0', '1']).default('0'),
@@ -57,14 +62,21 @@ async function main() {
   const config = loadConfig(envSchema);
   const auth = authFrom(config);
   const ports = portsFrom(config);
+  const dataDir = resolve(config.CPS_DATA_DIR);
+  const trust = loadTrust(dataDir, { log });
+  const nodeId = config.CPS_NODE_ID ?? trust.identity.nodeId;
+  if (nodeId !== trust.identity.nodeId) {
+    throw new Error(`invalid configuration:\n  CPS_NODE_ID: is ${nodeId}, but this node's certificate (${trustLayout(dataDir).nodeCert}) names ${trust.identity.nodeId}`);
+  }
+  const fetch = memberFetch(trust.tls);
   const metrics = new Metrics();
-  const view = provisionerView(provisionerClient({ baseUrl: `http://127.0.0.1:${ports.provisioner}` }));
+  const view = provisionerView(provisionerClient({ baseUrl: serviceUrl('127.0.0.1', ports.provisioner), fetch }));
   const provisioner = provisionerCache({ ...view, log, refreshMs: config.CPS_PEP_CAPACITY_REFRESH_MS });
   metrics.gauge('pep_provisioner_view_age_ms', 'Age of the cached provisioner view (-1: none yet)', provisioner.ageMs);
   const seeds = parseSeeds(config.CPS_PEP_SEEDS, config.CPS_PEP_PORT);
   const multicast = (config.CPS_PEP_MULTICAST ?? (seeds.length ? '0' : '1')) === '1';
   if (multicast && seeds.length) throw new Error('invalid configuration:\n  CPS_PEP_SEEDS: seeds are for networks without multicast; unset CPS_PEP_MULTICAST or set it to 0');
-  const membership = new Membership(config.CPS_NODE_ID, Date.now, membershipTiming(config.CPS_PEP_HELLO_MS));
+  const membership = new Membership(nodeId, Date.now, membershipTiming(config.CPS_PEP_HELLO_MS));
   const pep = { port: config.CPS_PEP_PORT, interfaceAddress: config.CPS_PEP_INTERFACE, log, recvBufferBytes: config.CPS_PEP_RECV_BUFFER_KIB * 1024, metrics };
   const socket = multicast ? await udpMulticastTransport({ ...pep, group: config.CPS_PEP_GROUP }) : await udpUnicastTransport(pep);
   const transport = fanoutTransport(socket, {
@@ -73,9 +85,27 @@ async function main() {
     seeds,
     peers: () => membership.unicastTargets(),
   });
-  const endpoint = new PepEndpoint({ transport, auth, nodeId: config.CPS_NODE_ID, metrics, log, replayWindowMs: config.CPS_PEP_REPLAY_WINDOW_MS });
-  const self = createSelf({ nodeId: config.CPS_NODE_ID, address: config.CPS_ADVERTISE_ADDRESS, ports, capacity: provisioner.capacity });
-  const hello = startMembership({ endpoint, membership, self, log, intervalMs: config.CPS_PEP_HELLO_MS });
+  const endpoint = new PepEndpoint({ transport, auth, nodeId, metrics, log, replayWindowMs: config.CPS_PEP_REPLAY_WINDOW_MS });
+  const self = createSelf({ nodeId, address: config.CPS_ADVERTISE_ADDRESS, ports, capacity: provisioner.capacity });
+  const layout = trustLayout(dataDir);
+  const removals = new RemovalSync({
+    trust,
+    path: layout.removals,
+    nodeId,
+    peers: () => membership.list(),
+    client: (p) => discoveryClient({ baseUrl: serviceUrl(p.address, p.ports.discovery), fetch }),
+    now: () => new Date(),
+    log,
+  });
+  const hello = startMembership({
+    endpoint,
+    membership,
+    self,
+    log,
+    intervalMs: config.CPS_PEP_HELLO_MS,
+    removalsDigest: () => removals.digest(),
+    onRemovalsDigest: (node, digest) => removals.heard(node, digest),
+  });
   const responder = createResponder({
     endpoint,
     metrics,
@@ -88,14 +118,33 @@ async function main() {
   });
   const publisher = createPublisher({ endpoint, metrics, log, describePeers: () => membership.describe() });
 
-  const served = await serveApp(createApp({ self, membership, publisher, metrics, log }), { port: ports.discovery, log });
+  const tokens = new JoinTokens(layout.joinTokens, () => trust.identity.caSha256, () => new Date());
+  const admitDeps: AdmitDeps = {
+    tokens,
+    ca: () => loadCa(dataDir),
+    pepKey: () => {
+      // A cluster of several nodes needs the PEP key; a dev node without one admits no one.
+      if (!config.CPS_CLUSTER_KEY) throw new ProblemError('join-refused', 'this node runs PEP without a key (CPS_PEP_INSECURE=1): it cannot admit other nodes', { reason: 'insecure' });
+      return config.CPS_CLUSTER_KEY;
+    },
+    pep: { group: config.CPS_PEP_GROUP, port: config.CPS_PEP_PORT, multicast, ...(seeds.length ? { seeds: config.CPS_PEP_SEEDS } : {}) },
+    self: () => self.info(),
+    taken: (id) => id === nodeId || membership.list().some((p) => p.nodeId === id && p.state === 'alive'),
+    removals: () => trust.removals(),
+    now: () => new Date(),
+    log,
+  };
+  const trustDeps = { admit: admitDeps, tokens, removals, joinAddress: () => ({ address: config.CPS_ADVERTISE_ADDRESS, port: ports.discovery }) };
+  const app = createApp({ self, membership, publisher, metrics, log, trust: trustDeps });
+  const served = await serveApp(app, { port: ports.discovery, log, tls: trust.tls, publicRoutes: publicRoutesOfFile(specFiles.discovery) });
   log.info(
-    { nodeId: config.CPS_NODE_ID, address: config.CPS_ADVERTISE_ADDRESS, multicast, group: multicast ? config.CPS_PEP_GROUP : undefined, seeds, pepPort: config.CPS_PEP_PORT },
+    { nodeId, address: config.CPS_ADVERTISE_ADDRESS, multicast, group: multicast ? config.CPS_PEP_GROUP : undefined, seeds, pepPort: config.CPS_PEP_PORT },
     'discovery ready',
   );
 
   onShutdown(log, async () => {
     hello.stop();
+    trust.stop();
     responder.close();
     provisioner.close();
     await served.close();

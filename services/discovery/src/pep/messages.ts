@@ -83,7 +83,8 @@ export const bodySchemas = {
   // The chosen node's answer to CONFIRM: it keeps the capacity; the publisher stops resending.
   CONFIRMED: z.strictObject({ to: nodeIdSchema }),
   RELEASE: z.strictObject({ to: nodeIdSchema, reason }),
-  HELLO: z.strictObject({ node: nodeInfoSchema, head: z.boolean() }),
+  // removals: the digest of the sender's removed nodes (docs/trust.md); a peer with another asks for the list.
+  HELLO: z.strictObject({ node: nodeInfoSchema, head: z.boolean(), removals: z.string().regex(/^[0-9a-f]{16}$/).optional() }),
   LEAVE: z.strictObject({ nodeId: nodeIdSchema }),
 } as const;
 
