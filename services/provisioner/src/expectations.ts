@@ -20,13 +20,18 @@ export class Expectations {
     return this.marks.get(taskId);
   }
 
-  /** Marks the guest `starting` while `start` runs (a create or a restore), `running` once it returns or fails. */
+  /** Marks the guest `starting` while `start` runs (a create or a restore): `running` once it did, the mark before if it failed. */
   async whileStarting<T>(taskId: string, start: () => Promise<T>): Promise<T> {
+    const before = this.marks.get(taskId);
     this.mark(taskId, 'starting');
     try {
-      return await start();
-    } finally {
+      const done = await start();
       this.mark(taskId, 'running');
+      return done;
+    } catch (err) {
+      if (before) this.mark(taskId, before);
+      else this.forget(taskId);
+      throw err;
     }
   }
 
