@@ -85,7 +85,7 @@ describe('the watchdog over a real guest', () => {
     const states = looked.get(name) ?? [];
     // For the report: whether a look caught the start's pause (it is why the test can fail).
     console.info(`watchdog: states seen while starting ${states.join(',')}`);
-    expect(states).toContain('paused');
+    expect(states, 'no look caught the start paused: the test proves nothing then').toContain('paused');
     expect(states.at(-1)).toBe('running');
     expect(events.recent().filter((e) => e.taskId === starting).map((e) => e.kind)).toEqual([]);
 
