@@ -3,9 +3,12 @@
 // task booting a real guest through the host's libvirt. Always `docker-compose down` at the end.
 import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { coordinatorClient, type CoordinatorSchemas } from '@cps/openapi';
+import { ensureClusterIdentity } from '@cps/trust';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitHealthy } from '../../cli/src/up/health.ts';
 import { serviceNames } from '../../cli/src/up/services.ts';
@@ -13,6 +16,10 @@ import { serviceNames } from '../../cli/src/up/services.ts';
 const run = promisify(execFile);
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const project = 'cpscomposetest';
+// A data dir of the test's own (mounted at the same path, as an operator's would be): the node's
+// cluster identity is made there for this run, and the machine's own data dir is never touched.
+const machineData = process.env.CPS_DATA_DIR ?? '/var/lib/cps';
+const dataDir = '/var/lib/cps-compose-test';
 const ports = { coordinator: 18590, discovery: 18591, provisioner: 18592, storage: 18593, 'vnc-gateway': 18594 } as const;
 const env = {
   ...process.env,
@@ -26,7 +33,19 @@ const env = {
   CPS_PEP_PORT: '18599',
   CPS_CLUSTER_KEY: randomBytes(16).toString('hex'),
   CPS_NODE_ID: `compose-test-${randomBytes(3).toString('hex')}`,
+  CPS_DATA_DIR: dataDir,
 };
+
+/** The tiny image and the KVM probe result of the machine, copied (libvirt chowns what guests open). */
+async function makeDataDir(): Promise<void> {
+  rmSync(dataDir, { recursive: true, force: true });
+  mkdirSync(join(dataDir, 'images', 'tiny'), { recursive: true });
+  const tiny = join(machineData, 'images', 'tiny');
+  for (const f of readdirSync(tiny)) copyFileSync(join(tiny, f), join(dataDir, 'images', 'tiny', f));
+  if (existsSync(join(machineData, 'accel.json'))) copyFileSync(join(machineData, 'accel.json'), join(dataDir, 'accel.json'));
+  // What `cps up` does on a node's first start: the cluster CA and this node's certificate.
+  await ensureClusterIdentity(dataDir, { nodeId: env.CPS_NODE_ID, addresses: ['127.0.0.1'], now: () => new Date() });
+}
 const compose = (...args: string[]) =>
   run('docker-compose', ['-p', project, '-f', 'compose.yaml', ...args], { cwd: root, env, timeout: 600_000, maxBuffer: 64 << 20 });
 const api = coordinatorClient({ baseUrl: `http://127.0.0.1:${ports.coordinator}` });
@@ -62,6 +81,7 @@ async function taskUntil(id: string, states: CoordinatorSchemas['TaskState'][], 
 }
 
 beforeAll(async () => {
+  await makeDataDir();
   await dockerUp();
   await run('bash', [fileURLToPath(new URL('make-base.sh', import.meta.url)), 'cps-base:test'], { timeout: 600_000 });
   await compose('build');
@@ -77,9 +97,29 @@ afterAll(async () => {
   if (started) await compose('down', '--timeout', '15');
   // Each rebuild of a changed checkout leaves the previous CPS image dangling (~300 MB): drop those, only.
   await run('docker', ['image', 'prune', '-f', '--filter', 'label=org.cps.image=services'], { timeout: 120_000 }).catch(() => {});
+  rmSync(dataDir, { recursive: true, force: true });
 });
 
 describe('compose', () => {
+  it('builds an image with Node >= 20 and every tool the services run', async () => {
+    const inImage = async (cmd: string) => {
+      const r = await run('docker', ['run', '--rm', env.CPS_IMAGE, 'sh', '-c', cmd], { timeout: 120_000 });
+      return `${r.stdout}${r.stderr}`;
+    };
+    const node = (await inImage('node --version')).trim();
+    expect(Number(/^v(\d+)\./.exec(node)?.[1]), node).toBeGreaterThanOrEqual(20);
+    // The node the services' CMD runs is that one (Debian's nodejs, 18, is not in the image at all).
+    expect((await inImage('command -v node; ls /usr/bin/nodejs 2>&1 || true')).trim()).toMatch(/^\/usr\/local\/bin\/node\n.*No such file/);
+    expect(await inImage('xorriso -version 2>&1')).toMatch(/^xorriso \d+\.\d+/m);
+    expect(await inImage('guestfish --version')).toMatch(/^guestfish \d+\.\d+/m);
+    // guestfish's appliance needs a kernel of its own in /boot (libguestfs' supermin builds it from there).
+    expect(await inImage('ls /boot')).toMatch(/vmlinuz-\S+-amd64/);
+    expect(await inImage('qemu-img --version')).toMatch(/^qemu-img version \d/m);
+    expect(await inImage('mkfs.ext4 -V 2>&1; debugfs -V 2>&1')).toMatch(/mke2fs \d[\s\S]*debugfs \d/);
+    expect(await inImage('virsh --version')).toMatch(/^\d+\.\d+\.\d+/);
+    expect(await inImage('iptables --version; ip6tables --version')).toMatch(/iptables v1[\s\S]*ip6tables v1/);
+  });
+
   it('runs the five services, which boot and stop a guest through the host libvirt', async () => {
     const health = await Promise.all(serviceNames.map((svc) => waitHealthy(svc, ports[svc], { timeoutMs: 90_000 }).then((r) => ({ svc, r }))));
     const sick = health.filter((h) => !h.r.ok);
