@@ -2,6 +2,7 @@ import { createRequire } from 'node:module';
 import { UsageError } from './args.ts';
 import { doctor } from './commands/doctor.ts';
 import { task } from './commands/task.ts';
+import { joinToken, node } from './commands/trust.ts';
 import { up } from './commands/up.ts';
 import { processIo, type Io } from './io.ts';
 import { CommandError } from './task/client.ts';
@@ -12,11 +13,13 @@ Commands:
   up         start this node's five services and stream their logs (Ctrl-C stops them)
   doctor     check that this machine can run CPS
   task       submit, list, show and stop tasks (cps task --help)
+  join-token a one-time token for a new workstation, and the command to run there
+  node       the peers of this cluster; remove one (cps node remove ID)
 
 Run 'cps <command> --help' for a command's options.
 `;
 
-const commands: Record<string, (args: string[], io: Io) => Promise<number>> = { up, doctor, task };
+const commands: Record<string, (args: string[], io: Io) => Promise<number>> = { up, doctor, task, 'join-token': joinToken, node };
 
 const taskCommands = new Set(['submit', 'list', 'show', 'stop']);
 

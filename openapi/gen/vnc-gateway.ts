@@ -56,13 +56,73 @@ export interface paths {
          *     is an ordinary problem+json response: 404 (no such guest here), 409 (the guest is off, or has no VNC port yet),
          *     502 (the provisioner failed, named a non-loopback address, or the VNC port refused).
          *     A task this peer does not run but the local coordinator places on another peer is carried on to
-         *     that peer's gateway, whose refusal is then relayed with its detail. A plain GET
+         *     that peer's gateway (its member-only `/hop/{taskId}`, over the cluster's mutual TLS), whose
+         *     refusal is then relayed with its detail. 429 (`console-limit`) when the task has as many
+         *     consoles open as CPS_CONSOLE_MAX_PER_TASK allows. A plain GET
          *     without `Upgrade: websocket` runs the same checks (dialling and at once closing the VNC port)
          *     and then answers 400, so a page can learn why its upgrade failed.
          *     Once open, the socket closes with 1000 when the guest's VNC server ends the stream, 1011 on a
          *     VNC connection error, and 1003 when the client sends a text frame; the close reason says why.
          */
         get: operations["openConsoleSocket"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/hop/{taskId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                taskId: components["schemas"]["TaskId"];
+            };
+            cookie?: never;
+        };
+        /**
+         * The hop between gateways - WebSocket upgrade carrying a guest's RFB stream to another member's gateway.
+         * @description For members only (mutual TLS with a node certificate of this cluster): the gateway a browser
+         *     talks to opens this on the gateway of the peer that runs the task. Served from this peer's
+         *     guests only, never hopped again; refusals as for the browser's socket.
+         */
+        get: operations["openHopSocket"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/novnc/{path}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A file of the noVNC library. */
+        get: operations["getNovncFile"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/console-assets/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The console page's script and style sheet. */
+        get: operations["getConsoleAsset"];
         put?: never;
         post?: never;
         delete?: never;
@@ -177,13 +237,7 @@ export interface operations {
     openConsoleSocket: {
         parameters: {
             query?: never;
-            header?: {
-                /**
-                 * @description Set by a gateway that carries a console on to the peer running the task (the hop between
-                 *     peers). A request carrying it is served from this peer's guests only, never hopped again.
-                 */
-                "x-cps-console-hop"?: "1";
-            };
+            header?: never;
             path: {
                 taskId: components["schemas"]["TaskId"];
             };
@@ -193,6 +247,69 @@ export interface operations {
         responses: {
             /** @description Switching protocols. */
             101: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            default: components["responses"]["Problem"];
+        };
+    };
+    openHopSocket: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                taskId: components["schemas"]["TaskId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Switching protocols. */
+            101: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            default: components["responses"]["Problem"];
+        };
+    };
+    getNovncFile: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                path: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The file. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            default: components["responses"]["Problem"];
+        };
+    };
+    getConsoleAsset: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The file. */
+            200: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -1,4 +1,9 @@
-import { intOption, parse } from '../args.ts';
+import { hostname } from 'node:os';
+import { ensureClusterIdentity, fingerprintOf, trustLayout } from '@cps/trust';
+import { intOption, parse, UsageError } from '../args.ts';
+import { envFromSettings, readClusterSettings } from '../trust/cluster-settings.ts';
+import { joinCluster, JoinError } from '../trust/join.ts';
+import { sourceAddressFor } from '../trust/route-source.ts';
 import { paint, type Color, type Io } from '../io.ts';
 import { renderLogLine } from '../logline.ts';
 import { clusterKey } from '../up/cluster-key.ts';
@@ -11,10 +16,14 @@ export const upHelp = `Usage: cps up [options]
 Starts this node's five services (coordinator, discovery, provisioner, storage, vnc-gateway) as
 child processes, waits until each answers GET /healthz, prints the portal URL and streams their
 logs. Ctrl-C stops them all (SIGTERM, then SIGKILL after 5 s). The environment is passed on.
-The PEP key every peer of a cluster shares is CPS_CLUSTER_KEY, else DATA_DIR/cluster.key (made on
-the first run; copy it to the other peers), unless CPS_PEP_INSECURE=1.
+The first run makes the cluster: its CA and this node's certificate (DATA_DIR/tls) and the PEP
+key (DATA_DIR/cluster.key). Another workstation joins with the command \`cps join-token\` prints
+on any member: cps up --join HOST:PORT --token T (it checks the cluster's CA against the token
+before it sends anything, and writes nothing if the join is refused).
 
 Options:
+  --join HOST:PORT        join the cluster of the member at HOST:PORT (its discovery port)
+  --token T               the join token (cps join-token on that member)
   --data-dir DIR          CPS_DATA_DIR for the services (default: $CPS_DATA_DIR or /var/lib/cps)
   --ports-base N          ports N..N+4 (coordinator, discovery, provisioner, storage, vnc-gateway)
                           and the PEP multicast port N+9; default: CPS_*_PORT or 8080..8084
@@ -52,6 +61,8 @@ export async function up(args: string[], io: Io, deps: UpDeps = {}): Promise<num
     'data-dir': { type: 'string' },
     'ports-base': { type: 'string' },
     'health-timeout': { type: 'string' },
+    join: { type: 'string' },
+    token: { type: 'string' },
   });
   if (values.help) return io.out(upHelp), 0;
   const portsBase = values['ports-base'] === undefined ? undefined : intOption(values['ports-base'], '--ports-base', 1, 65535, 0);
@@ -66,6 +77,34 @@ export async function up(args: string[], io: Io, deps: UpDeps = {}): Promise<num
     return 1;
   }
   const dataDir = plan.env.CPS_DATA_DIR ?? '/var/lib/cps';
+  if ((values.join === undefined) !== (values.token === undefined)) throw new UsageError('--join and --token go together (cps join-token on a member prints both)');
+  const layout = trustLayout(dataDir);
+  const nodeId = plan.env.CPS_NODE_ID ?? defaultNodeId();
+  if (values.join !== undefined) {
+    try {
+      const r = await joinCluster({ target: values.join, token: values.token!, dataDir, nodeId, now: () => new Date(), say: (l) => say(l) });
+      say(r.joined ? `joined the cluster as ${nodeId} through ${r.settings.joinedVia}; this node's address: ${r.settings.address}` : `not joining again: ${r.why}`, 'green');
+    } catch (err) {
+      if (!(err instanceof JoinError)) throw err;
+      say(`FAILED to join: ${err.message}`, 'red');
+      return 1;
+    }
+  }
+  Object.assign(plan.env, envFromSettings(readClusterSettings(layout.clusterSettings), plan.env));
+  // A first node is reached at the address of its default route, so the next one can join it.
+  if (plan.env.CPS_ADVERTISE_ADDRESS === undefined) plan.env.CPS_ADVERTISE_ADDRESS = await sourceAddressFor('192.0.2.1', 9).catch(() => '127.0.0.1');
+  plan.env.CPS_PEP_INTERFACE ??= plan.env.CPS_ADVERTISE_ADDRESS;
+  const made = await ensureClusterIdentity(dataDir, { nodeId, addresses: [plan.env.CPS_ADVERTISE_ADDRESS], now: () => new Date() });
+  if (plan.env.CPS_NODE_ID !== undefined && plan.env.CPS_NODE_ID !== made.identity.nodeId) {
+    say(`FAILED: CPS_NODE_ID is ${plan.env.CPS_NODE_ID}, but this node's certificate (${layout.nodeCert}) names ${made.identity.nodeId}`, 'red');
+    return 1;
+  }
+  plan.env.CPS_NODE_ID = made.identity.nodeId;
+  say(
+    made.created
+      ? `made the cluster's CA (SHA-256 ${fingerprintOf(made.identity.caPem).slice(0, 16)}…) and this node's certificate (${made.identity.nodeId}) in ${layout.dir}`
+      : `node ${made.identity.nodeId} of cluster ${made.identity.caSha256.slice(0, 16)}… (${layout.dir})`,
+  );
   const key = await clusterKey(plan.env, dataDir);
   if (key.source === 'file') {
     plan.env.CPS_CLUSTER_KEY = key.key;
@@ -138,6 +177,7 @@ export async function up(args: string[], io: Io, deps: UpDeps = {}): Promise<num
   }
 
   say(`all services healthy; portal: http://localhost:${plan.ports.coordinator}`, 'green');
+  say(`this node is ${plan.env.CPS_NODE_ID} at ${plan.env.CPS_ADVERTISE_ADDRESS}; another workstation joins with the command \`cps join-token\` prints`);
   const died = await Promise.race([
     stopRequested.then(() => undefined),
     ...sup.children.map((c) => c.exited.then(() => c)),
@@ -148,4 +188,10 @@ export async function up(args: string[], io: Io, deps: UpDeps = {}): Promise<num
   }
   say(`!!! ${died.name} DIED (${describeExit(died.exit!)}) while running; stopping the others !!!`, 'red');
   return shutdown(1);
+}
+
+/** The host name as a node id: 1-64 of [A-Za-z0-9._-]. */
+export function defaultNodeId(name = hostname()): string {
+  const id = name.replace(/[^A-Za-z0-9._-]/g, '-').replace(/^[^A-Za-z0-9]+/, '').slice(0, 64);
+  return id || 'node';
 }

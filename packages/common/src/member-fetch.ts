@@ -11,12 +11,12 @@ export type Fetch = (req: Request) => Promise<Response>;
  * addresses; the certificate names the node, not the address). Give it to a typed client as
  * `fetch`; connections are kept alive per origin.
  */
-export function memberFetch(tls: ClusterTls, opts: { connectTimeoutMs?: number } = {}): Fetch {
+export function memberFetch(tls: ClusterTls, opts: { connectTimeoutMs?: number; anonymous?: boolean } = {}): Fetch {
   const agent = new Agent({
     connect: {
       ca: tls.ca,
-      cert: tls.cert,
-      key: tls.key,
+      // Anonymous: a workstation that joins has no certificate yet, only the CA it pinned.
+      ...(opts.anonymous ? {} : { cert: tls.cert, key: tls.key }),
       rejectUnauthorized: true,
       timeout: opts.connectTimeoutMs ?? 5_000,
       checkServerIdentity: (_host: string, cert: PeerCertificate) => {

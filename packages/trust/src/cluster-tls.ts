@@ -1,6 +1,6 @@
 import { statSync } from 'node:fs';
 import type { ClusterTls, Logger } from '@cps/common';
-import { loadNodeIdentity, type NodeIdentity } from './identity.ts';
+import { IdentityMissing, loadNodeIdentity, type NodeIdentity } from './identity.ts';
 import { trustLayout } from './layout.ts';
 import { readRemovals, Removals } from './removals.ts';
 
@@ -84,5 +84,17 @@ function stamp(path: string): string {
     return `${s.mtimeMs}:${s.size}:${s.ino}`;
   } catch {
     return 'none';
+  }
+}
+
+/** For a service's main.ts: this node's trust, or the reason it has none on one line and exit 2. */
+export function loadTrustOrExit(dataDir: string, opts: { log: Logger; timers?: Timers }): LoadedTrust {
+  try {
+    return loadTrust(dataDir, opts);
+  } catch (err) {
+    if (!(err instanceof IdentityMissing)) throw err;
+    opts.log.fatal(err.message);
+    process.stderr.write(`${err.message}\n`);
+    process.exit(2);
   }
 }

@@ -48,7 +48,7 @@ describe('the cluster CA and node certificates', () => {
     await expect(issueNodeCertificate({ ca, csrPem: 'garbage', nodeId: 'n1', addresses: [], now: new Date() })).rejects.toThrow(CertificateError);
     // Flip one byte of the signature, at the end of the DER.
     const der = Buffer.from(csrPem.replace(/-----[^-]+-----/g, '').replace(/\s/g, ''), 'base64');
-    der[der.length - 3] ^= 0xff;
+    der[der.length - 3] = der[der.length - 3]! ^ 0xff;
     const broken = `-----BEGIN CERTIFICATE REQUEST-----\n${der.toString('base64')}\n-----END CERTIFICATE REQUEST-----\n`;
     await expect(issueNodeCertificate({ ca, csrPem: broken, nodeId: 'n1', addresses: [], now: new Date() })).rejects.toThrow(/not signed by its own key|not a PEM/);
     await expect(issueNodeCertificate({ ca, csrPem, nodeId: 'bad id', addresses: [], now: new Date() })).rejects.toThrow(/node id/);

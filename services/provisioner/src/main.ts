@@ -1,6 +1,8 @@
 import { resolve } from 'node:path';
 import { z } from 'zod';
-import { createLogger, dataDirVar, loadConfig, onShutdown, portsFrom, portsSchema, serveApp } from '@cps/common';
+import { createLogger, dataDirVar, loadConfig, onShutdown, portsFrom, portsSchema, publicRoutesOfFile, serveApp } from '@cps/common';
+import { specFiles } from '@cps/openapi';
+import { loadTrustOrExit } from '@cps/trust';
 import { accelReader } from './accel.ts';
 import { createProvisioner } from './app.ts';
 import { GUEST_NETWORKS } from './domainXml.ts';
@@ -26,6 +28,7 @@ const configSchema = portsSchema.extend({
 const config = loadConfig(configSchema);
 const log = createLogger('provisioner');
 const dataDir = resolve(config.CPS_DATA_DIR);
+const trust = loadTrustOrExit(dataDir, { log });
 const { policy, source } = (() => {
   try {
     return loadSharePolicy(dataDir);
@@ -70,7 +73,8 @@ if (policy.owner.enabled) {
   const sampler = new OwnerSampler({ desktopIdleSec: () => xIdleSec() });
   owner = new OwnerFirst({ sampler, thresholds: policy.owner, vms, lifecycle, events, log });
 }
-const served = await serveApp(app, { port: portsFrom(config).provisioner, hostname: '0.0.0.0', log });
+// Members only (the cluster's mutual TLS), but /healthz: a VNC password never leaves this node.
+const served = await serveApp(app, { port: portsFrom(config).provisioner, hostname: '0.0.0.0', log, tls: trust.tls, publicRoutes: publicRoutesOfFile(specFiles.provisioner) });
 watchdog.start();
 owner?.start();
 periodic.start();
@@ -82,5 +86,6 @@ onShutdown(log, async () => {
   await owner?.stop();
   await periodic.stop();
   await served.close();
+  trust.stop();
   await hypervisor.close();
 });

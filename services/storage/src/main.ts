@@ -1,4 +1,5 @@
-import { Contract, createLogger, dataDirVar, loadConfig, onShutdown, portsFrom, portsSchema, serveApp } from '@cps/common';
+import { Contract, createLogger, dataDirVar, loadConfig, memberFetch, onShutdown, portsFrom, portsSchema, publicRoutesOfFile, serveApp, serviceUrl } from '@cps/common';
+import { loadTrustOrExit } from '@cps/trust';
 import { discoveryClient, specFiles, storageClient } from '@cps/openapi';
 import { z } from 'zod';
 import { createApp } from './app.ts';
@@ -31,9 +32,11 @@ const config = loadConfig(
     // The donor's share of disk for task disks (the provisioner's share policy); unset: no quota.
     CPS_SHARE_DISK_MIB: z.coerce.number().int().min(0).optional(),
     CPS_SHARE_POLICY_FILE: z.string().min(1).optional(),
-    // Nodes a pull may fetch from besides the peers discovery knows: addresses or address:port,
-    // separated by commas. Loopback by default, for several nodes on one machine; "" for none.
-    CPS_STORAGE_PEER_ALLOW: z.string().default('127.0.0.1'),
+    // Nodes a pull may fetch from besides the peers discovery knows: address:port, separated by
+    // commas (none by default). Every pull is over the cluster's TLS, so a member's storage only.
+    CPS_STORAGE_PEER_ALLOW: z.string().default(''),
+    // The largest virtual size an uploaded image may have: no task disk is larger (openapi: diskMiB).
+    CPS_STORAGE_MAX_VIRTUAL_GIB: z.coerce.number().int().min(1).default(4096),
     // copyIn (libguestfs): how long one guestfish run may take, appliance start included.
     CPS_STORAGE_GUESTFS_TIMEOUT_SEC: z.coerce.number().int().min(1).default(600),
     // KVM hangs on some hosts (docs: ENVIRONMENT.md); libguestfs' own variables win when set.
@@ -43,6 +46,8 @@ const config = loadConfig(
 );
 
 const log = createLogger('storage');
+const trust = loadTrustOrExit(config.CPS_DATA_DIR, { log });
+const fetch = memberFetch(trust.tls);
 const layout = new StorageLayout(config.CPS_DATA_DIR);
 const images = new ImageLibrary(layout, log);
 const quotaMiB = diskQuotaMiB(config, config.CPS_DATA_DIR);
@@ -71,15 +76,35 @@ const disks = new TaskDiskStore({
   log,
 });
 await disks.prepare();
-const peers = new PeerPolicy({
-  allow: parseAllowList(config.CPS_STORAGE_PEER_ALLOW),
-  discovery: discoveryClient({ baseUrl: `http://127.0.0.1:${portsFrom(config).discovery}` }),
+const allow = (() => {
+  try {
+    return parseAllowList(config.CPS_STORAGE_PEER_ALLOW);
+  } catch (err) {
+    log.fatal((err as Error).message);
+    process.stderr.write(`invalid configuration:\n  ${(err as Error).message}\n`);
+    process.exit(2);
+  }
+})();
+const peers = new PeerPolicy({ allow, discovery: discoveryClient({ baseUrl: serviceUrl('127.0.0.1', portsFrom(config).discovery), fetch }), log });
+const transfers = new Transfers({ layout, disks, contract: Contract.fromFile(specFiles.storage), peer: (baseUrl) => storageClient({ baseUrl, fetch }), peers, log });
+const uploads = new ImageUploads({
+  layout,
+  images,
+  qemuImg,
+  users: disks,
+  maxUploadBytes: config.CPS_STORAGE_MAX_UPLOAD_MIB * MiB,
+  maxVirtualBytes: config.CPS_STORAGE_MAX_VIRTUAL_GIB * 1024 * MiB,
+  ...(quotaMiB !== undefined ? { quotaBytes: quotaMiB * MiB } : {}),
   log,
 });
-const transfers = new Transfers({ layout, disks, contract: Contract.fromFile(specFiles.storage), peer: (baseUrl) => storageClient({ baseUrl }), peers, log });
-const uploads = new ImageUploads({ layout, images, qemuImg, users: disks, maxUploadBytes: config.CPS_STORAGE_MAX_UPLOAD_MIB * MiB, log });
 
-const served = await serveApp(createApp({ images, disks, uploads, bootstraps, exports, transfers, log }), { port: portsFrom(config).storage, log });
+// Members only (the cluster's mutual TLS), but /healthz: a task's disks never leave to a stranger.
+const served = await serveApp(createApp({ images, disks, uploads, bootstraps, exports, transfers, log }), {
+  port: portsFrom(config).storage,
+  log,
+  tls: trust.tls,
+  publicRoutes: publicRoutesOfFile(specFiles.storage),
+});
 log.info({ dataDir: layout.root, quotaMiB: quotaMiB ?? null }, 'storage ready');
 // Expired copies go within ten minutes of expiring (and are never served once expired).
 const sweeper = setInterval(() => void exports.sweep().catch((err) => log.error({ err }, 'export sweep failed')), 10 * 60_000);
@@ -87,5 +112,6 @@ sweeper.unref();
 void exports.sweep().catch((err) => log.error({ err }, 'export sweep failed'));
 onShutdown(log, () => {
   clearInterval(sweeper);
+  trust.stop();
   return served.close();
 });

@@ -18,7 +18,7 @@ export interface TransferDeps {
   /** A typed client for a peer's storage at `baseUrl`; tests route it into another app. */
   peer: (baseUrl: string) => StorageClient;
   /** Says whether a source node may be pulled from, and at which URL. */
-  peers: PeerPolicy;
+  peers: Pick<PeerPolicy, 'check'>;
   log: Logger;
 }
 

@@ -15,7 +15,7 @@ import { BootstrapStore } from '../src/bootstraps.ts';
 import { ExportStore } from '../src/exports.ts';
 import { Transfers } from '../src/transfer.ts';
 import { GuestCopy } from '../src/copy-in.ts';
-import { PeerPolicy } from '../src/peers.ts';
+import { PeerPolicy, storageUrl } from '../src/peers.ts';
 import { Contract } from '@cps/common';
 import { specFiles, storageClient, type StorageClient } from '@cps/openapi';
 
@@ -70,7 +70,7 @@ export interface Fixture {
 }
 
 /** A temp data dir with a fake `tiny` image, the real qemu-img, and a generous free-space answer unless told. */
-export async function makeFixture(opts: { freeBytes?: FreeBytes; reserveMiB?: number; qemuImgBin?: string; maxUploadBytes?: number; quotaMiB?: number; peer?: (baseUrl: string) => StorageClient; peers?: (log: Logger) => PeerPolicy; guestRun?: RunTool } = {}): Promise<Fixture> {
+export async function makeFixture(opts: { freeBytes?: FreeBytes; reserveMiB?: number; qemuImgBin?: string; maxUploadBytes?: number; quotaMiB?: number; peer?: (baseUrl: string) => StorageClient; peers?: (log: Logger) => Pick<PeerPolicy, 'check'>; guestRun?: RunTool } = {}): Promise<Fixture> {
   const root = await mkdtemp(path.join(tmpdir(), 'cps-storage-'));
   await chmod(root, 0o755); // as /var/lib/cps would be, so the qemu user could reach disks/
   await writeImage(root, 'tiny', tinyJson, { vmlinuz: 'kernel', 'initrd.img': 'initrd' });
@@ -110,7 +110,12 @@ export async function makeFixture(opts: { freeBytes?: FreeBytes; reserveMiB?: nu
   });
   await store.prepare();
   const uploads = new ImageUploads({ layout, images, qemuImg, users: store, maxUploadBytes: opts.maxUploadBytes ?? 64 * MiB, log });
-  const transfers = new Transfers({ layout, disks: store, contract: Contract.fromFile(specFiles.storage), peer: opts.peer ?? ((baseUrl) => storageClient({ baseUrl })), peers: opts.peers?.(log) ?? new PeerPolicy({ allow: ['127.0.0.1'], log }), log });
+  const transfers = new Transfers({ layout, disks: store, contract: Contract.fromFile(specFiles.storage), // Most transfer tests serve the source over plain HTTP on loopback, any port: they are about the
+    // bytes. Who may be pulled from is peers.test.ts; the pull over the cluster's TLS, transfer.test.ts.
+    peer: opts.peer ?? ((baseUrl) => storageClient({ baseUrl: baseUrl.replace(/^https:/, 'http:') })),
+    peers: opts.peers?.(log) ?? { check: async (node) => (node.address === '127.0.0.1' ? storageUrl(node) : new PeerPolicy({ allow: [], log }).check(node)) },
+    log,
+  });
   const app = createApp({ images, disks: store, uploads, bootstraps, exports, transfers, log });
   return { root, layout, images, store, uploads, bootstraps, exports, transfers, clock, app, logs: lines, toolCalls, cleanup: () => rm(root, { recursive: true, force: true }) };
 }

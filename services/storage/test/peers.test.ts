@@ -32,17 +32,17 @@ function fakeDiscovery(peers: Peer[] | 'down') {
 describe('PeerPolicy', () => {
   const { log } = memoryLogger();
   const known = fakeDiscovery([peerAt('10.0.0.5', 8083), peerAt('10.0.0.6', 18083, 'suspect'), peerAt('10.0.0.7', 8083, 'dead'), peerAt('fd00::5', 8083)]);
-  const policy = new PeerPolicy({ allow: parseAllowList('127.0.0.1, 10.1.1.1:9000'), discovery: known.client, log });
+  const policy = new PeerPolicy({ allow: parseAllowList('10.1.1.1:9000'), discovery: known.client, log });
 
   it('allows a peer discovery lists alive or suspect, at the storage port it announced', async () => {
-    expect(await policy.check({ address: '10.0.0.5', port: 8083 })).toBe('http://10.0.0.5:8083');
-    expect(await policy.check({ address: '10.0.0.6', port: 18083 })).toBe('http://10.0.0.6:18083');
-    expect(await policy.check({ address: 'FD00::5', port: 8083 })).toBe('http://[fd00::5]:8083');
+    expect(await policy.check({ address: '10.0.0.5', port: 8083 })).toBe('https://10.0.0.5:8083');
+    expect(await policy.check({ address: '10.0.0.6', port: 18083 })).toBe('https://10.0.0.6:18083');
+    expect(await policy.check({ address: 'FD00::5', port: 8083 })).toBe('https://[fd00::5]:8083');
   });
 
-  it('allows the allow-list: a bare address at any port, address:port at that port only', async () => {
-    expect(await policy.check({ address: '127.0.0.1', port: 18999 })).toBe('http://127.0.0.1:18999');
-    expect(await policy.check({ address: '10.1.1.1', port: 9000 })).toBe('http://10.1.1.1:9000');
+  it('allows the allow-list: address:port at that port only; loopback is no exception', async () => {
+    expect(await policy.check({ address: '10.1.1.1', port: 9000 })).toBe('https://10.1.1.1:9000');
+    await expect(policy.check({ address: '127.0.0.1', port: 18999 })).rejects.toMatchObject({ problemType: 'peer-not-allowed' });
     await expect(policy.check({ address: '10.1.1.1', port: 9001 })).rejects.toMatchObject({ problemType: 'peer-not-allowed' });
   });
 
@@ -68,8 +68,11 @@ describe('PeerPolicy', () => {
 
   it('parses CPS_STORAGE_PEER_ALLOW', () => {
     expect(parseAllowList('')).toEqual([]);
-    expect(parseAllowList(' 127.0.0.1,10.0.0.5:8083  [FD00::1]:8083 ,')).toEqual(['127.0.0.1', '10.0.0.5:8083', '[fd00::1]:8083']);
-    expect(storageUrl({ address: '::1', port: 1 })).toBe('http://[::1]:1');
+    expect(parseAllowList(' 127.0.0.1:8083,10.0.0.5:8083  [FD00::1]:8083 ,')).toEqual(['127.0.0.1:8083', '10.0.0.5:8083', '[fd00::1]:8083']);
+    // A bare address would open every port of that host to a pull.
+    expect(() => parseAllowList('127.0.0.1')).toThrow(/not address:port/);
+    expect(() => parseAllowList('10.0.0.5:8083, 10.0.0.6')).toThrow(/10.0.0.6/);
+    expect(storageUrl({ address: '::1', port: 1 })).toBe('https://[::1]:1');
   });
 });
 
@@ -106,7 +109,7 @@ describe('POST /disks/{task}/pull asks only known peers', () => {
     const d = await destination([peerAt('10.0.0.5', 8083)]);
     const res = await d.pull(t, { address: '10.0.0.5', port: 8083 });
     expect(res.status).toBe(201);
-    expect(d.fetched).toEqual(['http://10.0.0.5:8083']);
+    expect(d.fetched).toEqual(['https://10.0.0.5:8083']);
     expect(await readdir(dst!.layout.disksDir)).toEqual([t]);
   });
 
