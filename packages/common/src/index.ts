@@ -11,3 +11,4 @@ export * from './member-fetch.ts';
 export * from './member-gate.ts';
 export * from './public-routes.ts';
 export * from './names.ts';
+export * from './public-door.ts';
