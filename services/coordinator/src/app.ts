@@ -1,5 +1,5 @@
 import { Hono } from 'hono';
-import { Contract, healthRoutes, problemErrorHandler, problemNotFound, type Logger } from '@cps/common';
+import { Contract, healthRoutes, loopbackDoor, problemErrorHandler, problemNotFound, publicDoor, type DoorLists, type Logger } from '@cps/common';
 import { specFiles, type StorageClient } from '@cps/openapi';
 import { eventRoutes } from './api/events.ts';
 import { imageRoutes } from './api/images.ts';
@@ -18,6 +18,11 @@ export interface AppDeps {
   /** Clients for the services of the node a task runs on (its serial log). */
   clientsFor: ClientsFor;
   heartbeatMs?: number;
+  /**
+   * The names and origins this node's coordinator is reached by (`doorLists` with the port,
+   * CPS_ADVERTISE_ADDRESS, the node id and CPS_PUBLIC_HOSTS). Default: the loopback names on any port.
+   */
+  door?: DoorLists;
 }
 
 const contract = Contract.fromFile(specFiles.coordinator);
@@ -26,6 +31,8 @@ export function createApp(deps: AppDeps) {
   const app = new Hono();
   app.onError(problemErrorHandler(deps.log));
   app.notFound(problemNotFound);
+  // Before every route: the portal and the API are what a browser on the LAN reaches.
+  app.use('*', publicDoor(deps.door ?? loopbackDoor));
   app.route('/', healthRoutes('coordinator', async () => ({ tasks: deps.tasks.list().length })));
   app.route('/', portalRoutes());
   app.route('/', imageRoutes(deps.localStorage));

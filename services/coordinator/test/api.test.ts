@@ -1,6 +1,7 @@
 import { getRequestListener } from '@hono/node-server';
 import request from 'supertest';
 import { describe, expect, it } from 'vitest';
+import { doorLists } from '@cps/common';
 import { fakeCluster, fakeNode, reach } from './fakes.ts';
 
 const setup = (nodes = [fakeNode('node-a', '127.0.0.1')]) => {
@@ -82,15 +83,28 @@ describe('POST /api/tasks', () => {
     expect(tasks.list()).toEqual([]);
   });
 
-  it('refuses a body without a JSON content type (and so cross-site forms)', async () => {
+  it('refuses a body without a JSON content type', async () => {
     const { http, tasks } = setup();
-    for (const type of [undefined, 'text/plain', 'application/x-www-form-urlencoded', 'application/jsonx']) {
+    for (const type of ['application/octet-stream', 'application/jsonx', 'application/xml']) {
       const req = http.post('/api/tasks');
       if (type) req.set('content-type', type);
       const res = await req.send(Buffer.from('{"name":"x"}')).expect(400);
       expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
       expect(res.body.type).toBe('urn:cps:problem:validation-failed');
       expect(res.body.errors).toEqual([{ location: 'header/content-type', message: 'must be application/json' }]);
+    }
+    expect(tasks.list()).toEqual([]);
+  });
+
+  it('refuses a body a cross-site form could send (CORS-simple content types) at the door', async () => {
+    const { http, tasks } = setup();
+    for (const type of [undefined, 'text/plain', 'text/plain;charset=UTF-8', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x']) {
+      const req = http.post('/api/tasks');
+      if (type) req.set('content-type', type);
+      const res = await req.send(Buffer.from('{"name":"x"}')).expect(403);
+      expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+      expect(res.body.type).toBe('urn:cps:problem:cross-site-request');
+      expect(res.body.detail).toContain('send JSON (content-type: application/json)');
     }
     expect(tasks.list()).toEqual([]);
   });
@@ -185,5 +199,44 @@ describe('images and health', () => {
     const { http } = setup();
     const res = await http.get('/healthz').expect(200);
     expect(res.body).toMatchObject({ status: 'ok', service: 'coordinator' });
+  });
+});
+
+describe('the public door', () => {
+  // The node as main.ts describes it: port 8080, its LAN address, its DNS name.
+  const door = doorLists({ port: 8080, advertiseAddress: '10.0.0.5', nodeId: 'node-a', publicHosts: ['cps.lab.example'] });
+  const running = async () => {
+    const cluster = fakeCluster([fakeNode('node-a', '127.0.0.1')], { door });
+    const http = request(getRequestListener(cluster.app.fetch));
+    const { id } = (await http.post('/api/tasks').set('host', 'cps.lab.example:8080').send({ name: 'demo' }).expect(202)).body;
+    await reach(cluster.tasks, id, 'running');
+    return { ...cluster, http, id };
+  };
+
+  it('answers nothing, not even a read or the portal, for a name that is not this node (DNS rebinding)', async () => {
+    const { http, tasks, id } = await running();
+    for (const path of ['/', '/api/tasks', `/api/tasks/${id}/serial`, '/api/events']) {
+      const res = await http.get(path).set('host', 'evil.example:8080').set('origin', 'http://evil.example:8080').expect(421);
+      expect(res.body.type).toBe('urn:cps:problem:host-not-allowed');
+    }
+    await http.delete(`/api/tasks/${id}`).set('host', 'evil.example:8080').set('origin', 'http://evil.example:8080').expect(421);
+    expect(tasks.get(id)?.state).toBe('running');
+  });
+
+  it('keeps a page of another site from stopping a task or creating one', async () => {
+    const { http, tasks, id } = await running();
+    const del = await http.delete(`/api/tasks/${id}`).set('host', '10.0.0.5:8080').set('origin', 'http://evil.example').expect(403);
+    expect(del.body.type).toBe('urn:cps:problem:cross-site-request');
+    await http.delete(`/api/tasks/${id}`).set('host', '10.0.0.5:8080').set('sec-fetch-site', 'cross-site').expect(403);
+    await http.post('/api/tasks').set('host', '10.0.0.5:8080').set('origin', 'http://evil.example').send({ name: 'x' }).expect(403);
+    expect(tasks.get(id)?.state).toBe('running');
+    expect(tasks.list()).toHaveLength(1);
+  });
+
+  it("lets the node's own page and the CLI stop a task", async () => {
+    const { http, tasks, id } = await running();
+    await http.delete(`/api/tasks/${id}`).set('host', 'cps.lab.example:8080').set('origin', 'http://cps.lab.example:8080').set('sec-fetch-site', 'same-origin').expect(202);
+    await reach(tasks, id, 'stopped');
+    await http.delete(`/api/tasks/${id}`).set('host', '10.0.0.5:8080').expect(202);
   });
 });

@@ -1,5 +1,5 @@
 import { Hono } from 'hono';
-import { createLogger, ProblemError, problemErrorHandler, type ProblemType } from '@cps/common';
+import { createLogger, ProblemError, problemErrorHandler, type DoorLists, type ProblemType } from '@cps/common';
 import {
   discoveryClient,
   provisionerClient,
@@ -121,7 +121,7 @@ export function fakeDiscovery(nodes: FakeNode[]) {
 export const fastPolling: Partial<PlacementOptions> = { pollIntervalMs: 1, sleep: () => Promise.resolve() };
 
 /** A coordinator wired to fake peers through viaApp: no socket anywhere. */
-export function fakeCluster(nodes: FakeNode[], opts: Partial<PlacementOptions> & { clientsFor?: ClientsFor; heartbeatMs?: number } = {}) {
+export function fakeCluster(nodes: FakeNode[], opts: Partial<PlacementOptions> & { clientsFor?: ClientsFor; heartbeatMs?: number; door?: DoorLists } = {}) {
   const log = createLogger('coordinator-test', 'silent');
   const discovery = fakeDiscovery(nodes);
   const byId = new Map(nodes.map((n) => [n.info.nodeId, n]));
@@ -131,9 +131,10 @@ export function fakeCluster(nodes: FakeNode[], opts: Partial<PlacementOptions> &
     return { storage: storageClient(viaApp(n.storage)), provisioner: provisionerClient(viaApp(n.provisioner)) };
   });
   const tasks = new Tasks();
-  const placer = new Placer({ tasks, discovery: discoveryClient(viaApp(discovery.app)), clientsFor, log, ...fastPolling, ...opts });
+  const { door, ...placement } = opts;
+  const placer = new Placer({ tasks, discovery: discoveryClient(viaApp(discovery.app)), clientsFor, log, ...fastPolling, ...placement });
   const localStorage = storageClient(viaApp(nodes[0]?.storage ?? new Hono()));
-  const app = createApp({ log, tasks, placer, localStorage, clientsFor, heartbeatMs: opts.heartbeatMs });
+  const app = createApp({ log, tasks, placer, localStorage, clientsFor, heartbeatMs: opts.heartbeatMs, door });
   return { app, tasks, placer, discovery, clientsFor };
 }
 
