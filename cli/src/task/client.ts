@@ -1,5 +1,5 @@
 import { coordinatorClient, type CoordinatorClient } from '@cps/openapi';
-import { isProblemBody } from '@cps/common';
+import { cpsRequestHeader, isProblemBody } from '@cps/common';
 import { problemLine } from './format.ts';
 
 /** A failure to show the user as `error: …`, exit code 1. */
@@ -10,7 +10,12 @@ export class CommandError extends Error {
   }
 }
 
-export const clientFor = (baseUrl: string): CoordinatorClient => coordinatorClient({ baseUrl });
+/**
+ * Bodies go as JSON and `stop` is a bare DELETE, which the coordinator's public door lets in; the
+ * `x-cps-request` mark says so outright (no web page can send it without a preflight the
+ * coordinator never answers), so a request without a JSON body would pass too.
+ */
+export const clientFor = (baseUrl: string): CoordinatorClient => coordinatorClient({ baseUrl, headers: { [cpsRequestHeader]: '1' } });
 
 /**
  * Runs one typed call and returns its data, or throws a CommandError whose message is the
