@@ -38,7 +38,7 @@ export const problemTypes = {
   'join-refused': { status: 403, title: 'The join request is refused' },
   'disk-rejected': { status: 422, title: 'A disk reaches beyond the files storage built for the task' },
   'console-limit': { status: 429, title: 'The task has as many consoles open as this gateway allows' },
-  'host-not-allowed': { status: 421, title: 'This node is not reached by that name' },
+  'host-not-allowed': { status: 403, title: 'This node is not reached by that name' },
   'cross-site-request': { status: 403, title: 'A request another site could have made is refused' },
   internal: { status: 500, title: 'Internal error' },
 } as const satisfies Record<string, { status: ContentfulStatusCode; title: string }>;

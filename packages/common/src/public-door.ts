@@ -148,7 +148,7 @@ export interface HostAllowListOptions {
   hosts: readonly string[];
 }
 
-/** Refuses (421 host-not-allowed) a request whose Host header is not one of this node's names. */
+/** Refuses (403 host-not-allowed; not 421, which a browser answers by sending the request again) a request whose Host header is not one of this node's names. */
 export function hostAllowList(options: HostAllowListOptions): MiddlewareHandler {
   const allowed = matcher(options.hosts);
   return async function hostAllowList(c, next) {

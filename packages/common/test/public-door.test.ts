@@ -90,7 +90,7 @@ describe('hostAllowList', () => {
 
   it('refuses a foreign Host, also for a read, and says how to allow a name', async () => {
     const res = await send(app, 'GET', '/', { host: 'evil.example:8080' });
-    expect(res.status).toBe(421);
+    expect(res.status).toBe(403);
     const body = await problem(res);
     expect(body.type).toBe('urn:cps:problem:host-not-allowed');
     expect(body.detail).toContain('"evil.example:8080"');
@@ -107,13 +107,13 @@ describe('hostAllowList', () => {
     ['two Host headers joined', 'localhost:8080, evil.example'],
   ])('refuses %s', async (_, host) => {
     const res = await send(app, 'GET', '/', { host });
-    expect(res.status).toBe(421);
+    expect(res.status).toBe(403);
     expect((await problem(res)).type).toBe('urn:cps:problem:host-not-allowed');
   });
 
   it('refuses a request without a Host header', async () => {
     const res = await app.request('/');
-    expect(res.status).toBe(421);
+    expect(res.status).toBe(403);
   });
 
   it('allows any port of the loopback names by default, and nothing else', async () => {
@@ -124,8 +124,8 @@ describe('hostAllowList', () => {
     expect((await send(loop, 'GET', '/', { host: '127.0.0.1:54321' })).status).toBe(200);
     expect((await send(loop, 'GET', '/', { host: 'localhost' })).status).toBe(200);
     expect((await send(loop, 'GET', '/', { host: '[::1]:1' })).status).toBe(200);
-    expect((await send(loop, 'GET', '/', { host: '127.0.0.2:54321' })).status).toBe(421);
-    expect((await send(loop, 'GET', '/', { host: 'localhost:99999x' })).status).toBe(421);
+    expect((await send(loop, 'GET', '/', { host: '127.0.0.2:54321' })).status).toBe(403);
+    expect((await send(loop, 'GET', '/', { host: 'localhost:99999x' })).status).toBe(403);
   });
 });
 
@@ -136,7 +136,7 @@ describe('publicDoor against another site', () => {
     const { app, ran } = appBehind();
     for (const [method, path] of [['DELETE', '/api/tasks/t-1'], ['POST', '/api/tasks'], ['GET', '/api/tasks']] as const) {
       const res = await send(app, method, path, { host: 'evil.example:8080', origin: 'http://evil.example:8080', 'sec-fetch-site': 'same-origin', ...json }, method === 'POST' ? '{}' : undefined);
-      expect(res.status).toBe(421);
+      expect(res.status).toBe(403);
       expect((await problem(res)).type).toBe('urn:cps:problem:host-not-allowed');
     }
     expect(ran).toEqual([]);
@@ -266,7 +266,8 @@ describe('publicDoor on a WebSocket upgrade', () => {
   it('refuses an Origin equal to a spoofed Host: the Host check stops it first', async () => {
     const { app, ran } = appBehind();
     const res = await send(app, 'GET', '/ws', { host: 'evil.example:8080', origin: 'http://evil.example:8080', ...wsHeaders });
-    expect(res.status).toBe(421);
+    expect(res.status).toBe(403);
+    expect((await problem(res)).type).toBe('urn:cps:problem:host-not-allowed');
     expect(ran).toEqual([]);
     // And the Origin rule alone would stop it too: it does not compare with Host.
     const guard = new Hono();

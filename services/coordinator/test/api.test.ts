@@ -216,10 +216,10 @@ describe('the public door', () => {
   it('answers nothing, not even a read or the portal, for a name that is not this node (DNS rebinding)', async () => {
     const { http, tasks, id } = await running();
     for (const path of ['/', '/api/tasks', `/api/tasks/${id}/serial`, '/api/events']) {
-      const res = await http.get(path).set('host', 'evil.example:8080').set('origin', 'http://evil.example:8080').expect(421);
+      const res = await http.get(path).set('host', 'evil.example:8080').set('origin', 'http://evil.example:8080').expect(403);
       expect(res.body.type).toBe('urn:cps:problem:host-not-allowed');
     }
-    await http.delete(`/api/tasks/${id}`).set('host', 'evil.example:8080').set('origin', 'http://evil.example:8080').expect(421);
+    await http.delete(`/api/tasks/${id}`).set('host', 'evil.example:8080').set('origin', 'http://evil.example:8080').expect(403);
     expect(tasks.get(id)?.state).toBe('running');
   });
 

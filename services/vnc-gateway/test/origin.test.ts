@@ -95,7 +95,7 @@ describe('a console WebSocket through the door and origin.ts', () => {
   it('refuses the rebinding pair: Origin equal to a spoofed Host', async () => {
     const evil = `evil.example:${served.port}`;
     const r = await refusal(new WebSocket(url(), { origin: `http://${evil}`, headers: { host: evil } }));
-    expect(r.status).toBe(421);
+    expect(r.status).toBe(403);
     expect(r.body.type).toBe('urn:cps:problem:host-not-allowed');
     expect(opened).toEqual([]);
   });
