@@ -8,7 +8,10 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { coordinatorClient, discoveryClient, provisionerClient, storageClient, vncGatewayClient, type DiscoveryClient } from '@cps/openapi';
+import { memberFetch, serviceUrl, type ClusterTls, type Fetch } from '@cps/common';
+import { coordinatorClient, discoveryClient, provisionerClient, storageClient, vncGatewayClient, type DiscoveryClient, type ProvisionerClient, type StorageClient } from '@cps/openapi';
+import { createCa, type CaFiles } from '@cps/trust';
+import { issueMember, writeNodeIdentity } from './hosts-identity.ts';
 import { makeDataDir, sourceDataDir, writeTestDriverNode } from './hosts-data.ts';
 import { startLibvirtd, type HostLibvirt } from './hosts-libvirtd.ts';
 import { bridgeNetfilterOn, forwardRuleArgs, freeSubnet, ip, ipIn, killNetns, netnsPids, newRun, removeRun, removeStaleRuns, sh, type RunNames } from './hosts-net.ts';
@@ -42,6 +45,11 @@ export interface HostsOptions {
   machine?: { cpus: number; memoryMiB: number };
   /** Where the `tiny` image and accel.json are copied from (default CPS_DATA_DIR or /var/lib/cps). */
   sourceDataDir?: string;
+  /**
+   * `harness` (default): the harness makes a cluster CA and gives every host a node certificate,
+   * as `cps up` and joining would; `none`: hosts start without one (to test `cps up` and joins).
+   */
+  identities?: 'harness' | 'none';
 }
 
 export interface StartOptions {
@@ -78,6 +86,12 @@ export class Hosts {
   readonly prefix: string;
   readonly bridgeAddress: string;
   readonly ports: HostPorts;
+  /** The cluster CA the harness made (identities: 'harness'). */
+  ca?: CaFiles;
+  /** The test process as a member (a certificate of its own), for calls to the hosts' services. */
+  tls?: ClusterTls;
+  /** fetch over the cluster's mutual TLS as that member. */
+  fetch: Fetch = (req) => fetch(req);
   private destroyed = false;
 
   constructor(
@@ -135,7 +149,6 @@ export class Host {
   readonly nodeId: string;
   readonly dir: string;
   readonly dataDir: string;
-  readonly discovery: DiscoveryClient;
   readonly processes: HostProcess[] = [];
   private readonly services = new Map<ServiceName, HostProcess>();
   libvirt?: HostLibvirt;
@@ -159,21 +172,40 @@ export class Host {
     ipIn(this.netns, 'link', 'set', 'eth0', 'up');
     this.addMulticastRoute();
     makeDataDir(this.dataDir, cluster.opts.sourceDataDir ?? sourceDataDir());
-    this.discovery = discoveryClient({ baseUrl: this.url('discovery') });
+  }
+
+  /** Typed clients of this host's services, called as a member of the cluster. */
+  get discovery(): DiscoveryClient {
+    return discoveryClient({ baseUrl: this.url('discovery'), fetch: this.cluster.fetch });
+  }
+
+  get provisioner(): ProvisionerClient {
+    return provisionerClient({ baseUrl: this.url('provisioner'), fetch: this.cluster.fetch });
+  }
+
+  get storage(): StorageClient {
+    return storageClient({ baseUrl: this.url('storage'), fetch: this.cluster.fetch });
+  }
+
+  /** Writes a node certificate of the harness's CA for this host into its data dir. */
+  async issueIdentity(): Promise<void> {
+    if (!this.cluster.ca) throw new Error('this run has no harness CA (identities: none)');
+    await writeNodeIdentity(this.dataDir, this.cluster.ca, this.nodeId, [this.address]);
   }
 
   get ports(): HostPorts {
     return this.cluster.ports;
   }
 
-  /** http://<address>:<port> of one of this host's services, reachable from the test process. */
+  /** https://<address>:<port> of one of this host's services, reachable from the test process. */
   url(svc: ServiceName): string {
-    return `http://${this.address}:${this.ports[portKey[svc]]}`;
+    return serviceUrl(this.address, this.ports[portKey[svc]]);
   }
 
   /** The command line that runs `cmd` inside this host (and inside its libvirtd's mounts, if any). */
   private wrap(cmd: string, args: string[]): [string, string[]] {
-    if (this.libvirt) return ['nsenter', ['-t', String(this.libvirt.pid), '-m', '-n', '--', cmd, ...args]];
+    // --wd: entering a mount namespace resets the working directory to /.
+    if (this.libvirt) return ['nsenter', ['-t', String(this.libvirt.pid), '-m', '-n', `--wd=${repoRoot}`, '--', cmd, ...args]];
     return ['ip', ['netns', 'exec', this.netns, cmd, ...args]];
   }
 
@@ -236,7 +268,7 @@ export class Host {
     for (const { svc, p } of started) {
       for (;;) {
         if (!isRunning(p)) throw new Error(`[${this.letter}] ${svc} exited while starting:\n${p.output()}`);
-        if (await healthy(svc, this.url(svc))) break;
+        if (await healthy(svc, this.url(svc), this.cluster.fetch)) break;
         if (Date.now() > deadline) throw new Error(`[${this.letter}] ${svc} not healthy in time:\n${p.output()}`);
         await new Promise((r) => setTimeout(r, 200));
       }
@@ -319,17 +351,18 @@ export class Host {
 
 const isRunning = (p: HostProcess) => p.proc.exitCode === null && p.proc.signalCode === null;
 
-const healthProbes: Record<ServiceName, (baseUrl: string, signal: AbortSignal) => Promise<{ data?: { status: string } }>> = {
-  coordinator: (baseUrl, signal) => coordinatorClient({ baseUrl }).GET('/healthz', { signal }),
-  discovery: (baseUrl, signal) => discoveryClient({ baseUrl }).GET('/healthz', { signal }),
-  provisioner: (baseUrl, signal) => provisionerClient({ baseUrl }).GET('/healthz', { signal }),
-  storage: (baseUrl, signal) => storageClient({ baseUrl }).GET('/healthz', { signal }),
-  'vnc-gateway': (baseUrl, signal) => vncGatewayClient({ baseUrl }).GET('/healthz', { signal }),
+type Probe = (o: { baseUrl: string; fetch: Fetch }, signal: AbortSignal) => Promise<{ data?: { status: string } }>;
+const healthProbes: Record<ServiceName, Probe> = {
+  coordinator: (o, signal) => coordinatorClient(o).GET('/healthz', { signal }),
+  discovery: (o, signal) => discoveryClient(o).GET('/healthz', { signal }),
+  provisioner: (o, signal) => provisionerClient(o).GET('/healthz', { signal }),
+  storage: (o, signal) => storageClient(o).GET('/healthz', { signal }),
+  'vnc-gateway': (o, signal) => vncGatewayClient(o).GET('/healthz', { signal }),
 };
 
-async function healthy(svc: ServiceName, baseUrl: string): Promise<boolean> {
+async function healthy(svc: ServiceName, baseUrl: string, fetch: Fetch): Promise<boolean> {
   try {
-    return (await healthProbes[svc](baseUrl, AbortSignal.timeout(2_000))).data?.status === 'ok';
+    return (await healthProbes[svc]({ baseUrl, fetch }, AbortSignal.timeout(2_000))).data?.status === 'ok';
   } catch {
     return false;
   }
@@ -347,6 +380,12 @@ export async function createHosts(n: number, opts: HostsOptions = {}): Promise<H
   live.add(cluster);
   try {
     cluster.setUp(n);
+    if ((opts.identities ?? 'harness') === 'harness') {
+      cluster.ca = await createCa({ now: new Date(), label: cluster.run });
+      cluster.tls = await issueMember(cluster.ca, 'test-runner', [cluster.bridgeAddress]);
+      cluster.fetch = memberFetch(cluster.tls);
+      await Promise.all(cluster.hosts.map((h) => h.issueIdentity()));
+    }
   } catch (err) {
     cluster.destroySync();
     throw err;

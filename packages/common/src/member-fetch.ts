@@ -35,7 +35,7 @@ export function memberClientTls(tls: ClusterTls) {
     ca: tls.ca,
     cert: tls.cert,
     key: tls.key,
-    rejectUnauthorized: true,
+    rejectUnauthorized: true as const,
     checkServerIdentity: (_host: string, cert: PeerCertificate) => {
       const why = tls.refuse(peerIdentityOf(cert));
       return why ? new Error(`the peer is no member of this cluster: ${why}`) : undefined;

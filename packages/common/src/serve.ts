@@ -34,8 +34,17 @@ export interface ServeOptions {
 // A client that connects and says nothing holds a socket; it gets this long for its first byte.
 const firstByteTimeoutMs = 10_000;
 
-/** Serves a Hono app and resolves once it listens; the caller decides what a signal means. */
-export function serveApp(app: Hono<any, any, any>, opts: ServeOptions, setup?: (server: HttpServer) => void): Promise<Served> {
+/** What a setup callback gets besides the server: the app behind the door, for upgrade requests. */
+export interface GatedApp {
+  fetch(req: Request, env: { incoming: IncomingMessage } & Record<string, unknown>): Response | Promise<Response>;
+}
+
+/**
+ * Serves a Hono app and resolves once it listens; the caller decides what a signal means.
+ * `setup` gets each server and the app behind the door: anything it routes itself (WebSocket
+ * upgrades) must go through that, so the door holds for upgrades as for requests.
+ */
+export function serveApp(app: Hono<any, any, any>, opts: ServeOptions, setup?: (server: HttpServer, gated: GatedApp) => void): Promise<Served> {
   if (opts.tls) return serveWithTls(app, { ...opts, tls: opts.tls }, setup);
   return new Promise((resolve, reject) => {
     const server = serve({ fetch: app.fetch, port: opts.port, hostname: opts.hostname ?? '0.0.0.0' }, (info) => {
@@ -43,29 +52,31 @@ export function serveApp(app: Hono<any, any, any>, opts: ServeOptions, setup?: (
       resolve({ server, servers: [server as HttpServer], port: info.port, close: () => closeServers([server as HttpServer]) });
     });
     answerClientErrors(server as HttpServer, opts.log);
-    setup?.(server as HttpServer);
+    setup?.(server as HttpServer, app);
     server.once('error', reject);
   });
 }
 
-function serveWithTls(app: Hono<any, any, any>, opts: ServeOptions & { tls: ClusterTls }, setup?: (server: HttpServer) => void): Promise<Served> {
+function serveWithTls(app: Hono<any, any, any>, opts: ServeOptions & { tls: ClusterTls }, setup?: (server: HttpServer, gated: GatedApp) => void): Promise<Served> {
   const routes = opts.publicRoutes ?? { match: () => undefined, list: () => [] };
-  const listener = getRequestListener((req, bindings) => {
-    // HTTP/1.1 only here, so the incoming message is node:http's.
-    const env = bindings as { incoming: IncomingMessage };
-    const gate = checkCaller(env.incoming, opts.tls, routes);
-    if ('refusal' in gate) {
-      opts.log.warn({ method: env.incoming.method, path: env.incoming.url?.slice(0, 200), from: env.incoming.socket.remoteAddress, type: gate.refusal.problemType }, 'refused a caller that is not a member');
-      return problemOf(gate.refusal, env.incoming.url);
-    }
-    return app.fetch(req, { ...env, caller: gate.caller });
-  });
+  const gated: GatedApp = {
+    fetch(req, env) {
+      const gate = checkCaller(env.incoming, opts.tls, routes);
+      if ('refusal' in gate) {
+        opts.log.warn({ method: env.incoming.method, path: env.incoming.url?.slice(0, 200), from: env.incoming.socket.remoteAddress, type: gate.refusal.problemType }, 'refused a caller that is not a member');
+        return problemOf(gate.refusal, env.incoming.url);
+      }
+      return app.fetch(req, { ...env, caller: gate.caller });
+    },
+  };
+  // HTTP/1.1 only here, so the incoming message is node:http's.
+  const listener = getRequestListener((req, bindings) => gated.fetch(req, bindings as { incoming: IncomingMessage }));
   const plain = createHttpServer(listener);
   const secure = createHttpsServer({ ca: opts.tls.ca, cert: opts.tls.cert, key: opts.tls.key, requestCert: true, rejectUnauthorized: false, minVersion: 'TLSv1.2' }, listener);
   const servers = [plain, secure as unknown as HttpServer];
   for (const s of servers) {
     answerClientErrors(s, opts.log);
-    setup?.(s);
+    setup?.(s, gated);
   }
   // A TLS handshake that fails (a client that gave up, garbage) is the client's problem, not ours.
   secure.on('tlsClientError', (err) => opts.log.debug({ err: err.message }, 'TLS handshake failed'));

@@ -24,7 +24,8 @@ export function clusterTlsOf(identity: NodeIdentity, removals: () => Removals): 
   return {
     nodeId: identity.nodeId,
     ca: identity.caPem,
-    cert: identity.certPem,
+    // The chain, so a workstation that joins sees the CA it pins by the token's hash.
+    cert: `${identity.certPem.trimEnd()}\n${identity.caPem}`,
     key: identity.keyPem,
     refuse(peer) {
       const r = removals().voids(peer.nodeId, peer.notBefore);

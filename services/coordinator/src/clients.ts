@@ -1,5 +1,5 @@
 import { provisionerClient, storageClient, type ProvisionerClient, type StorageClient } from '@cps/openapi';
-import type { ServicePorts } from '@cps/common';
+import { plainUrl, serviceUrl, type Fetch, type ServicePorts } from '@cps/common';
 
 /** A node the coordinator can reach: where it is and on which ports its services listen. */
 export interface NodeAddress {
@@ -16,17 +16,14 @@ export interface NodeClients {
 /** Builds the clients of a node's services; tests hand in clients routed into fake apps. */
 export type ClientsFor = (node: NodeAddress) => NodeClients;
 
-/** `http://host:port`, with an IPv6 literal in brackets. */
-export function httpBase(address: string, port: number): string {
-  const host = address.includes(':') && !address.startsWith('[') ? `[${address}]` : address;
-  return `http://${host}:${port}`;
-}
-
-export const clientsOverHttp: ClientsFor = (node) => ({
-  storage: storageClient({ baseUrl: httpBase(node.address, node.ports.storage) }),
-  provisioner: provisionerClient({ baseUrl: httpBase(node.address, node.ports.provisioner) }),
-});
+/** A node's storage and provisioner, called over the cluster's mutual TLS with `fetch` (memberFetch). */
+export const clientsOverTls =
+  (fetch: Fetch): ClientsFor =>
+  (node) => ({
+    storage: storageClient({ baseUrl: serviceUrl(node.address, node.ports.storage), fetch }),
+    provisioner: provisionerClient({ baseUrl: serviceUrl(node.address, node.ports.provisioner), fetch }),
+  });
 
 /** The noVNC page of a task's guest, served by the vnc-gateway of the node that runs it. */
 export const consoleUrl = (node: NodeAddress, taskId: string): string =>
-  `${httpBase(node.address, node.ports.vncGateway)}/console/${encodeURIComponent(taskId)}`;
+  `${plainUrl(node.address, node.ports.vncGateway)}/console/${encodeURIComponent(taskId)}`;

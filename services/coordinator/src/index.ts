@@ -2,4 +2,4 @@ export { createApp, type AppDeps } from './app.ts';
 export { Placer, type PlacementDeps, type PlacementOptions } from './placement.ts';
 export { Tasks } from './tasks/tasks.ts';
 export { MemoryTaskStore, type Task, type TaskStore } from './tasks/store.ts';
-export { clientsOverHttp, type ClientsFor, type NodeAddress } from './clients.ts';
+export { clientsOverTls, type ClientsFor, type NodeAddress } from './clients.ts';

@@ -1,13 +1,15 @@
 import { z } from 'zod';
-import { createLogger, loadConfig, onShutdown, portsFrom, portsSchema, serveApp } from '@cps/common';
-import { discoveryClient, storageClient } from '@cps/openapi';
+import { createLogger, dataDirVar, loadConfig, memberFetch, onShutdown, portsFrom, portsSchema, publicRoutesOfFile, serveApp, serviceUrl } from '@cps/common';
+import { discoveryClient, specFiles, storageClient } from '@cps/openapi';
+import { loadTrustOrExit } from '@cps/trust';
 import { createApp } from './app.ts';
-import { clientsOverHttp, httpBase } from './clients.ts';
+import { clientsOverTls } from './clients.ts';
 import { Placer } from './placement.ts';
 import { Tasks } from './tasks/tasks.ts';
 
 const config = loadConfig(
   portsSchema.extend({
+    CPS_DATA_DIR: dataDirVar,
     /** How long discovery waits for the first ACK of a task's PUBLISH. */
     CPS_PUBLISH_TIMEOUT_MS: z.coerce.number().int().min(50).max(60_000).default(5000),
     /** How long a created guest may take to report running (TCG guests are slow). */
@@ -16,6 +18,9 @@ const config = loadConfig(
 );
 const ports = portsFrom(config);
 const log = createLogger('coordinator');
+const trust = loadTrustOrExit(config.CPS_DATA_DIR, { log });
+const fetch = memberFetch(trust.tls);
+const clientsFor = clientsOverTls(fetch);
 
 // This node's own services are always on loopback; only the chosen peers are reached by address.
 const tasks = new Tasks();
@@ -25,8 +30,8 @@ tasks.subscribe((t) => {
 });
 const placer = new Placer({
   tasks,
-  discovery: discoveryClient({ baseUrl: httpBase('127.0.0.1', ports.discovery) }),
-  clientsFor: clientsOverHttp,
+  discovery: discoveryClient({ baseUrl: serviceUrl('127.0.0.1', ports.discovery), fetch }),
+  clientsFor,
   log,
   publishTimeoutMs: config.CPS_PUBLISH_TIMEOUT_MS,
   startTimeoutMs: config.CPS_START_TIMEOUT_MS,
@@ -35,9 +40,14 @@ const app = createApp({
   log,
   tasks,
   placer,
-  localStorage: storageClient({ baseUrl: httpBase('127.0.0.1', ports.storage) }),
-  clientsFor: clientsOverHttp,
+  localStorage: storageClient({ baseUrl: serviceUrl('127.0.0.1', ports.storage), fetch }),
+  clientsFor,
 });
 
-const served = await serveApp(app, { port: ports.coordinator, log });
-onShutdown(log, () => served.close());
+// The public API and portal: plain HTTP or HTTPS with the node certificate on one port; every
+// route of the contract says why it is public (accounts come with the coordinator issue).
+const served = await serveApp(app, { port: ports.coordinator, log, tls: trust.tls, publicRoutes: publicRoutesOfFile(specFiles.coordinator) });
+onShutdown(log, () => {
+  trust.stop();
+  return served.close();
+});

@@ -8,6 +8,7 @@ import { EventBus } from './events.ts';
 import { eventStream } from './eventStream.ts';
 import { Expectations } from './expectations.ts';
 import type { GuestNetwork } from './domainXml.ts';
+import type { IsolationStatus } from './guestIsolation.ts';
 import type { Hypervisor } from './hypervisor.ts';
 import { Lifecycle } from './lifecycle.ts';
 import type { MemoryCapMode } from './memoryCap.ts';
@@ -31,6 +32,8 @@ export interface AppDeps {
   memoryCap?: MemoryCapMode;
   /** The network of a guest whose spec names none (CPS_GUEST_NETWORK); default `user`. */
   guestNetwork?: GuestNetwork;
+  /** Whether guests' NAT is kept from this host's own services (guestIsolation.ts), for /healthz. */
+  guestIsolation?: () => IsolationStatus;
 }
 
 type TaskParam = { taskId: string };
@@ -54,7 +57,7 @@ export function createProvisioner(deps: AppDeps) {
 
   app.route('/', healthRoutes('provisioner', async () => {
     await deps.hypervisor.ping();
-    return { libvirt: deps.hypervisor.uri };
+    return { libvirt: deps.hypervisor.uri, ...(deps.guestIsolation ? { guestIsolation: deps.guestIsolation() } : {}) };
   }));
 
   app.get('/capacity', async (c) => c.json(await vms.capacity()));

@@ -126,7 +126,8 @@ export class Lifecycle {
   // Marked "running" only once it runs: until then the guest is absent, and an absent guest marked
   // "running" would be reported as vanished by a watchdog look in between.
   private async restoreFrom(taskId: string, file: string): Promise<void> {
-    await this.d.hypervisor.restore(file);
+    // QEMU restores paused and then runs: a start, not a pause for the watchdog to report.
+    await this.vms.expectations.whileStarting(taskId, () => this.d.hypervisor.restore(file));
     this.vms.expectations.mark(taskId, 'running');
   }
 

@@ -6,6 +6,7 @@ import { loadTrustOrExit } from '@cps/trust';
 import { accelReader } from './accel.ts';
 import { createProvisioner } from './app.ts';
 import { GUEST_NETWORKS } from './domainXml.ts';
+import { installGuestIsolation } from './guestIsolation.ts';
 import { EventBus } from './events.ts';
 import { Expectations } from './expectations.ts';
 import { lazyLibvirt } from './hypervisor.ts';
@@ -44,6 +45,8 @@ log.info({ source, policy, guestNetwork: config.CPS_GUEST_NETWORK }, 'share poli
 const memoryCap = probeMemoryCapMode(undefined, config.CPS_LIBVIRT_URI);
 if (memoryCap === 'live') log.info('libvirtd lacks CAP_SYS_RESOURCE: guests\' memory hard limit is set on the running domain (virsh memtune)');
 if (memoryCap === 'off') log.warn('cannot limit guests\' memory here (libvirtd\'s capabilities unknown and no virsh): guests run without a memory hard limit');
+// Guests run strangers' code: QEMU's user-mode NAT must not reach this host's own services.
+const guestIsolation = await installGuestIsolation(config.CPS_LIBVIRT_URI, { log });
 const hypervisor = lazyLibvirt(config.CPS_LIBVIRT_URI);
 await hypervisor.ping().then(
   () => log.info({ uri: hypervisor.uri, dataDir }, 'connected to libvirt'),
@@ -63,6 +66,7 @@ const { app, vms, lifecycle, checkpoints } = createProvisioner({
   share: policy,
   memoryCap,
   guestNetwork: config.CPS_GUEST_NETWORK,
+  guestIsolation: () => guestIsolation,
   events,
   expectations,
   ownerBusy: () => owner?.busy ?? false,

@@ -1,12 +1,12 @@
-import { Contract, healthRoutes, ProblemError, problemErrorHandler, problemNotFound, type Logger } from '@cps/common';
+import { Contract, healthRoutes, loopbackDoor, ProblemError, problemErrorHandler, problemNotFound, type DoorLists, type Logger } from '@cps/common';
 import { specFiles, type ProvisionerClient, type VncGatewaySchemas } from '@cps/openapi';
 import type { Duplex } from 'node:stream';
-import { Hono } from 'hono';
+import { Hono, type Context } from 'hono';
 import { provisionerTargets, type ResolveTarget } from './console-target.ts';
 import { dialTcp, type DialVnc } from './dial.ts';
 import { pageAssets, pageHeaders, renderConsolePage } from './page.ts';
-import { originAllowed } from './origin.ts';
-import { consoleRoutes, dialPeerGateway, hopHeader, type DialPeer, type LocatePeer } from './peer-hop.ts';
+import { assertConsoleOrigin } from './origin.ts';
+import { consoleRoutes, dialPeerGateway, type DialPeer, type LocatePeer } from './peer-hop.ts';
 import { ConsoleSession } from './session.ts';
 import { SessionRegistry } from './sessions.ts';
 import { novncRoot, staticFiles } from './static-files.ts';
@@ -28,6 +28,8 @@ export interface GatewayDeps {
   sessions?: SessionRegistry;
   /** The noVNC package folder; by default the installed `@novnc/novnc`. */
   novncDir?: string;
+  /** The names and origins this gateway is reached by (doorLists); default: loopback names, any port. */
+  door?: DoorLists;
 }
 
 type ConsolePath = VncGatewaySchemas['ConsolePath'];
@@ -42,6 +44,7 @@ export function createApp(deps: GatewayDeps) {
   const sessions = deps.sessions ?? new SessionRegistry();
   const novnc = staticFiles(deps.novncDir ?? novncRoot(), ['core', 'vendor']);
   const params = contract.param<ConsolePath>('ConsolePath');
+  const door = deps.door ?? loopbackDoor;
 
   const app = new Hono<{ Bindings: UpgradeBindings }>();
   app.onError(problemErrorHandler(log));
@@ -64,17 +67,13 @@ export function createApp(deps: GatewayDeps) {
   app.get('/console/:taskId', params, async (c) => {
     const { taskId } = c.req.valid('param');
     // The page is the same on every peer; a hopped console differs only behind its WebSocket.
-    await routes(taskId, { hopped: c.req.header(hopHeader) !== undefined });
+    await routes(taskId, { hopped: false });
     return c.html(renderConsolePage(taskId), 200, pageHeaders);
   });
 
-  // The cap is taken before any dial: a task's 5th console must not cost its guest a connection.
-  app.get('/console/:taskId/websockify', params, sessions.capPerTask(), async (c) => {
-    const { taskId } = c.req.valid('param');
-    if (c.env?.upgrader && !originAllowed(c.req.header('origin'), c.req.header('host'))) {
-      throw new ProblemError('bad-request', `a page from ${c.req.header('origin')} may not open consoles of this gateway`);
-    }
-    const route = await routes(taskId, { hopped: c.req.header(hopHeader) !== undefined });
+  /** Dials the task's console (here, or through its host's gateway) and hands it to the WebSocket. */
+  const openConsole = (hopped: boolean) => async (c: Context<{ Bindings: UpgradeBindings }>, taskId: string) => {
+    const route = await routes(taskId, { hopped });
     let tcp: Duplex = route.kind === 'local' ? await dialVnc(route.target.host, route.target.port) : await dialPeer(route.gateway, taskId);
     if (route.kind === 'local' && route.target.password) {
       // The password stays here: the browser is shown a VNC server that asks for none.
@@ -97,7 +96,16 @@ export function createApp(deps: GatewayDeps) {
       (ws) => session.attach(ws),
       (reason) => session.abort(reason),
     );
+  };
+
+  // The cap is taken before any dial: a task's 5th console must not cost its guest a connection.
+  app.get('/console/:taskId/websockify', params, sessions.capPerTask(), async (c) => {
+    if (c.env?.upgrader) assertConsoleOrigin(c.req.header('origin'), door.origins);
+    return openConsole(false)(c, c.req.valid('param').taskId);
   });
+
+  // Members only (the door in front of the app): another gateway carrying a browser's console here.
+  app.get('/hop/:taskId', params, sessions.capPerTask(), async (c) => openConsole(true)(c, c.req.valid('param').taskId));
 
   return app;
 }

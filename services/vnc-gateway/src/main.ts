@@ -1,28 +1,47 @@
-import { createLogger, loadConfig, onShutdown, portsFrom, portsSchema, serveApp } from '@cps/common';
-import { coordinatorClient, provisionerClient } from '@cps/openapi';
+import { createLogger, dataDirVar, doorLists, loadConfig, memberClientTls, memberFetch, onShutdown, portsFrom, portsSchema, publicHostsVar, publicRoutesOfFile, serveApp, serviceUrl } from '@cps/common';
+import { coordinatorClient, provisionerClient, specFiles } from '@cps/openapi';
+import { loadTrustOrExit } from '@cps/trust';
+import { hostname } from 'node:os';
 import type { Server } from 'node:http';
+import { z } from 'zod';
 import { createApp } from './app.ts';
-import { coordinatorLocator } from './peer-hop.ts';
-import { SessionRegistry } from './sessions.ts';
+import { coordinatorLocator, dialPeerGateway } from './peer-hop.ts';
+import { defaultMaxConsolesPerTask, SessionRegistry } from './sessions.ts';
 import { attachWebSockets } from './upgrade.ts';
 
 const log = createLogger('vnc-gateway');
-const ports = portsFrom(loadConfig(portsSchema));
-const sessions = new SessionRegistry();
+const config = loadConfig(
+  portsSchema.extend({
+    CPS_DATA_DIR: dataDirVar,
+    CPS_ADVERTISE_ADDRESS: z.string().regex(/^[A-Za-z0-9.:-]{1,64}$/).default('127.0.0.1'),
+    CPS_PUBLIC_HOSTS: publicHostsVar,
+    // A guest's VNC server serves a handful of viewers; the next one is told so, not dropped.
+    CPS_CONSOLE_MAX_PER_TASK: z.coerce.number().int().min(1).max(64).default(defaultMaxConsolesPerTask),
+  }),
+);
+const ports = portsFrom(config);
+const trust = loadTrustOrExit(config.CPS_DATA_DIR, { log });
+const fetch = memberFetch(trust.tls);
+const sessions = new SessionRegistry({ maxPerTask: config.CPS_CONSOLE_MAX_PER_TASK });
 const app = createApp({
-  provisioner: provisionerClient({ baseUrl: `http://127.0.0.1:${ports.provisioner}` }),
+  provisioner: provisionerClient({ baseUrl: serviceUrl('127.0.0.1', ports.provisioner), fetch }),
   log,
   sessions,
   // A task this peer does not run may run elsewhere: the local coordinator knows where.
-  locatePeer: coordinatorLocator(coordinatorClient({ baseUrl: `http://127.0.0.1:${ports.coordinator}` })),
+  locatePeer: coordinatorLocator(coordinatorClient({ baseUrl: serviceUrl('127.0.0.1', ports.coordinator), fetch })),
+  dialPeer: dialPeerGateway(memberClientTls(trust.tls)),
+  door: doorLists({ port: ports.vncGateway, advertiseAddress: config.CPS_ADVERTISE_ADDRESS, nodeId: trust.identity.nodeId, hostName: hostname(), publicHosts: config.CPS_PUBLIC_HOSTS }),
 });
 
-const served = await serveApp(app, { port: ports.vncGateway, log }, (server) =>
-  attachWebSockets(server as Server, app, { log }),
+// The console page and the browser's socket are public (the contract says why); the hop between
+// gateways is for members, over the cluster's mutual TLS on the same port.
+const served = await serveApp(app, { port: ports.vncGateway, log, tls: trust.tls, publicRoutes: publicRoutesOfFile(specFiles.vncGateway) }, (server, gated) =>
+  attachWebSockets(server as Server, gated, { log }),
 );
 
 onShutdown(log, async () => {
   // Upgraded sockets are not the HTTP server's any more: end them before it closes.
   await sessions.closeAll('the VNC gateway is shutting down');
+  trust.stop();
   await served.close();
 });

@@ -1,20 +1,21 @@
 import type { Duplex } from 'node:stream';
-import { ProblemError, isProblemBody } from '@cps/common';
+import { hostPort, isProblemBody, ProblemError, serviceUrl, type memberClientTls } from '@cps/common';
 import type { CoordinatorClient } from '@cps/openapi';
-import { createWebSocketStream, WebSocket } from 'ws';
+import { createWebSocketStream, WebSocket, type ClientOptions } from 'ws';
 import type { ResolveTarget, VncTarget } from './console-target.ts';
 
 /**
  * The hop between peers: a gateway asked for the console of a task that runs on another peer
- * carries the browser's WebSocket on to that peer's gateway. A hopped request carries this header
- * and is only ever served locally, so two gateways can never bounce a console between them.
+ * carries the browser's WebSocket on to that peer's gateway, at its member-only `/hop/{taskId}`
+ * over the cluster's mutual TLS. A hop is only ever served locally, so two gateways can never
+ * bounce a console between them.
  */
-export const hopHeader = 'x-cps-console-hop';
+export const hopPath = (taskId: string) => `/hop/${encodeURIComponent(taskId)}`;
 
 /** Where a console is: on this peer's loopback, or behind another peer's gateway. */
 export type ConsoleRoute = { kind: 'local'; target: VncTarget } | { kind: 'peer'; gateway: string };
 
-/** The base URL (`http://host:port`) of the gateway of the peer that runs a task, if known. */
+/** The base URL (`https://host:port`) of the gateway of the peer that runs a task, if known. */
 export type LocatePeer = (taskId: string) => Promise<string | undefined>;
 
 /** Opens a byte stream to a task's console through a peer's gateway. */
@@ -34,12 +35,11 @@ export function consoleRoutes(local: ResolveTarget, locate?: LocatePeer) {
   };
 }
 
-/** `http://host:port` of a peer's gateway, or undefined if the parts do not make a plain origin. */
+/** `https://host:port` of a peer's gateway, or undefined if the parts do not make a plain origin. */
 export function gatewayOrigin(address: string, port: number): string | undefined {
-  const host = address.includes(':') && !address.startsWith('[') ? `[${address}]` : address;
   try {
-    const u = new URL(`http://${host}:${port}`);
-    if (u.username || u.password || u.pathname !== '/' || u.search || u.hash || !u.port) return undefined;
+    const u = new URL(serviceUrl(address, port));
+    if (u.username || u.password || u.pathname !== '/' || u.search || u.hash || !u.port || u.host !== hostPort(address, port).toLowerCase()) return undefined;
     return u.origin;
   } catch {
     return undefined;
@@ -57,13 +57,17 @@ export function coordinatorLocator(coordinator: CoordinatorClient): LocatePeer {
 
 const maxProblemBytes = 64 << 10;
 
-/** Opens the peer gateway's console WebSocket; its refusal becomes ours, with its detail. */
-export function dialPeerGateway(timeoutMs = 5000): DialPeer {
+/** TLS options of this node as a client, for the hop. */
+export type HopTls = ReturnType<typeof memberClientTls>;
+
+/** Opens the peer gateway's hop WebSocket as a member; its refusal becomes ours, with its detail. */
+export function dialPeerGateway(tls?: HopTls, timeoutMs = 5000): DialPeer {
   return (gateway, taskId) =>
     new Promise((resolve, reject) => {
-      const url = new URL(`/console/${encodeURIComponent(taskId)}/websockify`, gateway);
+      const url = new URL(hopPath(taskId), gateway);
       url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
-      const ws = new WebSocket(url, { headers: { [hopHeader]: '1' }, handshakeTimeout: timeoutMs, perMessageDeflate: false });
+      // ws hands the TLS options to https.request; its typing of checkServerIdentity is not node:tls's.
+      const ws = new WebSocket(url, { ...(tls ?? {}), handshakeTimeout: timeoutMs, perMessageDeflate: false } as unknown as ClientOptions);
       ws.on('error', (err) => reject(new ProblemError('upstream-failed', `the gateway at ${gateway} is unreachable: ${err.message}`)));
       ws.once('open', () => resolve(createWebSocketStream(ws)));
       ws.once('unexpected-response', (_req, res) => {

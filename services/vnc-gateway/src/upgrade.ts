@@ -14,8 +14,9 @@ export interface Upgrader {
 
 export type UpgradeBindings = { upgrader?: Upgrader };
 
+/** The app behind the node's door (serveApp's `gated`), so an upgrade meets the same door as a request. */
 interface FetchApp {
-  fetch(req: Request, env: UpgradeBindings & Record<string, unknown>): Response | Promise<Response>;
+  fetch(req: Request, env: UpgradeBindings & { incoming: IncomingMessage } & Record<string, unknown>): Response | Promise<Response>;
 }
 
 /**

@@ -33,7 +33,7 @@ beforeAll(async () => {
       return real(host, port);
     },
   });
-  gw = await serveApp(app, { port: 0, hostname: '127.0.0.1', log }, (server) => attachWebSockets(server as Server, app, { log }));
+  gw = await serveApp(app, { port: 0, hostname: '127.0.0.1', log }, (server, gated) => attachWebSockets(server as Server, gated, { log }));
 });
 
 afterEach(() => {
@@ -49,7 +49,7 @@ afterAll(async () => {
 const url = (taskId: string) => `ws://127.0.0.1:${gw.port}/console/${taskId}/websockify`;
 
 function connect(taskId: string): WebSocket {
-  const ws = new WebSocket(url(taskId));
+  const ws = new WebSocket(url(taskId), { origin: `http://127.0.0.1:${gw.port}` });
   open.push(ws);
   return ws;
 }
@@ -234,9 +234,9 @@ describe('the WebSocket bridge', () => {
   });
 
   it('refuses a hostile task id before asking anyone', async () => {
-    const r = await refusal(new WebSocket(`ws://127.0.0.1:${gw.port}/console/..%2F..%2Fetc/websockify`));
+    const r = await refusal(new WebSocket(`ws://127.0.0.1:${gw.port}/console/..%2F..%2Fetc/websockify`, { origin: `http://127.0.0.1:${gw.port}` }));
     expect([400, 404]).toContain(r.status);
-    const r2 = await refusal(new WebSocket(`ws://127.0.0.1:${gw.port}/console/T%00X/websockify`));
+    const r2 = await refusal(new WebSocket(`ws://127.0.0.1:${gw.port}/console/T%00X/websockify`, { origin: `http://127.0.0.1:${gw.port}` }));
     expect(r2.status).toBe(400);
   });
 
@@ -258,7 +258,7 @@ describe('the WebSocket bridge', () => {
     const ws = new WebSocket(url('t-echo'), { origin: 'http://evil.example' });
     open.push(ws);
     const r = await refusal(ws);
-    expect(r.status).toBe(400);
+    expect(r.status).toBe(403);
     expect(String(r.body.detail)).toContain('http://evil.example');
     expect(dialled.length).toBe(n);
     const same = new WebSocket(url('t-echo'), { origin: `http://127.0.0.1:${gw.port}` });
@@ -270,7 +270,7 @@ describe('the WebSocket bridge', () => {
     const before = vnc.sockets.length;
     const answer = await rawExchange(
       gw.port,
-      'GET /console/t-echo/websockify HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: short\r\n\r\n',
+      `GET /console/t-echo/websockify HTTP/1.1\r\nHost: x\r\nOrigin: http://127.0.0.1:${gw.port}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: short\r\n\r\n`,
     );
     expect(answer).toMatch(/^HTTP\/1\.1 400/);
     await vnc.closed(before);

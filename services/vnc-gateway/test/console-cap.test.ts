@@ -25,7 +25,7 @@ beforeAll(async () => {
   vms.set('t-capped', vm('t-capped', { host: '127.0.0.1', port: vnc.port }));
   vms.set('t-other', vm('t-other', { host: '127.0.0.1', port: other.port }));
   const app = createApp({ provisioner: provisionerClient(viaApp(fakeProvisioner(vms))), log, sessions });
-  gw = await serveApp(app, { port: 0, hostname: '127.0.0.1', log }, (server) => attachWebSockets(server as Server, app, { log }));
+  gw = await serveApp(app, { port: 0, hostname: '127.0.0.1', log }, (server, gated) => attachWebSockets(server as Server, gated, { log }));
 });
 afterEach(async () => {
   const all = open.splice(0);
@@ -40,7 +40,7 @@ afterAll(async () => {
 });
 
 function connect(taskId: string): WebSocket {
-  const ws = new WebSocket(`ws://127.0.0.1:${gw.port}/console/${taskId}/websockify`);
+  const ws = new WebSocket(`ws://127.0.0.1:${gw.port}/console/${taskId}/websockify`, { origin: `http://127.0.0.1:${gw.port}` });
   ws.on('error', () => {});
   open.push(ws);
   return ws;
@@ -109,10 +109,10 @@ describe('consoles per task', () => {
   it('holds to the cap it is configured with (CPS_CONSOLE_MAX_PER_TASK)', async () => {
     const two = new SessionRegistry({ maxPerTask: 2 });
     const app = createApp({ provisioner: provisionerClient(viaApp(fakeProvisioner(vms))), log, sessions: two });
-    const gw2 = await serveApp(app, { port: 0, hostname: '127.0.0.1', log }, (server) => attachWebSockets(server as Server, app, { log }));
+    const gw2 = await serveApp(app, { port: 0, hostname: '127.0.0.1', log }, (server, gated) => attachWebSockets(server as Server, gated, { log }));
     try {
       const at = (taskId: string) => {
-        const ws = new WebSocket(`ws://127.0.0.1:${gw2.port}/console/${taskId}/websockify`);
+        const ws = new WebSocket(`ws://127.0.0.1:${gw2.port}/console/${taskId}/websockify`, { origin: `http://127.0.0.1:${gw2.port}` });
         ws.on('error', () => {});
         open.push(ws);
         return outcome(ws);

@@ -62,7 +62,7 @@ beforeAll(async () => {
   const vms = new Map<string, ProvisionerSchemas['Vm']>([[taskId, vm(taskId, { host: '127.0.0.1', port: vncPort() })]]);
   const { log } = memoryLogger();
   const app = createApp({ provisioner: provisionerClient(viaApp(fakeProvisioner(vms))), log });
-  gw = await serveApp(app, { port: 0, hostname: '127.0.0.1', log }, (server) => attachWebSockets(server as Server, app, { log }));
+  gw = await serveApp(app, { port: 0, hostname: '127.0.0.1', log }, (server, gated) => attachWebSockets(server as Server, gated, { log }));
   browser = await launchChromium();
 });
 

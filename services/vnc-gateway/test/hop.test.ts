@@ -1,33 +1,45 @@
 import { once } from 'node:events';
 import type { Server } from 'node:http';
-import { serveApp, type Served } from '@cps/common';
-import { coordinatorClient, provisionerClient, viaApp, type ProvisionerSchemas } from '@cps/openapi';
+import { memberClientTls, publicRoutesOfFile, serveApp, type ClusterTls, type Served } from '@cps/common';
+import { coordinatorClient, provisionerClient, specFiles, viaApp, type ProvisionerSchemas } from '@cps/openapi';
+import { createCa } from '@cps/trust';
+import { issueMember } from '../../../tests/helpers/hosts-identity.ts';
 import { Hono } from 'hono';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { createApp } from '../src/app.ts';
-import { coordinatorLocator, gatewayOrigin, type LocatePeer } from '../src/peer-hop.ts';
+import { coordinatorLocator, dialPeerGateway, gatewayOrigin, type LocatePeer } from '../src/peer-hop.ts';
 import { attachWebSockets } from '../src/upgrade.ts';
 import { fakeProvisioner, fakeVncServer, memoryLogger, vm, type FakeVnc } from './fakes.ts';
 
-// Two gateways on loopback: `near` runs no guest, `far` runs t-far. Asked for t-far, `near`
-// carries the console on to `far`.
+// Two gateways on loopback, members of one cluster: `near` runs no guest, `far` runs t-far. Asked
+// for t-far, `near` carries the console on to `far`'s member-only /hop over mutual TLS.
 type Vms = Map<string, ProvisionerSchemas['Vm']>;
 const { log, lines } = memoryLogger();
 let vnc: FakeVnc;
 let near: Served;
 let far: Served;
 let locate: LocatePeer = async () => undefined;
+let nearTls: ClusterTls;
+let farTls: ClusterTls;
+let strangerTls: ClusterTls;
+const routes = publicRoutesOfFile(specFiles.vncGateway);
 
-async function gateway(vms: Vms, locatePeer?: LocatePeer): Promise<Served> {
-  const app = createApp({ provisioner: provisionerClient(viaApp(fakeProvisioner(vms))), log, locatePeer });
-  return serveApp(app, { port: 0, hostname: '127.0.0.1', log }, (s) => attachWebSockets(s as Server, app, { log }));
+async function gateway(vms: Vms, tls: ClusterTls, locatePeer?: LocatePeer): Promise<Served> {
+  const app = createApp({ provisioner: provisionerClient(viaApp(fakeProvisioner(vms))), log, locatePeer, dialPeer: dialPeerGateway(memberClientTls(tls)) });
+  return serveApp(app, { port: 0, hostname: '127.0.0.1', log, tls, publicRoutes: routes }, (s, gated) => attachWebSockets(s as Server, gated, { log }));
 }
 
+const browser = (path: string) => new WebSocket(`ws://127.0.0.1:${near.port}${path}`, { origin: `http://127.0.0.1:${near.port}` });
+
 beforeAll(async () => {
+  const ca = await createCa({ now: new Date() });
+  nearTls = await issueMember(ca, 'near', ['127.0.0.1']);
+  farTls = await issueMember(ca, 'far', ['127.0.0.1']);
+  strangerTls = await issueMember(await createCa({ now: new Date() }), 'stranger', ['127.0.0.1']);
   vnc = await fakeVncServer();
-  far = await gateway(new Map([['t-far', vm('t-far', { host: '127.0.0.1', port: vnc.port })]]));
-  near = await gateway(new Map(), (id) => locate(id));
+  far = await gateway(new Map([['t-far', vm('t-far', { host: '127.0.0.1', port: vnc.port })]]), farTls);
+  near = await gateway(new Map(), nearTls, (id) => locate(id));
 });
 
 afterAll(async () => {
@@ -50,9 +62,9 @@ function refusal(ws: WebSocket): Promise<{ status: number; body: Record<string, 
 
 describe('the hop to a peer gateway', () => {
   it("carries a console on to the gateway of the peer that runs the task", async () => {
-    locate = async (id) => (id === 't-far' ? `http://127.0.0.1:${far.port}` : undefined);
+    locate = async (id) => (id === 't-far' ? `https://127.0.0.1:${far.port}` : undefined);
     const before = vnc.sockets.length;
-    const ws = new WebSocket(`ws://127.0.0.1:${near.port}/console/t-far/websockify`);
+    const ws = browser('/console/t-far/websockify');
     const got: Buffer[] = [];
     ws.on('message', (d: Buffer) => got.push(d));
     await once(ws, 'open');
@@ -62,37 +74,37 @@ describe('the hop to a peer gateway', () => {
     ws.close(1000, 'bye');
     await vnc.closed(before);
     await expect.poll(() => lines().filter((l) => l.msg === 'console session closed' && l.taskId === 't-far').length).toBe(2);
-    expect(lines().some((l) => l.msg === 'console session open' && (l.target as { peer?: string }).peer === `http://127.0.0.1:${far.port}`)).toBe(true);
+    expect(lines().some((l) => l.msg === 'console session open' && (l.target as { peer?: string }).peer === `https://127.0.0.1:${far.port}`)).toBe(true);
   });
 
   it('serves the page for a task on a peer', async () => {
-    locate = async () => `http://127.0.0.1:${far.port}`;
+    locate = async () => `https://127.0.0.1:${far.port}`;
     const res = await fetch(`http://127.0.0.1:${near.port}/console/t-far`);
     expect(res.status).toBe(200);
   });
 
   it("relays the peer's refusal with its detail", async () => {
-    locate = async () => `http://127.0.0.1:${far.port}`;
-    const r = await refusal(new WebSocket(`ws://127.0.0.1:${near.port}/console/t-nowhere/websockify`));
+    locate = async () => `https://127.0.0.1:${far.port}`;
+    const r = await refusal(browser('/console/t-nowhere/websockify'));
     expect(r.status).toBe(404);
-    expect(String(r.body.detail)).toContain(`the gateway at http://127.0.0.1:${far.port}`);
+    expect(String(r.body.detail)).toContain(`the gateway at https://127.0.0.1:${far.port}`);
     expect(String(r.body.detail)).toContain('t-nowhere');
   });
 
   it('never hops twice: a gateway pointed at itself answers 404, not a loop', async () => {
-    locate = async () => `http://127.0.0.1:${near.port}`;
-    const r = await refusal(new WebSocket(`ws://127.0.0.1:${near.port}/console/t-loop/websockify`));
+    locate = async () => `https://127.0.0.1:${near.port}`;
+    const r = await refusal(browser('/console/t-loop/websockify'));
     expect(r.status).toBe(404);
   });
 
   it('says 404 when no peer is known, and 502 when the peer is down', async () => {
     locate = async () => undefined;
-    expect((await refusal(new WebSocket(`ws://127.0.0.1:${near.port}/console/t-far/websockify`))).status).toBe(404);
-    const down = await gateway(new Map());
+    expect((await refusal(browser('/console/t-far/websockify'))).status).toBe(404);
+    const down = await gateway(new Map(), farTls);
     const port = down.port;
     await down.close();
-    locate = async () => `http://127.0.0.1:${port}`;
-    const r = await refusal(new WebSocket(`ws://127.0.0.1:${near.port}/console/t-far/websockify`));
+    locate = async () => `https://127.0.0.1:${port}`;
+    const r = await refusal(browser('/console/t-far/websockify'));
     expect(r.status).toBe(502);
     expect(String(r.body.detail)).toMatch(/unreachable/);
   });
@@ -101,7 +113,33 @@ describe('the hop to a peer gateway', () => {
     locate = async () => {
       throw new Error('coordinator down');
     };
-    expect((await refusal(new WebSocket(`ws://127.0.0.1:${near.port}/console/t-far/websockify`))).status).toBe(404);
+    expect((await refusal(browser('/console/t-far/websockify'))).status).toBe(404);
+  });
+});
+
+describe('the hop is for members only', () => {
+  const hop = (opts: object) =>
+    refusal(new WebSocket(`wss://127.0.0.1:${far.port}/hop/t-far`, { rejectUnauthorized: false, ...opts } as object));
+  it('refuses a stranger without a certificate, before any guest is dialled', async () => {
+    const before = vnc.sockets.length;
+    const r = await hop({});
+    expect(r.status).toBe(401);
+    expect(r.body.type).toBe('urn:cps:problem:member-certificate-required');
+    const plain = await refusal(new WebSocket(`ws://127.0.0.1:${far.port}/hop/t-far`));
+    expect(plain.status).toBe(401);
+    expect(vnc.sockets.length).toBe(before);
+  });
+  it("refuses another cluster's node", async () => {
+    const r = await hop({ cert: strangerTls.cert, key: strangerTls.key });
+    expect(r.status).toBe(403);
+    expect(r.body.type).toBe('urn:cps:problem:member-certificate-refused');
+  });
+  it('a gateway does not hop to a server of another cluster', async () => {
+    const other = await gateway(new Map([['t-far', vm('t-far', { host: '127.0.0.1', port: vnc.port })]]), strangerTls);
+    locate = async () => `https://127.0.0.1:${other.port}`;
+    const r = await refusal(browser('/console/t-far/websockify'));
+    expect(r.status).toBe(502);
+    await other.close();
   });
 });
 
@@ -114,8 +152,8 @@ describe('coordinatorLocator', () => {
     return coordinatorLocator(coordinatorClient(viaApp(app)));
   };
   it('names the gateway of the node running the task', async () => {
-    expect(await locator(task('running', { nodeId: 'n', address: '127.0.0.1', ports }))('t-x')).toBe('http://127.0.0.1:18384');
-    expect(await locator(task('running', { nodeId: 'n', address: '::1', ports }))('t-x')).toBe('http://[::1]:18384');
+    expect(await locator(task('running', { nodeId: 'n', address: '127.0.0.1', ports }))('t-x')).toBe('https://127.0.0.1:18384');
+    expect(await locator(task('running', { nodeId: 'n', address: '::1', ports }))('t-x')).toBe('https://[::1]:18384');
   });
   it('knows nothing of unknown, stopped or unplaced tasks, or of odd addresses', async () => {
     expect(await locator(undefined)('t-x')).toBeUndefined();

@@ -58,7 +58,7 @@ describe('a console WebSocket through the door and origin.ts', () => {
         () => undefined,
       );
     });
-    served = await serveApp(app, { port: 0, hostname: '127.0.0.1', log }, (server) => attachWebSockets(server as Server, app, { log }));
+    served = await serveApp(app, { port: 0, hostname: '127.0.0.1', log }, (server, gated) => attachWebSockets(server as Server, gated, { log }));
     lists = doorLists({ port: served.port, advertiseAddress: '10.0.0.5' });
   });
   afterAll(() => served?.close());

@@ -81,7 +81,7 @@ async function scriptedServer(script: (s: Socket) => void, banner = 'RFB 003.008
 
 beforeAll(async () => {
   const app = createApp({ provisioner: provisionerClient(viaApp(fakeProvisioner(vms))), log, sessions });
-  gw = await serveApp(app, { port: 0, hostname: '127.0.0.1', log }, (server) => attachWebSockets(server as Server, app, { log }));
+  gw = await serveApp(app, { port: 0, hostname: '127.0.0.1', log }, (server, gated) => attachWebSockets(server as Server, gated, { log }));
 });
 afterEach(() => {
   for (const ws of open.splice(0)) ws.terminate();
@@ -99,7 +99,7 @@ function guest(taskId: string, port: number, password?: string) {
 }
 
 function connect(taskId: string): WebSocket {
-  const ws = new WebSocket(`ws://127.0.0.1:${gw.port}/console/${taskId}/websockify`);
+  const ws = new WebSocket(`ws://127.0.0.1:${gw.port}/console/${taskId}/websockify`, { origin: `http://127.0.0.1:${gw.port}` });
   open.push(ws);
   return ws;
 }
