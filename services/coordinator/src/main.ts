@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { createLogger, dataDirVar, loadConfig, memberFetch, onShutdown, portsFrom, portsSchema, publicRoutesOfFile, serveApp, serviceUrl } from '@cps/common';
+import { hostname } from 'node:os';
+import { createLogger, dataDirVar, doorLists, loadConfig, memberFetch, onShutdown, portsFrom, portsSchema, publicHostsVar, publicRoutesOfFile, serveApp, serviceUrl } from '@cps/common';
 import { discoveryClient, specFiles, storageClient } from '@cps/openapi';
 import { loadTrustOrExit } from '@cps/trust';
 import { createApp } from './app.ts';
@@ -10,6 +11,9 @@ import { Tasks } from './tasks/tasks.ts';
 const config = loadConfig(
   portsSchema.extend({
     CPS_DATA_DIR: dataDirVar,
+    CPS_ADVERTISE_ADDRESS: z.string().regex(/^[A-Za-z0-9.:-]{1,64}$/).default('127.0.0.1'),
+    // More names users reach this node by (the head's DNS name): the Host and Origin allow-lists.
+    CPS_PUBLIC_HOSTS: publicHostsVar,
     /** How long discovery waits for the first ACK of a task's PUBLISH. */
     CPS_PUBLISH_TIMEOUT_MS: z.coerce.number().int().min(50).max(60_000).default(5000),
     /** How long a created guest may take to report running (TCG guests are slow). */
@@ -42,6 +46,7 @@ const app = createApp({
   placer,
   localStorage: storageClient({ baseUrl: serviceUrl('127.0.0.1', ports.storage), fetch }),
   clientsFor,
+  door: doorLists({ port: ports.coordinator, advertiseAddress: config.CPS_ADVERTISE_ADDRESS, nodeId: trust.identity.nodeId, hostName: hostname(), publicHosts: config.CPS_PUBLIC_HOSTS }),
 });
 
 // The public API and portal: plain HTTP or HTTPS with the node certificate on one port; every

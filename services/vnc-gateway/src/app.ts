@@ -1,4 +1,4 @@
-import { Contract, healthRoutes, loopbackDoor, ProblemError, problemErrorHandler, problemNotFound, type DoorLists, type Logger } from '@cps/common';
+import { Contract, healthRoutes, loopbackDoor, ProblemError, publicDoor, problemErrorHandler, problemNotFound, type DoorLists, type Logger } from '@cps/common';
 import { specFiles, type ProvisionerClient, type VncGatewaySchemas } from '@cps/openapi';
 import type { Duplex } from 'node:stream';
 import { Hono, type Context } from 'hono';
@@ -49,6 +49,9 @@ export function createApp(deps: GatewayDeps) {
   const app = new Hono<{ Bindings: UpgradeBindings }>();
   app.onError(problemErrorHandler(log));
   app.notFound(problemNotFound);
+  // The browser's doors: the Host must be one of this node's names (DNS rebinding), an upgrade's
+  // Origin one of its origins. The member-only /hop carries no Origin and is not behind this.
+  app.use('/console/*', publicDoor(door));
   app.route('/', healthRoutes('vnc-gateway', async () => ({ sessions: sessions.size })));
 
   app.get(`${mount}*`, async (c) => {

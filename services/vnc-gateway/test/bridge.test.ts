@@ -270,7 +270,7 @@ describe('the WebSocket bridge', () => {
     const before = vnc.sockets.length;
     const answer = await rawExchange(
       gw.port,
-      `GET /console/t-echo/websockify HTTP/1.1\r\nHost: x\r\nOrigin: http://127.0.0.1:${gw.port}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: short\r\n\r\n`,
+      `GET /console/t-echo/websockify HTTP/1.1\r\nHost: 127.0.0.1:${gw.port}\r\nOrigin: http://127.0.0.1:${gw.port}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: short\r\n\r\n`,
     );
     expect(answer).toMatch(/^HTTP\/1\.1 400/);
     await vnc.closed(before);
@@ -278,10 +278,10 @@ describe('the WebSocket bridge', () => {
   });
 
   it('answers other upgrades (not websocket) with problem+json', async () => {
-    const answer = await rawExchange(gw.port, 'GET /console/t-unknown/websockify HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n');
+    const answer = await rawExchange(gw.port, `GET /console/t-unknown/websockify HTTP/1.1\r\nHost: 127.0.0.1:${gw.port}\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n`);
     expect(answer).toMatch(/^HTTP\/1\.1 404/);
     expect(answer).toContain('application/problem+json');
-    const bogus = await rawExchange(gw.port, 'GET /nowhere HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n');
+    const bogus = await rawExchange(gw.port, `GET /nowhere HTTP/1.1\r\nHost: 127.0.0.1:${gw.port}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n`);
     expect(bogus).toMatch(/^HTTP\/1\.1 404/);
     expect(bogus).toContain('urn:cps:problem:route-not-found');
   });

@@ -8,7 +8,9 @@ const vms = new Map([
   ['t-0a1b2c3d', vm('t-0a1b2c3d', { host: '127.0.0.1', port: 5900 })],
   ['t-off', vm('t-off', { host: '127.0.0.1', port: 5901 }, 'shutoff')],
 ]);
-const app = createApp({ provisioner: provisionerClient(viaApp(fakeProvisioner(vms))), log: memoryLogger().log });
+const gateway = createApp({ provisioner: provisionerClient(viaApp(fakeProvisioner(vms))), log: memoryLogger().log });
+// The gateway answers only to its own names: a browser sends the Host it used.
+const app = { request: (path: string) => gateway.request(path, { headers: { host: 'localhost:8084' } }) };
 
 describe('GET /console/{taskId}', () => {
   it('serves the noVNC page of a guest on this peer', async () => {
