@@ -4,6 +4,11 @@ import { defineConfig } from 'vitest/config';
 // need real libvirt, a browser or docker. `npm test` runs them all; `npm run test:fast` only units.
 const unit = ['packages/common', 'packages/trust', 'services/discovery', 'services/provisioner', 'services/storage', 'services/vnc-gateway', 'services/coordinator', 'cli'];
 
+// `cps up` advertises and multicasts on the interface of the default route unless told otherwise.
+// Tests stay on loopback (or on namespace hosts they make, which set their own addresses): no test
+// may send a packet to the machine's real LAN.
+const env = { CPS_ADVERTISE_ADDRESS: '127.0.0.1', CPS_PEP_INTERFACE: '127.0.0.1' };
+
 export default defineConfig({
   test: {
     projects: [
@@ -14,6 +19,7 @@ export default defineConfig({
           include: ['test/**/*.test.ts'],
           exclude: ['test/**/*.slow.test.ts'],
           testTimeout: 20_000,
+          env,
         },
       })),
       {
@@ -23,6 +29,7 @@ export default defineConfig({
           testTimeout: 300_000,
           hookTimeout: 600_000,
           fileParallelism: false,
+          env,
         },
       },
     ],
