@@ -2,6 +2,7 @@ import { createRequire } from 'node:module';
 import { UsageError } from './args.ts';
 import { doctor } from './commands/doctor.ts';
 import { task } from './commands/task.ts';
+import { init } from './commands/init.ts';
 import { joinToken, node } from './commands/trust.ts';
 import { up } from './commands/up.ts';
 import { processIo, type Io } from './io.ts';
@@ -11,6 +12,7 @@ export const mainHelp = `Usage: cps <command> [options]
 
 Commands:
   up         start this node's five services and stream their logs (Ctrl-C stops them)
+  init       make this node a member (the cluster's first, or --join one) without starting it
   doctor     check that this machine can run CPS
   task       submit, list, show and stop tasks (cps task --help)
   join-token a one-time token for a new workstation, and the command to run there
@@ -19,7 +21,7 @@ Commands:
 Run 'cps <command> --help' for a command's options.
 `;
 
-const commands: Record<string, (args: string[], io: Io) => Promise<number>> = { up, doctor, task, 'join-token': joinToken, node };
+const commands: Record<string, (args: string[], io: Io) => Promise<number>> = { up, init, doctor, task, 'join-token': joinToken, node };
 
 const taskCommands = new Set(['submit', 'list', 'show', 'stop']);
 

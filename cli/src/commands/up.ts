@@ -1,12 +1,7 @@
-import { hostname } from 'node:os';
-import { ensureClusterIdentity, fingerprintOf, trustLayout } from '@cps/trust';
 import { intOption, parse, UsageError } from '../args.ts';
-import { envFromSettings, readClusterSettings } from '../trust/cluster-settings.ts';
-import { joinCluster, JoinError } from '../trust/join.ts';
-import { sourceAddressFor } from '../trust/route-source.ts';
+import { prepareNode } from '../trust/prepare.ts';
 import { paint, type Color, type Io } from '../io.ts';
 import { renderLogLine } from '../logline.ts';
-import { clusterKey } from '../up/cluster-key.ts';
 import { waitHealthy } from '../up/health.ts';
 import { entryOf, planNode, portKey, portsInUse, repoRoot, serviceNames, type ServiceName } from '../up/services.ts';
 import { describeExit, Supervisor, type Child } from '../up/supervisor.ts';
@@ -78,41 +73,7 @@ export async function up(args: string[], io: Io, deps: UpDeps = {}): Promise<num
   }
   const dataDir = plan.env.CPS_DATA_DIR ?? '/var/lib/cps';
   if ((values.join === undefined) !== (values.token === undefined)) throw new UsageError('--join and --token go together (cps join-token on a member prints both)');
-  const layout = trustLayout(dataDir);
-  const nodeId = plan.env.CPS_NODE_ID ?? defaultNodeId();
-  if (values.join !== undefined) {
-    try {
-      const r = await joinCluster({ target: values.join, token: values.token!, dataDir, nodeId, now: () => new Date(), say: (l) => say(l) });
-      say(r.joined ? `joined the cluster as ${nodeId} through ${r.settings.joinedVia}; this node's address: ${r.settings.address}` : `not joining again: ${r.why}`, 'green');
-    } catch (err) {
-      if (!(err instanceof JoinError)) throw err;
-      say(`FAILED to join: ${err.message}`, 'red');
-      return 1;
-    }
-  }
-  Object.assign(plan.env, envFromSettings(readClusterSettings(layout.clusterSettings), plan.env));
-  // A first node is reached at the address of its default route, so the next one can join it.
-  if (plan.env.CPS_ADVERTISE_ADDRESS === undefined) plan.env.CPS_ADVERTISE_ADDRESS = await sourceAddressFor('192.0.2.1', 9).catch(() => '127.0.0.1');
-  plan.env.CPS_PEP_INTERFACE ??= plan.env.CPS_ADVERTISE_ADDRESS;
-  const made = await ensureClusterIdentity(dataDir, { nodeId, addresses: [plan.env.CPS_ADVERTISE_ADDRESS], now: () => new Date() });
-  if (plan.env.CPS_NODE_ID !== undefined && plan.env.CPS_NODE_ID !== made.identity.nodeId) {
-    say(`FAILED: CPS_NODE_ID is ${plan.env.CPS_NODE_ID}, but this node's certificate (${layout.nodeCert}) names ${made.identity.nodeId}`, 'red');
-    return 1;
-  }
-  plan.env.CPS_NODE_ID = made.identity.nodeId;
-  say(
-    made.created
-      ? `made the cluster's CA (SHA-256 ${fingerprintOf(made.identity.caPem).slice(0, 16)}…) and this node's certificate (${made.identity.nodeId}) in ${layout.dir}`
-      : `node ${made.identity.nodeId} of cluster ${made.identity.caSha256.slice(0, 16)}… (${layout.dir})`,
-  );
-  const key = await clusterKey(plan.env, dataDir);
-  if (key.source === 'file') {
-    plan.env.CPS_CLUSTER_KEY = key.key;
-    say(key.created ? `made a cluster key in ${key.path}: copy it to every peer of this cluster` : `cluster key from ${key.path}`);
-  } else if (key.source === 'ephemeral') {
-    plan.env.CPS_CLUSTER_KEY = key.key;
-    say(`${key.why}; using a one-off cluster key: no other peer can join (set CPS_CLUSTER_KEY)`, 'yellow');
-  }
+  if (!(await prepareNode(plan.env, dataDir, { join: values.join, token: values.token }, say))) return 1;
   const sup = new Supervisor({
     cwd: repoRoot,
     env: plan.env,
@@ -190,8 +151,3 @@ export async function up(args: string[], io: Io, deps: UpDeps = {}): Promise<num
   return shutdown(1);
 }
 
-/** The host name as a node id: 1-64 of [A-Za-z0-9._-]. */
-export function defaultNodeId(name = hostname()): string {
-  const id = name.replace(/[^A-Za-z0-9._-]/g, '-').replace(/^[^A-Za-z0-9]+/, '').slice(0, 64);
-  return id || 'node';
-}
