@@ -223,7 +223,9 @@ export class Host {
   /** Starts a long-running process inside the host; it is killed by kill() and destroy(). */
   spawn(name: string, cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv } = {}): HostProcess {
     const [c, a] = this.wrap(cmd, args);
-    const p = startProcess(`${this.letter}/${name}`, c, a, { cwd: repoRoot, env: opts.env ?? process.env });
+    // Every line is kept in the host's folder too: a whole run's logs, for failures and secret checks.
+    const logFile = join(this.dir, `${name}.${this.processes.length}.log`);
+    const p = startProcess(`${this.letter}/${name}`, c, a, { cwd: repoRoot, env: opts.env ?? process.env, logFile });
     this.processes.push(p);
     return p;
   }

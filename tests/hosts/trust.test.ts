@@ -21,6 +21,8 @@ let cluster: Hosts;
 let a: Host, b: Host, c: Host;
 let joinCommand: string;
 let taskId: string | undefined;
+/** Every secret this run made or handed out: none may appear in any log line. */
+const secrets = new Map<string, string>();
 
 /** What `cps up` gets on a workstation: its ports, its name, nothing of the cluster (that comes from the join). */
 function upEnv(h: Host, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
@@ -90,6 +92,8 @@ describe('joining a cluster in one command', () => {
     const line = /node cli\/bin\/cps\.js (up --join \S+ --token \S+)/.exec(out);
     expect(line, out).not.toBeNull();
     joinCommand = line![1]!;
+    secrets.set('the first join token', /--token (\S+)/.exec(joinCommand)![1]!);
+    secrets.set("the first join token's secret", decodeJoinToken(/--token (\S+)/.exec(joinCommand)![1]!).secret);
     expect(joinCommand).toContain(`--join ${a.address}:${cluster.ports.discovery}`);
   });
 
@@ -108,6 +112,7 @@ describe('joining a cluster in one command', () => {
     // Revoked.
     const second = await cps(a, ['join-token', '--json', '--data-dir', a.dataDir, '--port', String(cluster.ports.discovery)]);
     const revoked = JSON.parse(second) as { token: string; info: { id: string } };
+    secrets.set("the revoked token's secret", decodeJoinToken(revoked.token).secret);
     await cps(a, ['join-token', 'revoke', revoked.info.id, '--data-dir', a.dataDir, '--port', String(cluster.ports.discovery)]);
     expect(await tryJoin(revoked.token)).toMatch(/was revoked/);
     // Not garbage either.
@@ -141,6 +146,10 @@ describe('joining a cluster in one command', () => {
     const task = await until('the task runs', async () => (await (await fetch(`${api}/api/tasks/${taskId}`)).json()) as { state: string; node?: { nodeId: string } }, (t) => t.state === 'running' || t.state === 'failed', 180_000);
     expect(task.state, JSON.stringify(task)).toBe('running');
     expect(task.node?.nodeId).toBe('host-b');
+    const xml = await b.exec('virsh', ['-c', 'qemu:///system', 'dumpxml', '--security-info', `cps-${taskId}`]);
+    const passwd = /<graphics [^>]*passwd='([^']+)'/.exec(xml)?.[1];
+    expect(passwd, 'the guest has a VNC password').toBeTruthy();
+    secrets.set("the guest's VNC password", passwd!);
     const gw = `${a.address}:${cluster.ports.vncGateway}`;
     const ws = new WebSocket(`ws://${gw}/console/${taskId}/websockify`, { origin: `http://${gw}` });
     const banner = await new Promise<string>((resolve, reject) => {
@@ -153,7 +162,8 @@ describe('joining a cluster in one command', () => {
   });
 
   it('C joins with a fresh token; removing B is honoured by A and C within seconds', async () => {
-    const fresh = JSON.parse(await cps(a, ['join-token', '--json', '--data-dir', a.dataDir, '--port', String(cluster.ports.discovery)])) as { command: string };
+    const fresh = JSON.parse(await cps(a, ['join-token', '--json', '--data-dir', a.dataDir, '--port', String(cluster.ports.discovery)])) as { command: string; token: string };
+    secrets.set("the third token's secret", decodeJoinToken(fresh.token).secret);
     const upC = cpsUp(c, fresh.command.split(' ').slice(2), upEnv(c, { CPS_NODE_ID: 'host-c' }));
     await healthy(upC);
     const asB = memberFetch(tlsOf(b));
@@ -198,5 +208,20 @@ describe('every internal door is locked to strangers (routes from the OpenAPI fi
     expect(health.length).toBe(4 * 4);
     expect(health.every((r) => r.status === 200)).toBe(true);
     expect(results.every((r) => r.status > 0 && r.status < 500), JSON.stringify(results.filter((r) => r.status >= 500 || r.status <= 0))).toBe(true);
+  });
+});
+
+describe('no secret in any log line', () => {
+  it('the whole run’s logs of every host hold none of the keys, token secrets or VNC passwords it made', () => {
+    const keyBody = (pem: string) => pem.split('\n').filter((l) => l.length >= 40 && !l.startsWith('-----'))[0]!;
+    secrets.set('the PEP key', readFileSync(trustLayout(a.dataDir).pepKey, 'utf8').trim());
+    secrets.set("the CA's key", keyBody(readFileSync(trustLayout(a.dataDir).caKey, 'utf8')));
+    for (const h of [a, b, c]) secrets.set(`${h.nodeId}'s node key`, keyBody(readFileSync(trustLayout(h.dataDir).nodeKey, 'utf8')));
+    expect(secrets.size).toBeGreaterThanOrEqual(9);
+    const files = cluster.hosts.flatMap((h) => h.processes).map((p) => p.logFile!).filter(Boolean);
+    const text = files.map((f) => readFileSync(f, 'utf8')).join('\n');
+    expect(text.length, 'the services logged something').toBeGreaterThan(10_000);
+    const found = [...secrets].filter(([, v]) => text.includes(v)).map(([k]) => k);
+    expect(found).toEqual([]);
   });
 });
