@@ -2,16 +2,27 @@
 // a QEMU guest through libvirt, then Ctrl-C, after which nothing may be left behind.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createConnection } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
+import { makeDataDir } from '../../tests/helpers/hosts-data.ts';
 
 const run = promisify(execFile);
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const cpsBin = fileURLToPath(new URL('../bin/cps.js', import.meta.url));
 const base = 18200;
 const url = `http://127.0.0.1:${base}`;
+
+// A node of its own: its own cluster (CA, certificate, PEP key) in a data dir of its own, with a
+// copy of the machine's tiny image (libvirt's QEMU must traverse to it: 0755).
+const dataDir = mkdtempSync(join(tmpdir(), 'cps-up-test-'));
+chmodSync(dataDir, 0o755);
+makeDataDir(dataDir);
+const nodeId = `cli-test-${randomBytes(3).toString('hex')}`;
 
 let up: ChildProcess | undefined;
 let output = '';
@@ -46,6 +57,7 @@ const cps = (...args: string[]) => run(process.execPath, [cpsBin, ...args], { cw
 const virshNames = async () => (await run('virsh', ['-c', 'qemu:///system', 'list', '--name'], { timeout: 30_000 })).stdout.split('\n').map((s) => s.trim());
 
 afterAll(async () => {
+  // (the data dir goes last, below)
   // Whatever happened above, leave no guest and no service behind (only ours, by name and pid).
   if (taskId) {
     await run('virsh', ['-c', 'qemu:///system', 'destroy', `cps-${taskId}`]).catch(() => {});
@@ -61,9 +73,9 @@ afterAll(async () => {
 
 describe('cps up', () => {
   it('runs a node, a task boots and stops, and Ctrl-C leaves nothing behind', async () => {
-    up = spawn(process.execPath, [cpsBin, 'up', '--ports-base', String(base), '--health-timeout', '90'], {
+    up = spawn(process.execPath, [cpsBin, 'up', '--ports-base', String(base), '--health-timeout', '90', '--data-dir', dataDir], {
       cwd: root,
-      env: { ...process.env, NO_COLOR: '1', CPS_CLUSTER_KEY: randomBytes(16).toString('hex'), CPS_NODE_ID: `cli-test-${randomBytes(3).toString('hex')}` },
+      env: { ...process.env, NO_COLOR: '1', CPS_NODE_ID: nodeId },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     up.stdout!.setEncoding('utf8').on('data', (d: string) => (output += d));
@@ -72,6 +84,8 @@ describe('cps up', () => {
 
     await until('the portal URL', () => output.includes(`portal: http://localhost:${base}`) || up!.exitCode !== null, 150_000);
     expect(output, output.slice(-4000)).toContain(`portal: http://localhost:${base}`);
+    // The first run of a cluster made its CA and this node's certificate, and says so.
+    expect(output).toMatch(new RegExp(`made the cluster's CA \\(SHA-256 [0-9a-f]{16}…\\) and this node's certificate \\(${nodeId}\\)`));
     for (const m of output.matchAll(/started \(pid (\d+), port (\d+)\)/g)) pids.push(Number(m[1]));
     expect(pids).toHaveLength(5);
 
@@ -104,3 +118,5 @@ describe('cps up', () => {
     expect(pids.filter(alive), 'service pids still alive').toEqual([]);
   });
 });
+
+afterAll(() => rmSync(dataDir, { recursive: true, force: true }));

@@ -5,8 +5,6 @@ import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { provisionerClient, storageClient } from '@cps/openapi';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHosts, type Host, type Hosts } from '../helpers/hosts.ts';
 import { sourceDataDir } from '../helpers/hosts-data.ts';
@@ -26,27 +24,9 @@ beforeAll(async () => {
   cluster = await createHosts(1);
   a = cluster.hosts[0]!;
   await a.startLibvirtd();
-  await startInLibvirtMounts(['storage', 'provisioner']);
+  // Inside the libvirtd's mounts (hosts.ts enters them, with --wd for the checkout).
+  await a.startServices({ services: ['storage', 'provisioner'] });
 }, 120_000);
-
-/**
- * The host's own services, inside its libvirtd's mounts. Not `a.startServices()` yet: hosts.ts enters
- * those mounts with `nsenter -m`, which resets the working directory to /, so its relative
- * `--import tsx services/<svc>/src/main.ts` cannot be found there (hosts.ts needs `--wd`); a shell
- * that changes to the checkout first runs the same command.
- */
-async function startInLibvirtMounts(services: ('storage' | 'provisioner')[]): Promise<void> {
-  const root = fileURLToPath(new URL('../../', import.meta.url));
-  for (const svc of services) {
-    const p = a.spawn(svc, 'sh', ['-c', `cd '${root}' && exec '${process.execPath}' --import tsx services/${svc}/src/main.ts`], { env: a.serviceEnv() });
-    for (let i = 0; ; i++) {
-      const ok = await fetch(`${a.url(svc)}/healthz`, { signal: AbortSignal.timeout(2000) }).then((r) => r.ok, () => false);
-      if (ok) break;
-      if (p.proc.exitCode !== null || i > 300) throw new Error(`${svc} did not come up:\n${p.output()}`);
-      await new Promise((r) => setTimeout(r, 200));
-    }
-  }
-}
 
 afterAll(async () => {
   await cluster?.destroy();
@@ -80,8 +60,7 @@ describe('cgroupMounts', () => {
 
 describe("a host's own libvirtd", () => {
   it("runs a real CPS guest with its CPU caps through the host's own storage and provisioner, and leaves the machine's image files alone", async () => {
-    const storage = storageClient({ baseUrl: a.url('storage') });
-    const provisioner = provisionerClient({ baseUrl: a.url('provisioner') });
+    const { storage, provisioner } = a;
     const path = { params: { path: { taskId } } };
     const { data: disks, error: diskError } = await storage.PUT('/disks/{taskId}', { ...path, body: { image: 'tiny', diskMiB: 64 } });
     expect(diskError, JSON.stringify(diskError)).toBeUndefined();
@@ -104,8 +83,8 @@ describe("a host's own libvirtd", () => {
     let serial = '';
     for (let i = 0; i < 240 && !serial.includes('cps-guest: up'); i++) {
       await new Promise((r) => setTimeout(r, 500));
-      const r = await fetch(`${a.url('provisioner')}/vms/${taskId}/serial`);
-      serial = await r.text();
+      const r = await provisioner.GET('/vms/{taskId}/serial', { ...path, parseAs: 'text' });
+      serial = r.data ?? '';
     }
     expect(serial).toContain('cps-guest: up');
     const sched = await virshHere('schedinfo', `cps-${taskId}`);
