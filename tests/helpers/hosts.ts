@@ -215,8 +215,10 @@ export class Host {
     try {
       return (await run(c, a, { cwd: repoRoot, env: opts.env, timeout: opts.timeoutMs ?? 60_000, maxBuffer: 16 << 20 })).stdout;
     } catch (err) {
-      const e = err as Error & { stderr?: string };
-      throw new Error(`[${this.letter}] ${cmd} ${args.join(' ')} failed: ${e.stderr?.trim() || e.message}`);
+      const e = err as Error & { stderr?: string; stdout?: string };
+      // What it said, on either stream: a CLI may report its failure on stdout.
+      const said = [e.stderr?.trim(), e.stdout?.trim().split('\n').slice(-20).join('\n')].filter(Boolean).join('\n');
+      throw new Error(`[${this.letter}] ${cmd} ${args.join(' ')} failed: ${said || e.message}`);
     }
   }
 
