@@ -427,7 +427,9 @@ export interface components {
                     port: number;
                     /**
                      * @description The guest's VNC password, random per task (8 characters, VNC's limit). For this peer's
-                     *     vnc-gateway only, which logs in for the user; it is never shown to users.
+                     *     vnc-gateway only, which logs in for the user; it is never shown to users. Present only
+                     *     in answers to this node's own services (a caller with this node's certificate): a
+                     *     member on another node gets the guest without it.
                      */
                     password?: string;
                 };

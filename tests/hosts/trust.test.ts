@@ -150,6 +150,10 @@ describe('joining a cluster in one command', () => {
     const passwd = /<graphics [^>]*passwd='([^']+)'/.exec(xml)?.[1];
     expect(passwd, 'the guest has a VNC password').toBeTruthy();
     secrets.set("the guest's VNC password", passwd!);
+    // The password never leaves B: B's own services see it, a member on another node does not.
+    const vmAs = async (h: Host) => (await provisionerClient({ baseUrl: serviceUrl(b.address, cluster.ports.provisioner), fetch: memberFetch(tlsOf(h)) }).GET('/vms/{taskId}', { params: { path: { taskId: taskId! } } })).data!;
+    expect((await vmAs(b)).console.vnc.password).toBe(passwd);
+    expect((await vmAs(a)).console.vnc).not.toHaveProperty('password');
     const gw = `${a.address}:${cluster.ports.vncGateway}`;
     const ws = new WebSocket(`ws://${gw}/console/${taskId}/websockify`, { origin: `http://${gw}` });
     const banner = await new Promise<string>((resolve, reject) => {

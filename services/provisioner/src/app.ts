@@ -1,5 +1,5 @@
-import { Hono } from 'hono';
-import { bodyLimit, Contract, healthRoutes, problemErrorHandler, problemNotFound, type Logger } from '@cps/common';
+import { Hono, type Context } from 'hono';
+import { bodyLimit, Contract, healthRoutes, problemErrorHandler, problemNotFound, type Caller, type Logger } from '@cps/common';
 import { specFiles, type ProvisionerSchemas } from '@cps/openapi';
 import type { Accelerator } from './accel.ts';
 import type { ShareSettings } from './capacity.ts';
@@ -12,6 +12,7 @@ import type { IsolationStatus } from './guestIsolation.ts';
 import type { Hypervisor } from './hypervisor.ts';
 import { Lifecycle } from './lifecycle.ts';
 import type { MemoryCapMode } from './memoryCap.ts';
+import { vmFor } from './vncSecret.ts';
 import { Vms, type VmSpec } from './vms.ts';
 
 export interface AppDeps {
@@ -32,6 +33,8 @@ export interface AppDeps {
   memoryCap?: MemoryCapMode;
   /** The network of a guest whose spec names none (CPS_GUEST_NETWORK); default `user`. */
   guestNetwork?: GuestNetwork;
+  /** This node's id (its certificate's): only its own services see a guest's VNC password. */
+  nodeId?: string;
   /** Whether guests' NAT is kept from this host's own services (guestIsolation.ts), for /healthz. */
   guestIsolation?: () => IsolationStatus;
 }
@@ -51,7 +54,8 @@ export function createProvisioner(deps: AppDeps) {
   const vms = new Vms({ ...deps, share: deps.share ?? {}, expectations: deps.expectations ?? new Expectations() });
   const checkpoints = new Checkpoints(deps.dataDir);
   const lifecycle = new Lifecycle(vms, { ...deps, checkpoints, events });
-  const app = new Hono();
+  const app = new Hono<{ Bindings: { caller?: Caller } }>();
+  const shown = (c: Context<{ Bindings: { caller?: Caller } }>) => vmFor(c.env?.caller, deps.nodeId);
   app.onError(problemErrorHandler(deps.log));
   app.notFound(problemNotFound);
 
@@ -64,27 +68,27 @@ export function createProvisioner(deps: AppDeps) {
 
   app.get('/events', (c) => eventStream(c, events));
 
-  app.get('/vms', async (c) => c.json({ items: await vms.list() }));
+  app.get('/vms', async (c) => c.json({ items: (await vms.list()).map(shown(c)) }));
 
   app.put('/vms/:taskId', bodyLimit(64 * 1024), taskParam, contract.json<VmSpec>('VmSpec'), async (c) => {
     const { vm, created } = await vms.create(c.req.valid('param').taskId, c.req.valid('json'));
-    return c.json(vm, created ? 201 : 200);
+    return c.json(shown(c)(vm), created ? 201 : 200);
   });
 
-  app.get('/vms/:taskId', taskParam, async (c) => c.json(await vms.get(c.req.valid('param').taskId)));
+  app.get('/vms/:taskId', taskParam, async (c) => c.json(shown(c)(await vms.get(c.req.valid('param').taskId))));
 
   app.delete('/vms/:taskId', taskParam, async (c) => {
     await vms.remove(c.req.valid('param').taskId);
     return c.body(null, 204);
   });
 
-  app.post('/vms/:taskId/suspend', taskParam, async (c) => c.json(await lifecycle.suspend(c.req.valid('param').taskId)));
+  app.post('/vms/:taskId/suspend', taskParam, async (c) => c.json(shown(c)(await lifecycle.suspend(c.req.valid('param').taskId))));
 
-  app.post('/vms/:taskId/resume', taskParam, async (c) => c.json(await lifecycle.resume(c.req.valid('param').taskId)));
+  app.post('/vms/:taskId/resume', taskParam, async (c) => c.json(shown(c)(await lifecycle.resume(c.req.valid('param').taskId))));
 
   app.post('/vms/:taskId/shutdown', taskParam, async (c) => {
     const vm = await lifecycle.shutdown(c.req.valid('param').taskId);
-    return vm ? c.json(vm, 202) : c.body(null, 204);
+    return vm ? c.json(shown(c)(vm), 202) : c.body(null, 204);
   });
 
   app.post(
@@ -104,7 +108,7 @@ export function createProvisioner(deps: AppDeps) {
 
   app.post('/vms/:taskId/restore', taskParam, async (c) => {
     const { vm, created } = await lifecycle.restore(c.req.valid('param').taskId);
-    return c.json(vm, created ? 201 : 200);
+    return c.json(shown(c)(vm), created ? 201 : 200);
   });
 
   app.get('/vms/:taskId/serial', taskParam, async (c) => {

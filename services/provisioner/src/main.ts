@@ -67,6 +67,7 @@ const { app, vms, lifecycle, checkpoints } = createProvisioner({
   memoryCap,
   guestNetwork: config.CPS_GUEST_NETWORK,
   guestIsolation: () => guestIsolation,
+  nodeId: trust.identity.nodeId,
   events,
   expectations,
   ownerBusy: () => owner?.busy ?? false,
