@@ -15,6 +15,14 @@ const ipAddr = `1: lo    inet 127.0.0.1/8 scope host lo\\       valid_lft foreve
 4: eth0    inet 192.0.2.2/24 brd 192.0.2.255 scope global eth0\\       valid_lft forever
 5: veth0@if6    inet 10.9.0.2/24 scope global veth0\\ valid_lft forever`;
 
+// A member's identity in the fake data dir: a healthy node has one.
+const identity = await (async () => {
+  const { createCa, createCsr, issueNodeCertificate } = await import('@cps/trust');
+  const ca = await createCa({ now: new Date() });
+  const { csrPem, keyPem } = await createCsr('ws-0');
+  return { '/d/tls/ca.pem': ca.certPem, '/d/tls/node.pem': await issueNodeCertificate({ ca, csrPem, nodeId: 'ws-0', addresses: [], now: new Date() }), '/d/tls/node.key': keyPem };
+})();
+
 /** A healthy machine; each test breaks one thing. */
 function fakeMachine(over: Partial<DoctorDeps> & { commands?: Record<string, RunResult>; files?: Record<string, string> } = {}): DoctorDeps & { ran: string[] } {
   const files: Record<string, string> = {
@@ -23,6 +31,7 @@ function fakeMachine(over: Partial<DoctorDeps> & { commands?: Record<string, Run
     '/d/images/tiny/initrd.img': 'i',
     '/d/accel.json': JSON.stringify({ accelerator: 'kvm', probedAt: '2026-11-25T10:00:00Z', detail: '' }),
     '/run/libvirt/virtlogd-sock': '',
+    ...identity,
     ...over.files,
   };
   const commands: Record<string, RunResult> = {
@@ -61,10 +70,10 @@ describe('a healthy machine', () => {
   it('passes every check and doctor exits 0', async () => {
     const results = await runChecks(fakeMachine());
     expect(results.filter((r) => r.status !== 'ok')).toEqual([]);
-    expect(results.map((r) => r.name)).toEqual(['node', 'libvirt', 'libvirt-node', 'virtlogd', 'qemu-img', 'tiny image', 'kvm', 'multicast', 'disk', 'ports']);
+    expect(results.map((r) => r.name)).toEqual(['node', 'libvirt', 'libvirt-node', 'virtlogd', 'qemu-img', 'tiny image', 'kvm', 'multicast', 'cluster identity', 'disk', 'ports']);
     const io = memoryIo();
     expect(await doctor([], io, fakeMachine())).toBe(0);
-    expect(io.stdout).toHaveLength(10);
+    expect(io.stdout).toHaveLength(11);
     expect(io.stdout[1]).toMatch(/^ok {4}libvirt +qemu:\/\/\/system answers \(QEMU 7\.2\.0\)$/);
   });
 });
@@ -218,10 +227,30 @@ describe('doctor command', () => {
     const io = memoryIo();
     expect(await doctor(['--reprobe', '--json'], io, m)).toBe(0);
     expect(m.ran[0]).toMatch(/^bash .*scripts\/probe-accel\.sh$/);
-    expect(JSON.parse(io.stdout.join(''))).toHaveLength(10);
+    expect(JSON.parse(io.stdout.join(''))).toHaveLength(11);
   });
 
   it('formats ok lines without a hint', () => {
     expect(formatResult({ name: 'x', status: 'ok', detail: 'fine', hint: 'never shown' })).toBe('ok    x            fine');
+  });
+});
+
+describe('the cluster identity check', () => {
+  it('says none yet, ok with the node and cluster, and FAIL for files of two clusters or a wrong CPS_NODE_ID', async () => {
+    const { checkIdentity } = await import('../src/doctor/identity.ts');
+    const { createCa, createCsr, issueNodeCertificate } = await import('@cps/trust');
+    expect((await checkIdentity(fakeMachine({ exists: async () => false }))).status).toBe('warn');
+    const ca = await createCa({ now: new Date() });
+    const other = await createCa({ now: new Date() });
+    const { csrPem, keyPem } = await createCsr('ws-1');
+    const cert = await issueNodeCertificate({ ca, csrPem, nodeId: 'ws-1', addresses: [], now: new Date() });
+    const files = { '/d/tls/ca.pem': ca.certPem, '/d/tls/node.pem': cert, '/d/tls/node.key': keyPem };
+    const ok = await checkIdentity(fakeMachine({ files }));
+    expect(ok).toMatchObject({ status: 'ok' });
+    expect(ok.detail).toMatch(/^node ws-1 of cluster [0-9a-f]{16}…, certificate valid until \d{4}-/);
+    expect((await checkIdentity(fakeMachine({ files: { ...files, '/d/tls/ca.pem': other.certPem } }))).status).toBe('FAIL');
+    const named = await checkIdentity({ ...fakeMachine({ files }), env: { CPS_NODE_ID: 'ws-2' } });
+    expect(named).toMatchObject({ status: 'FAIL' });
+    expect(named.detail).toMatch(/CPS_NODE_ID is ws-2/);
   });
 });

@@ -1,5 +1,6 @@
 import { checkAccel, checkTinyImage } from './guest.ts';
 import { checkDisk, checkNode, checkPorts, checkQemuImg } from './host.ts';
+import { checkIdentity } from './identity.ts';
 import { checkLibvirtBinding, checkVirsh, checkVirtlogd } from './libvirt.ts';
 import { checkMulticast } from './network.ts';
 import type { Check, CheckResult, DoctorDeps } from './types.ts';
@@ -13,6 +14,7 @@ export const checks: Check[] = [
   checkTinyImage,
   checkAccel,
   checkMulticast,
+  checkIdentity,
   checkDisk,
   checkPorts,
 ];
