@@ -1,4 +1,5 @@
 import { request as httpsRequest } from 'node:https';
+import { createConnection } from 'node:net';
 import { connect } from 'node:tls';
 import { Hono } from 'hono';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -136,6 +137,17 @@ describe('the cluster door (mutual TLS + public routes from the contract)', () =
     expect(huge.status).toBe(431);
     expect(huge.headers.get('content-type')).toBe('application/problem+json');
     expect((await huge.json()).type).toBe('urn:cps:problem:headers-too-large');
+    // Bad framing over plain HTTP: Node's 400, said as problem+json.
+    const bad = await new Promise<string>((resolve) => {
+      const s = createConnection({ host: '127.0.0.1', port: served.port }, () => s.end('GET / HTTP/1.1\r\nHost: x\r\nContent-Length: nope\r\n\r\n'));
+      let t = '';
+      s.on('data', (d) => (t += d));
+      s.on('close', () => resolve(t));
+      s.on('error', () => resolve(t));
+    });
+    expect(bad).toMatch(/^HTTP\/1\.1 400 /);
+    expect(bad).toContain('content-type: application/problem+json');
+    expect(bad).toContain('urn:cps:problem:bad-request');
     expect((await fetch(`${plain}/healthz`)).status).toBe(200);
   });
 });
