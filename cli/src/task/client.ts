@@ -19,16 +19,22 @@ export const clientFor = (baseUrl: string): CoordinatorClient => coordinatorClie
 
 /**
  * Runs one typed call and returns its data, or throws a CommandError whose message is the
- * problem's title and detail, or why the coordinator could not be reached.
+ * problem's title and detail, or why the service (the coordinator unless `what` says) could not
+ * be reached, with `hint` on what to check.
  */
-export async function call<T>(baseUrl: string, fn: () => Promise<{ data?: T; error?: unknown; response: Response }>): Promise<T> {
+export async function call<T>(
+  baseUrl: string,
+  fn: () => Promise<{ data?: T; error?: unknown; response: Response }>,
+  what = 'the coordinator',
+  hint = 'is `cps up` running? set --url or CPS_URL',
+): Promise<T> {
   let r;
   try {
     r = await fn();
   } catch (err) {
     const e = err as Error & { cause?: { code?: string; message?: string } };
     const why = e.cause?.code ?? e.cause?.message ?? e.message;
-    throw new CommandError(`cannot reach the coordinator at ${baseUrl}: ${why} (is \`cps up\` running? set --url or CPS_URL)`);
+    throw new CommandError(`cannot reach ${what} at ${baseUrl}: ${why} (${hint})`);
   }
   if (r.data !== undefined && r.response.ok) return r.data;
   if (isProblemBody(r.error)) throw new CommandError(problemLine(r.error));

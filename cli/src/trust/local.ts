@@ -1,9 +1,8 @@
-import { isProblemBody, memberFetch, serviceUrl } from '@cps/common';
+import { memberFetch, serviceUrl } from '@cps/common';
 import { discoveryClient, type DiscoveryClient } from '@cps/openapi';
 import { clusterTlsOf, IdentityMissing, loadNodeIdentity, Removals } from '@cps/trust';
 import { intOption } from '../args.ts';
-import { CommandError } from '../task/client.ts';
-import { problemLine } from '../task/format.ts';
+import { call, CommandError } from '../task/client.ts';
 
 /**
  * This node's discovery, spoken to as a member: the CLI runs as root on the node and holds its
@@ -25,15 +24,5 @@ export function localDiscovery(env: NodeJS.ProcessEnv, opts: { dataDir?: string;
 }
 
 /** One call to the local discovery: its data, or a CommandError with its problem or why it was unreachable. */
-export async function ask<T>(baseUrl: string, fn: () => Promise<{ data?: T; error?: unknown; response: Response }>): Promise<T> {
-  let r;
-  try {
-    r = await fn();
-  } catch (err) {
-    const e = err as Error & { cause?: { code?: string; message?: string } };
-    throw new CommandError(`cannot reach this node's discovery at ${baseUrl}: ${e.cause?.code ?? e.cause?.message ?? e.message} (is \`cps up\` running?)`);
-  }
-  if (r.data !== undefined && r.response.ok) return r.data;
-  if (isProblemBody(r.error)) throw new CommandError(problemLine(r.error));
-  throw new CommandError(`HTTP ${r.response.status} from ${baseUrl}`);
-}
+export const ask = <T>(baseUrl: string, fn: () => Promise<{ data?: T; error?: unknown; response: Response }>): Promise<T> =>
+  call(baseUrl, fn, "this node's discovery", 'is `cps up` running?');
