@@ -140,6 +140,115 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/session": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Sign in with a name and password; sets the session cookie (HttpOnly, SameSite=Strict, Secure over HTTPS). */
+        post: operations["signIn"];
+        /** Sign out; the session ends and the cookie is cleared. Answers 204 even without a session. */
+        delete: operations["signOut"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/me": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The signed-in user. */
+        get: operations["getMe"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/tokens": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The caller's API tokens (never their secrets). */
+        get: operations["listTokens"];
+        put?: never;
+        /** Make an API token for the caller; its value is shown in this answer only. */
+        post: operations["createToken"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/tokens/{tokenId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                tokenId: components["schemas"]["TokenId"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Revoke an API token at once. Revoking a revoked token is a no-op. */
+        delete: operations["revokeToken"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/users": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Every user (admin). */
+        get: operations["listUsers"];
+        put?: never;
+        /** Make a user (admin). Quota fields left out take the defaults. */
+        post: operations["createUser"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/users/{userId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                userId: components["schemas"]["UserId"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /** Change a user's role, quota (the fields given), password, or disable/enable them (admin). The last enabled admin stays one. */
+        patch: operations["updateUser"];
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -229,10 +338,125 @@ export interface components {
                 message?: string;
             }[];
         };
+        UserId: string;
+        TokenId: string;
+        /** @description Lower-case letters, digits, `.`, `_`, `-`; starts with a letter; at most 32. */
+        UserName: string;
+        /** @description At least 12 characters (any, spaces included); at most 256. */
+        NewPassword: string;
+        /** @enum {string} */
+        Role: "user" | "admin";
+        /** @description What one user may hold at once (tasks not yet ended); a submit beyond it is refused, naming the limit. */
+        Quota: {
+            vcpus: number;
+            memoryMiB: number;
+            diskMiB: number;
+            runningTasks: number;
+        };
+        /** @description Some fields of a Quota; the others are kept (or take the defaults for a new user). */
+        QuotaPatch: {
+            vcpus?: number;
+            memoryMiB?: number;
+            diskMiB?: number;
+            runningTasks?: number;
+        };
+        User: {
+            id: components["schemas"]["UserId"];
+            name: components["schemas"]["UserName"];
+            role: components["schemas"]["Role"];
+            quota: components["schemas"]["Quota"];
+            /** Format: date-time */
+            createdAt: string;
+            disabled: boolean;
+            /** Format: date-time */
+            disabledAt?: string;
+        };
+        Me: {
+            user: components["schemas"]["User"];
+            /**
+             * @description How this request was authenticated.
+             * @enum {string}
+             */
+            via: "session" | "token";
+            /**
+             * Format: date-time
+             * @description With a session: when it ends unless used again.
+             */
+            sessionExpiresAt?: string;
+        };
+        SignIn: {
+            name: string;
+            password: string;
+        };
+        SignedIn: {
+            user: components["schemas"]["User"];
+            /**
+             * Format: date-time
+             * @description When the session ends unless used again (each use renews it).
+             */
+            expiresAt: string;
+        };
+        UserRequest: {
+            name: components["schemas"]["UserName"];
+            password: components["schemas"]["NewPassword"];
+            role?: components["schemas"]["Role"];
+            quota?: components["schemas"]["QuotaPatch"];
+        };
+        UserPatch: {
+            role?: components["schemas"]["Role"];
+            quota?: components["schemas"]["QuotaPatch"];
+            disabled?: boolean;
+            password?: components["schemas"]["NewPassword"];
+        };
+        TokenRequest: {
+            /** @description A label for the user (e.g. the machine it is for); printable text as TaskRequest.name. */
+            name: string;
+            /** @description Left out, the token lasts until revoked. */
+            expiresInDays?: number;
+        };
+        ApiToken: {
+            id: components["schemas"]["TokenId"];
+            userId: components["schemas"]["UserId"];
+            name: string;
+            /** Format: date-time */
+            createdAt: string;
+            /** Format: date-time */
+            expiresAt?: string;
+            /**
+             * Format: date-time
+             * @description To the minute.
+             */
+            lastUsedAt?: string;
+            /** Format: date-time */
+            revokedAt?: string;
+        };
+        NewApiToken: components["schemas"]["ApiToken"] & {
+            /** @description The bearer value: `Authorization: Bearer <token>`. Shown once. */
+            token: string;
+        };
     };
     responses: {
         /** @description An error, as RFC 9457 problem details. */
         Problem: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description No valid session cookie or API token (`WWW-Authenticate` says Bearer). */
+        AuthenticationRequired: {
+            headers: {
+                "WWW-Authenticate"?: string;
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description Signed in, but an admin's route. */
+        Forbidden: {
             headers: {
                 [name: string]: unknown;
             };
@@ -481,6 +705,267 @@ export interface operations {
                     "text/event-stream": string;
                 };
             };
+        };
+    };
+    signIn: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SignIn"];
+            };
+        };
+        responses: {
+            /** @description Signed in; the `cps_session` cookie is set. */
+            200: {
+                headers: {
+                    /** @description cps_session=<random>; HttpOnly; SameSite=Strict; Path=/; Max-Age=<lifetime> (Secure over HTTPS) */
+                    "Set-Cookie"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SignedIn"];
+                };
+            };
+            /** @description Wrong name or password (the same answer for an unknown or disabled name). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many failed attempts for this name or from this address; `Retry-After` says how long to wait. */
+            429: {
+                headers: {
+                    /** @description Seconds until a new attempt is accepted. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            default: components["responses"]["Problem"];
+        };
+    };
+    signOut: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Signed out. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            default: components["responses"]["Problem"];
+        };
+    };
+    getMe: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The caller. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Me"];
+                };
+            };
+            401: components["responses"]["AuthenticationRequired"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    listTokens: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Tokens, newest first, revoked ones included. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: components["schemas"]["ApiToken"][];
+                    };
+                };
+            };
+            401: components["responses"]["AuthenticationRequired"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    createToken: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TokenRequest"];
+            };
+        };
+        responses: {
+            /** @description The token; `token` is the bearer value (`cps_<id>_<secret>`), stored only as a SHA-256 of the secret. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NewApiToken"];
+                };
+            };
+            401: components["responses"]["AuthenticationRequired"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    revokeToken: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                tokenId: components["schemas"]["TokenId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Revoked. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: components["responses"]["AuthenticationRequired"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    listUsers: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Users, in the order they were made. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: components["schemas"]["User"][];
+                    };
+                };
+            };
+            401: components["responses"]["AuthenticationRequired"];
+            403: components["responses"]["Forbidden"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    createUser: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UserRequest"];
+            };
+        };
+        responses: {
+            /** @description The user. */
+            201: {
+                headers: {
+                    /** @description The user's URL. */
+                    Location?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["User"];
+                };
+            };
+            401: components["responses"]["AuthenticationRequired"];
+            403: components["responses"]["Forbidden"];
+            /** @description The name is taken. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            default: components["responses"]["Problem"];
+        };
+    };
+    updateUser: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                userId: components["schemas"]["UserId"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UserPatch"];
+            };
+        };
+        responses: {
+            /** @description The user as changed. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["User"];
+                };
+            };
+            401: components["responses"]["AuthenticationRequired"];
+            403: components["responses"]["Forbidden"];
+            /** @description The change would leave no enabled admin. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            default: components["responses"]["Problem"];
         };
     };
 }

@@ -40,6 +40,11 @@ export const problemTypes = {
   'console-limit': { status: 429, title: 'The task has as many consoles open as this gateway allows' },
   'host-not-allowed': { status: 403, title: 'This node is not reached by that name' },
   'cross-site-request': { status: 403, title: 'A request another site could have made is refused' },
+  'authentication-required': { status: 401, title: 'Sign in, or send an API token' },
+  'sign-in-failed': { status: 401, title: 'The name or password is wrong' },
+  forbidden: { status: 403, title: 'Your role does not allow this' },
+  'too-many-attempts': { status: 429, title: 'Too many failed sign-in attempts; wait before trying again' },
+  'user-quota-exceeded': { status: 403, title: "The request goes beyond the user's quota" },
   internal: { status: 500, title: 'Internal error' },
 } as const satisfies Record<string, { status: ContentfulStatusCode; title: string }>;
 
