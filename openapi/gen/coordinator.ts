@@ -295,9 +295,17 @@ export interface components {
             diskMiB: number;
             /** @default tiny */
             image: string;
+            /**
+             * Format: date-time
+             * @description Not placed before this time (a run reserved in advance); the task waits `queued` until then. At most a year ahead; a time past is now.
+             */
+            notBefore?: string;
         };
-        /** @enum {string} */
-        TaskState: "pending" | "placing" | "starting" | "running" | "stopping" | "stopped" | "failed";
+        /**
+         * @description `queued`: waiting for a peer with room, or for its `notBefore` (see Task.queue).
+         * @enum {string}
+         */
+        TaskState: "pending" | "queued" | "placing" | "starting" | "running" | "stopping" | "stopped" | "failed";
         NodeRef: {
             nodeId: string;
             address: string;
@@ -319,6 +327,20 @@ export interface components {
                 memoryMiB: number;
                 diskMiB: number;
                 image: string;
+                /** Format: date-time */
+                notBefore?: string;
+            };
+            /** @description While the task waits (pending or queued): its place in the queue and why it waits. */
+            queue?: {
+                /** @description 1 = the next to be placed (the order is fair between users: services/coordinator/README.md). */
+                position: number;
+                /** @description Why it waits, e.g. "needs 4 vCPUs; the largest free peer lends 2". */
+                reason: string;
+                /**
+                 * Format: date-time
+                 * @description When it began to wait.
+                 */
+                since?: string;
             };
             node?: components["schemas"]["NodeRef"];
             backups?: components["schemas"]["NodeRef"][];
