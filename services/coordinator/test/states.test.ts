@@ -6,8 +6,9 @@ import { taskIdPattern } from '../src/tasks/ids.ts';
 const all = Object.keys(transitions) as TaskState[];
 
 const allowed: [TaskState, TaskState][] = [
-  ['pending', 'placing'], ['pending', 'stopping'], ['pending', 'failed'],
-  ['placing', 'starting'], ['placing', 'stopping'], ['placing', 'failed'],
+  ['pending', 'placing'], ['pending', 'queued'], ['pending', 'stopping'], ['pending', 'failed'],
+  ['queued', 'placing'], ['queued', 'stopping'], ['queued', 'failed'],
+  ['placing', 'starting'], ['placing', 'queued'], ['placing', 'stopping'], ['placing', 'failed'],
   ['starting', 'running'], ['starting', 'placing'], ['starting', 'stopping'], ['starting', 'failed'],
   ['running', 'stopping'], ['running', 'failed'],
   ['stopping', 'stopped'], ['stopping', 'failed'],
@@ -18,7 +19,7 @@ const illegal = all.flatMap((from) => all.map((to) => [from, to] as [TaskState, 
 
 describe('task state machine', () => {
   it('covers every state of the contract', () => {
-    expect(all.sort()).toEqual(['failed', 'pending', 'placing', 'running', 'starting', 'stopped', 'stopping']);
+    expect(all.sort()).toEqual(['failed', 'pending', 'placing', 'queued', 'running', 'starting', 'stopped', 'stopping']);
   });
 
   it.each(allowed)('allows %s → %s', (from, to) => {
@@ -32,6 +33,11 @@ describe('task state machine', () => {
   it('stopped is terminal and nothing returns to pending', () => {
     expect(transitions.stopped).toEqual([]);
     expect(all.filter((s) => canTransition(s, 'pending'))).toEqual([]);
+  });
+
+  it('a task waits only before it has a node: nothing started, running or ended goes back to the queue', () => {
+    expect(all.filter((s) => canTransition(s, 'queued')).sort()).toEqual(['pending', 'placing']);
+    expect(canTransition('queued', 'starting')).toBe(false); // it is published again first
   });
 });
 
