@@ -28,14 +28,14 @@ const reopen = () => {
 
 describe('SqliteQueue', () => {
   it('lists in order of arrival with every field, across a reopen', () => {
-    reg.queue.enqueue({ taskId: 't-3', userId: ada.id, reason: 'needs 4 vCPUs; the largest free peer lends 2' });
+    reg.queue.enqueue({ taskId: 't-3', userId: ada.id, reason: 'needs 4 vCPUs; the largest free peer lends 2', tag: 7 });
     clock += 1000;
     reg.queue.enqueue({ taskId: 't-2', userId: bob.id, notBefore: '2026-12-03T08:00:00.000Z', reason: 'not before 08:00' });
     // Same instant as the one before: arrival order still decides.
     reg.queue.enqueue({ taskId: 't-1', userId: null, reason: 'no peer answered' });
     reopen();
     expect(reg.queue.list()).toEqual([
-      { taskId: 't-3', userId: ada.id, enqueuedAt: '2026-12-02T10:00:00.000Z', reason: 'needs 4 vCPUs; the largest free peer lends 2' },
+      { taskId: 't-3', userId: ada.id, enqueuedAt: '2026-12-02T10:00:00.000Z', reason: 'needs 4 vCPUs; the largest free peer lends 2', tag: 7 },
       { taskId: 't-2', userId: bob.id, enqueuedAt: '2026-12-02T10:00:01.000Z', notBefore: '2026-12-03T08:00:00.000Z', reason: 'not before 08:00' },
       { taskId: 't-1', userId: null, enqueuedAt: '2026-12-02T10:00:01.000Z', reason: 'no peer answered' },
     ]);
@@ -43,13 +43,14 @@ describe('SqliteQueue', () => {
     expect(reg.queue.get('t-4')).toBeUndefined();
   });
 
-  it('queueing a queued task again keeps its place and time, and updates why and when', () => {
-    reg.queue.enqueue({ taskId: 't-1', userId: ada.id, notBefore: '2026-12-02T11:00:00.000Z', reason: 'first' });
+  it('queueing a queued task again keeps its place, time and turn, and updates why and when', () => {
+    reg.queue.enqueue({ taskId: 't-1', userId: ada.id, notBefore: '2026-12-02T11:00:00.000Z', reason: 'first', tag: 3 });
     clock += 5000;
     reg.queue.enqueue({ taskId: 't-2', userId: bob.id, reason: 'second' });
     clock += 5000;
     const again = reg.queue.enqueue({ taskId: 't-1', userId: ada.id, reason: 'still no room' });
-    expect(again).toEqual({ taskId: 't-1', userId: ada.id, enqueuedAt: '2026-12-02T10:00:00.000Z', reason: 'still no room' });
+    expect(again).toEqual({ taskId: 't-1', userId: ada.id, enqueuedAt: '2026-12-02T10:00:00.000Z', reason: 'still no room', tag: 3 });
+    expect(reg.queue.enqueue({ taskId: 't-2', userId: bob.id, reason: 'second', tag: 4 }).tag).toBe(4);
     expect(reg.queue.list().map((e) => e.taskId)).toEqual(['t-1', 't-2']);
   });
 

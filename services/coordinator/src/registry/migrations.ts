@@ -83,6 +83,7 @@ export const migrations: readonly Migration[] = [
   {
     version: 3,
     name: 'idempotency keys and the queue',
+    // tag: the task's turn in the fair order (queue/fairness.ts), kept so a restart keeps it.
     sql: `
       CREATE TABLE idempotency_keys (
         user_id TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
@@ -99,7 +100,8 @@ export const migrations: readonly Migration[] = [
         user_id TEXT REFERENCES users (id),
         enqueued_at TEXT NOT NULL,
         not_before TEXT,
-        reason TEXT NOT NULL
+        reason TEXT NOT NULL,
+        tag INTEGER
       );
     `,
   },

@@ -9,6 +9,8 @@ export interface QueueEntry {
   notBefore?: string;
   /** Why it waits, for the API and portal ("needs 4 vCPUs; the largest free peer lends 2"). */
   reason: string;
+  /** Its turn in the fair order between users (queue/fairness.ts), if the scheduler gave one. */
+  tag?: number;
 }
 
 export interface Enqueue {
@@ -16,6 +18,7 @@ export interface Enqueue {
   userId: string | null;
   notBefore?: string;
   reason: string;
+  tag?: number;
 }
 
 interface Row {
@@ -24,6 +27,7 @@ interface Row {
   enqueued_at: string;
   not_before: string | null;
   reason: string;
+  tag: number | null;
 }
 
 /**
@@ -41,12 +45,14 @@ export class SqliteQueue {
     db: Database,
     private readonly now: () => Date,
   ) {
-    // A task queued again (a retry found no peer either) keeps its place; only why and when change.
+    // A task queued again (a retry found no peer either) keeps its place and its turn; only why
+    // and when change (and the turn, if one is given).
     const insert = db.prepare<[Row]>(`
-      INSERT INTO queue (task_id, user_id, enqueued_at, not_before, reason)
-      VALUES (@task_id, @user_id, @enqueued_at, @not_before, @reason)
-      ON CONFLICT (task_id) DO UPDATE SET not_before = excluded.not_before, reason = excluded.reason`);
-    const cols = 'SELECT task_id, user_id, enqueued_at, not_before, reason FROM queue';
+      INSERT INTO queue (task_id, user_id, enqueued_at, not_before, reason, tag)
+      VALUES (@task_id, @user_id, @enqueued_at, @not_before, @reason, @tag)
+      ON CONFLICT (task_id) DO UPDATE SET
+        not_before = excluded.not_before, reason = excluded.reason, tag = coalesce(excluded.tag, queue.tag)`);
+    const cols = 'SELECT task_id, user_id, enqueued_at, not_before, reason, tag FROM queue';
     const one = db.prepare<[string], Row>(`${cols} WHERE task_id = ?`);
     const all = db.prepare<[], Row>(`${cols} ORDER BY unixepoch(enqueued_at, 'subsec'), seq`);
     const reason = db.prepare<[string, string]>('UPDATE queue SET reason = ? WHERE task_id = ?');
@@ -58,9 +64,9 @@ export class SqliteQueue {
     this.del = (id) => del.run(id).changes;
   }
 
-  /** Queues the task (which must be in the registry) now, or updates its reason and not-before if queued. */
+  /** Queues the task (which must be in the registry) now, or updates its reason, not-before and tag if queued. */
   enqueue(e: Enqueue): QueueEntry {
-    this.insert({ task_id: e.taskId, user_id: e.userId, enqueued_at: this.now().toISOString(), not_before: e.notBefore ?? null, reason: e.reason });
+    this.insert({ task_id: e.taskId, user_id: e.userId, enqueued_at: this.now().toISOString(), not_before: e.notBefore ?? null, reason: e.reason, tag: e.tag ?? null });
     return this.get(e.taskId)!;
   }
 
@@ -91,4 +97,5 @@ const toEntry = (r: Row): QueueEntry => ({
   enqueuedAt: r.enqueued_at,
   ...(r.not_before === null ? {} : { notBefore: r.not_before }),
   reason: r.reason,
+  ...(r.tag === null ? {} : { tag: r.tag }),
 });
