@@ -435,6 +435,13 @@ export interface components {
                 };
                 /** @description The host pty of the serial console */
                 serialPty?: string;
+                /**
+                 * @description The unix socket QEMU listens on for the guest's serial port (read and write; one client
+                 *     at a time: this peer's vnc-gateway, which shares it among the serial consoles it serves).
+                 *     Output still goes to the serial log. Present only in answers to this node's own services,
+                 *     like the VNC password; absent for guests made with a pty serial.
+                 */
+                serialSocket?: string;
             };
         };
     };

@@ -51,6 +51,11 @@ export interface DomainSpec {
   boot: BootSpec;
   /** Where QEMU's serial console is copied (virtlogd writes it). */
   serialLog: string;
+  /**
+   * The unix socket QEMU listens on for the serial port (mode=bind), so this node's gateway can read
+   * and write it live; virtlogd still copies all output to `serialLog`. None: a pty, as before.
+   */
+  serialSocket?: string;
   /** NAT user-mode networking (QEMU's slirp), reachable from the guest only outwards; none when omitted. */
   network?: GuestNetwork;
   /** A digest of the request this domain was made from, so a repeated PUT can tell "same" from "different". */
@@ -71,13 +76,23 @@ export interface DomainPolicy {
   writeRoots: readonly string[];
   /** Where its serial log may be written. */
   logRoots: readonly string[];
+  /** Where its serial socket may be made. */
+  socketRoots: readonly string[];
 }
 
 /** The data dir's layout: images/ are shared and read-only, disks/<task>/ belong to one task. */
 export function policyFor(dataDir: string, taskId: string): DomainPolicy {
   const own = join(dataDir, 'disks', checkTaskId(taskId));
-  return { readRoots: [join(dataDir, 'images'), own], writeRoots: [own], logRoots: [join(dataDir, 'logs')] };
+  return { readRoots: [join(dataDir, 'images'), own], writeRoots: [own], logRoots: [join(dataDir, 'logs')], socketRoots: [serialSocketDir(dataDir)] };
 }
+
+/** The folder of the guests' serial sockets (the gateway holds the same path: its CPS_DATA_DIR/serial). */
+export const serialSocketDir = (dataDir: string): string => join(dataDir, 'serial');
+
+/** A unix socket path holds at most 107 bytes (sun_path is 108 with its NUL). */
+export const MAX_SOCKET_PATH = 107;
+
+export const serialSocketPath = (dataDir: string, taskId: string): string => join(serialSocketDir(dataDir), `${checkTaskId(taskId)}.sock`);
 
 export const domainNameOf = (taskId: string): string => `${DOMAIN_PREFIX}${checkTaskId(taskId)}`;
 
@@ -98,6 +113,10 @@ export function buildDomainXml(spec: DomainSpec, policy: DomainPolicy): string {
   if (spec.specDigest !== undefined && !/^[a-f0-9]{16,128}$/.test(spec.specDigest)) throw invalid('spec digest must be hex');
   if (!Array.isArray(spec.disks) || spec.disks.length > MAX_DISKS) throw invalid(`at most ${MAX_DISKS} disks`);
   const serialLog = checkAllowedPath(spec.serialLog, policy.logRoots, 'serial log');
+  const serialSocket = spec.serialSocket === undefined ? undefined : checkAllowedPath(spec.serialSocket, policy.socketRoots, 'serial socket');
+  if (serialSocket !== undefined && Buffer.byteLength(serialSocket) > MAX_SOCKET_PATH) {
+    throw invalid(`serial socket path is longer than a unix socket allows (${MAX_SOCKET_PATH} bytes): use a shorter data dir`);
+  }
   if (spec.checkpointEverySec !== undefined) checkInt(spec.checkpointEverySec, 30, 604_800, 'checkpointEverySec');
   if (spec.vncPassword !== undefined && !/^[A-Za-z0-9]{8}$/.test(spec.vncPassword)) throw invalid('VNC password must be 8 letters or digits');
   if (spec.network !== undefined && !GUEST_NETWORKS.includes(spec.network)) throw invalid('network must be user or none');
@@ -138,8 +157,7 @@ export function buildDomainXml(spec: DomainSpec, policy: DomainPolicy): string {
         {},
         ...diskElements(spec.disks, policy),
         spec.network === 'user' && el('interface', { type: 'user' }, el('model', { type: 'virtio' })),
-        el('serial', { type: 'pty' }, el('log', { file: serialLog, append: 'on' }), el('target', { port: 0 })),
-        el('console', { type: 'pty' }, el('target', { type: 'serial', port: 0 })),
+        ...serialElements(serialLog, serialSocket),
         // Loopback only: the vnc-gateway on this peer is the one way in.
         el(
           'graphics',
@@ -152,6 +170,19 @@ export function buildDomainXml(spec: DomainSpec, policy: DomainPolicy): string {
       ),
     ),
   );
+}
+
+/**
+ * The serial port. With a socket, QEMU listens on it (libvirt makes it and hands QEMU the fd) and
+ * drops output while nobody is connected, but the log gets every byte either way; libvirt adds the
+ * matching <console> itself.
+ */
+function serialElements(serialLog: string, serialSocket: string | undefined): XmlElement[] {
+  const log = el('log', { file: serialLog, append: 'on' });
+  if (serialSocket === undefined) {
+    return [el('serial', { type: 'pty' }, log, el('target', { port: 0 })), el('console', { type: 'pty' }, el('target', { type: 'serial', port: 0 }))];
+  }
+  return [el('serial', { type: 'unix' }, el('source', { mode: 'bind', path: serialSocket }), log, el('target', { port: 0 }))];
 }
 
 function osElement(boot: BootSpec, policy: DomainPolicy): XmlElement {

@@ -8,7 +8,8 @@ import { walkDiskChain, type ReadLayer } from './diskChain.ts';
 import { qemuImgLayerReader } from './diskInfo.ts';
 import { admit, diskAvailMiB, freeOf, lendable, NOTHING, type Resources, type ShareSettings } from './capacity.ts';
 import { lendingOpen } from './sharePolicy.ts';
-import { buildDomainXml, checkTaskId, DOMAIN_PREFIX, domainNameOf, memoryHardLimitMiB, policyFor, type GuestNetwork } from './domainXml.ts';
+import { XMLParser } from 'fast-xml-parser';
+import { buildDomainXml, checkTaskId, DOMAIN_PREFIX, domainNameOf, memoryHardLimitMiB, policyFor, serialSocketDir, serialSocketPath, type GuestNetwork } from './domainXml.ts';
 import type { MemoryCapMode } from './memoryCap.ts';
 import { Expectations } from './expectations.ts';
 import type { DomainStatus, Hypervisor } from './hypervisor.ts';
@@ -93,6 +94,7 @@ export class Vms {
         disks: spec.disks,
         boot: spec.boot,
         serialLog: this.serialLogPath(taskId),
+        serialSocket: serialSocketPath(this.d.dataDir, taskId),
         specDigest: digest,
         memtune: (this.d.memoryCap ?? 'xml') === 'xml',
         vncPassword: vncPassword(),
@@ -104,6 +106,8 @@ export class Vms {
     await this.checkDiskChains(taskId, spec.disks);
     await this.admit(spec);
     await mkdir(join(this.d.dataDir, 'logs'), { recursive: true });
+    // Root's alone: whoever can connect to a serial socket can type into the guest's shell.
+    await mkdir(serialSocketDir(this.d.dataDir), { recursive: true, mode: 0o700 });
     // The log is appended to (so a restored guest goes on after what it wrote); a new boot starts it afresh.
     await rm(this.serialLogPath(taskId), { force: true });
     try {
@@ -289,8 +293,22 @@ export function toVm(taskId: string, status: DomainStatus, facts = readLiveXml(s
     console: {
       vnc: { host: '127.0.0.1', port: facts.vncPort ?? 0, ...(facts.vncPassword ? { password: facts.vncPassword } : {}) },
       ...(facts.serialPty ? { serialPty: facts.serialPty } : {}),
+      ...serialSocketOf(status.xml),
     },
   };
+}
+
+const serialParser = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: '@', parseTagValue: false, parseAttributeValue: false, isArray: (name) => name === 'serial' });
+
+/** The unix socket QEMU listens on for serial port 0, read from the live XML (guests made before have a pty). */
+export function serialSocketOf(xml: string): { serialSocket?: string } {
+  const domain = (serialParser.parse(xml) as { domain?: { devices?: { serial?: unknown[] } } }).domain;
+  for (const s of domain?.devices?.serial ?? []) {
+    const serial = s as { '@type'?: unknown; source?: { '@mode'?: unknown; '@path'?: unknown } };
+    const path = serial.source?.['@path'];
+    if (serial['@type'] === 'unix' && serial.source?.['@mode'] === 'bind' && typeof path === 'string' && path.startsWith('/')) return { serialSocket: path };
+  }
+  return {};
 }
 
 const PASSWORD_CHARS = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';

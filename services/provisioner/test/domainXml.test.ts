@@ -2,9 +2,10 @@ import { randomBytes } from 'node:crypto';
 import { XMLParser } from 'fast-xml-parser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ProblemError } from '@cps/common';
-import { buildDomainXml, policyFor, type DomainSpec } from '../src/domainXml.ts';
+import { buildDomainXml, policyFor, serialSocketPath, type DomainSpec } from '../src/domainXml.ts';
 import { connectLibvirt, type Hypervisor } from '../src/hypervisor.ts';
 import { readLiveXml } from '../src/liveXml.ts';
+import { serialSocketOf } from '../src/vms.ts';
 
 const typical: DomainSpec = {
   taskId: 't-0123abcd',
@@ -143,6 +144,38 @@ describe('buildDomainXml', () => {
     expect(buildDomainXml(typical, policy)).not.toContain('passwd');
   });
 
+  it('puts the serial port on a unix socket when given one, still logged to the file; no pty, no console of its own', () => {
+    const serialSocket = serialSocketPath('/var/lib/cps', typical.taskId);
+    expect(serialSocket).toBe('/var/lib/cps/serial/t-0123abcd.sock');
+    const xml = buildDomainXml({ ...typical, serialSocket }, policy);
+    const serial = `    <serial type="unix">
+      <source mode="bind" path="/var/lib/cps/serial/t-0123abcd.sock"/>
+      <log file="/var/lib/cps/logs/t-0123abcd.serial" append="on"/>
+      <target port="0"/>
+    </serial>
+`;
+    const pty = /    <serial type="pty">[\s\S]*?<\/console>\n/.exec(golden)![0];
+    expect(xml).toBe(golden.replace(pty, serial));
+    expect(serialSocketOf(xml)).toEqual({ serialSocket });
+    expect(serialSocketOf(golden)).toEqual({});
+  });
+
+  it.each([
+    ['outside the serial folder', '/tmp/t.sock', /outside/],
+    ['among the logs', '/var/lib/cps/logs/t.sock', /outside/],
+    ['climbing out', '/var/lib/cps/serial/../disks/t.sock', /\.\./],
+    ['relative', 'serial/t.sock', /not absolute/],
+  ])('refuses a serial socket %s', (_what, serialSocket, why) => {
+    expect(() => buildDomainXml({ ...typical, serialSocket }, policy)).toThrow(why);
+  });
+
+  it('refuses a serial socket path longer than a unix socket can be', () => {
+    const dataDir = `/${'d'.repeat(60)}`;
+    const taskId = `t-${'a'.repeat(50)}`;
+    const spec = { ...typical, taskId, disks: [], serialLog: `${dataDir}/logs/${taskId}.serial`, serialSocket: serialSocketPath(dataDir, taskId) };
+    expect(() => buildDomainXml(spec, policyFor(dataDir, taskId))).toThrow(/longer than a unix socket allows/);
+  });
+
   it('boots from disk or cdrom when asked', () => {
     expect(buildDomainXml({ ...typical, boot: { kind: 'disk' } }, policy)).toContain('<boot dev="hd"/>');
     expect(buildDomainXml({ ...typical, boot: { kind: 'cdrom' } }, policy)).toContain('<boot dev="cdrom"/>');
@@ -279,7 +312,7 @@ describe('libvirt round trip (test:///default)', () => {
     const name = `</title><devices><disk/></devices> "q' & 🙂`;
     const disks = typical.disks.map((d) => ({ ...d, path: d.path.replace('t-0123abcd', taskId) }));
     const xml = buildDomainXml(
-      { ...typical, taskId, disks, displayName: name, serialLog: `/var/lib/cps/logs/${taskId}.serial` },
+      { ...typical, taskId, disks, displayName: name, serialLog: `/var/lib/cps/logs/${taskId}.serial`, serialSocket: serialSocketPath('/var/lib/cps', taskId) },
       policyFor('/var/lib/cps', taskId),
     );
     made.push(`cps-${taskId}`);
@@ -294,6 +327,7 @@ describe('libvirt round trip (test:///default)', () => {
     expect(facts.type).toBe('qemu');
     const d = parser.parse(status!.xml).domain;
     expect(d.devices.disk).toHaveLength(3);
+    expect(serialSocketOf(status!.xml)).toEqual({ serialSocket: `/var/lib/cps/serial/${taskId}.sock` });
   });
 
   it('libvirt accepts the user-mode NIC', async () => {
