@@ -1,5 +1,5 @@
 import { Hono } from 'hono';
-import { Contract, problemErrorHandler, problemNotFound } from '@cps/common';
+import { Contract, loopbackDoor, problemErrorHandler, problemNotFound, publicDoor } from '@cps/common';
 import { specFiles } from '@cps/openapi';
 import { Accounts, type SessionTimes } from '../src/accounts/accounts.ts';
 import { authenticate, requireUser } from '../src/accounts/authenticate.ts';
@@ -24,7 +24,7 @@ export const passwords = { alice: 'alice-correct-horse', bob: 'bob-battery-stapl
  * The account routes and the middleware as a coordinator mounts them (plus one route of its own
  * behind requireUser, standing for the task routes), two users and the first admin.
  */
-export async function accountsHarness(opts: { limits?: Partial<SignInLimits>; session?: SessionTimes } = {}) {
+export async function accountsHarness(opts: { limits?: Partial<SignInLimits>; session?: SessionTimes; door?: boolean } = {}) {
   const clock = virtualClock();
   const store = new MemoryAccountStore();
   const accounts = new Accounts({ store, now: clock.now, ...(opts.session ? { session: opts.session } : {}) });
@@ -33,6 +33,8 @@ export async function accountsHarness(opts: { limits?: Partial<SignInLimits>; se
   const app = new Hono();
   app.onError(problemErrorHandler());
   app.notFound(problemNotFound);
+  // As createApp does: the public door before every route.
+  if (opts.door) app.use('*', publicDoor(loopbackDoor));
   app.use('/api/*', authenticate({ accounts }));
   app.route('/', accountRoutes({ contract, accounts, limiter }));
   app.get('/api/whoami', requireUser(), (c) => c.json({ name: c.var.user!.name, via: c.var.auth!.via }));

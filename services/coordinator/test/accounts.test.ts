@@ -446,3 +446,29 @@ describe('admin: /api/users', () => {
     expect(h.store.users.get(h.bob.id)!.role).toBe('user');
   });
 });
+
+describe('behind the public door (as createApp mounts it)', () => {
+  const host = { host: 'localhost:8080' };
+
+  it("refuses a sign-in another site's page sends (a form, a foreign Origin), and sets no cookie", async () => {
+    const h = await accountsHarness({ door: true });
+    const form = await h.call('/api/session', { method: 'POST', headers: { ...host, 'content-type': 'application/x-www-form-urlencoded' }, body: `name=alice&password=${passwords.alice}` });
+    await expectProblem(form, 403, 'cross-site-request');
+    const foreign = await h.json('POST', '/api/session', { name: 'alice', password: passwords.alice }, { ...host, origin: 'http://evil.example' });
+    await expectProblem(foreign, 403, 'cross-site-request');
+    for (const res of [form, foreign]) expect(res.headers.getSetCookie()).toEqual([]);
+    expect(h.store.users.byName('alice')).toBeDefined();
+    const own = await h.json('POST', '/api/session', { name: 'alice', password: passwords.alice }, { ...host, origin: 'http://localhost:8080' });
+    expect(own.status).toBe(200);
+    expect(sessionCookie(own)).toBeDefined();
+  });
+
+  it("does not sign out on another site's request", async () => {
+    const h = await accountsHarness({ door: true });
+    const own = await h.json('POST', '/api/session', { name: 'alice', password: passwords.alice }, host);
+    const cookie = sessionCookie(own)!;
+    const res = await h.call('/api/session', { method: 'DELETE', headers: { ...host, cookie, origin: 'http://evil.example' } });
+    await expectProblem(res, 403, 'cross-site-request');
+    expect((await h.call('/api/me', { headers: { ...host, cookie } })).status).toBe(200);
+  });
+});
