@@ -98,6 +98,30 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/release/{taskId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A task this node placed has ended; its host drops the capacity it still holds for it (PEP RELEASE).
+         * @description The coordinator calls this after it destroyed the task's guest. This node sends RELEASE, for
+         *     the exchange that placed the task, to the node it chose; that node frees its hold at once
+         *     (a confirmed hold otherwise lasts until its provisioner lists the guest, or 60 s), so a task
+         *     submitted right after a stop can have the slot. Idempotent: a task this node does not remember
+         *     placing (released already, or placed before this service restarted) answers `released: false`.
+         */
+        post: operations["releaseTask"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/metrics": {
         parameters: {
             query?: never;
@@ -298,6 +322,13 @@ export interface components {
             backups: components["schemas"]["NodeInfo"][];
             /** @description Milliseconds from PUBLISH to the first ACK. */
             ackMs?: number;
+        };
+        Released: {
+            taskId: components["schemas"]["TaskId"];
+            /** @description Whether a RELEASE was sent. */
+            released: boolean;
+            /** @description The node told to release (the one chosen to host the task). */
+            node?: string;
         };
         NodeId: string;
         JoinRequest: {
@@ -502,6 +533,29 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Placement"];
+                };
+            };
+            default: components["responses"]["Problem"];
+        };
+    };
+    releaseTask: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                taskId: components["schemas"]["TaskId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description What was released. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Released"];
                 };
             };
             default: components["responses"]["Problem"];

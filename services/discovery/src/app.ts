@@ -55,5 +55,11 @@ export function createApp(d: Deps) {
     return c.json(placement);
   });
 
+  app.post('/release/:taskId', (c) => {
+    const taskId = contract.check<DiscoverySchemas['TaskId']>('TaskId', c.req.param('taskId'), 'path/taskId');
+    const released: DiscoverySchemas['Released'] = d.publisher.release(taskId, 'the task ended: its guest is gone');
+    return c.json(released);
+  });
+
   return app;
 }

@@ -8,6 +8,14 @@ export interface ProvisionerSnapshot {
   capacity: Capacity;
   guests: Set<string>;
   at: number;
+  /** Counts the refreshes: snapshot n+1 was read after snapshot n. */
+  generation: number;
+  /**
+   * For each task whose guest some recent snapshot listed, the generation of the latest one that
+   * did: a guest that came and went between two PUBLISHes still shows here (the responder drops
+   * its confirmed hold then, see responder.ts).
+   */
+  lastSeen: ReadonlyMap<string, number>;
 }
 
 export interface ProvisionerCacheOptions {
@@ -18,6 +26,8 @@ export interface ProvisionerCacheOptions {
   refreshMs?: number;
   /** A snapshot older than this is not trusted; the next read waits for a fresh one. */
   maxAgeMs?: number;
+  /** How many refreshes a guest no longer listed stays in `lastSeen` (default: 10 min of refreshes). */
+  forgetAfter?: number;
   now?: () => number;
 }
 
@@ -32,7 +42,10 @@ export function provisionerCache(o: ProvisionerCacheOptions) {
   const now = o.now ?? Date.now;
   const refreshMs = o.refreshMs ?? 500;
   const maxAgeMs = o.maxAgeMs ?? 10_000;
+  const forgetAfter = o.forgetAfter ?? Math.ceil(600_000 / refreshMs);
   let last: ProvisionerSnapshot | undefined;
+  let generation = 0;
+  const lastSeen = new Map<string, number>();
   let inflight: Promise<ProvisionerSnapshot> | undefined;
   let failing = false;
 
@@ -41,7 +54,10 @@ export function provisionerCache(o: ProvisionerCacheOptions) {
       try {
         const guests = await o.guests();
         const capacity = await o.capacity();
-        last = { capacity, guests, at: now() };
+        generation++;
+        for (const t of guests) lastSeen.set(t, generation);
+        for (const [t, g] of lastSeen) if (generation - g > forgetAfter) lastSeen.delete(t);
+        last = { capacity, guests, at: now(), generation, lastSeen: new Map(lastSeen) };
         if (failing) o.log.info('provisioner answers again');
         failing = false;
         return last;

@@ -35,6 +35,17 @@ export interface PublisherOptions {
 
 const toNodeInfo = (n: AckNode): NodeInfo => ({ ...n });
 
+/** Placements remembered for a later release: enough for every task a head places in a long while. */
+const MAX_REMEMBERED = 4096;
+/** A RELEASE of a stopped task's hold is resent over this long (UDP may lose one; handling is idempotent). */
+const RELEASE_RESEND_MS = 1_500;
+
+export interface Released {
+  taskId: string;
+  released: boolean;
+  node?: string;
+}
+
 /**
  * The publishing side of PEP (paper §V-C1): PUBLISH the requirements, resend with backoff until
  * the first ACK, take the first ACKer as host, CONFIRM to it naming the others as backups, and
@@ -46,6 +57,8 @@ export function createPublisher(o: PublisherOptions) {
   const lingerMs = o.lingerMs ?? 2_000;
   const confirmDeadlineMs = o.confirmDeadlineMs ?? 4_000;
   let nextSeq = randomInt(1, 0x7fffffff);
+  // The last exchange that placed each task, so a stop can RELEASE the chosen node's hold.
+  const placed = new Map<string, { seq: number; chosen: string }>();
 
   function publish(input: PublishInput): Promise<Placement> {
     const { endpoint } = o;
@@ -128,6 +141,12 @@ export function createPublisher(o: PublisherOptions) {
           ],
         };
         for (const b of others) release(b.nodeId, 'backup only: not chosen to host');
+        placed.delete(taskId); // re-inserted: the map's order is the age order trimmed below
+        placed.set(taskId, { seq, chosen: chosen.nodeId });
+        for (const old of placed.keys()) {
+          if (placed.size <= MAX_REMEMBERED) break;
+          placed.delete(old);
+        }
         o.metrics.inc('pep_publish_total', 'Publishes, by outcome', { outcome: 'placed' });
         o.log.info({ taskId, seq, chosen: chosen.nodeId, backups: others.map((b) => b.nodeId), ackMs }, 'PEP task placed');
         resolve({ taskId, chosen: toNodeInfo(chosen), backups: others.map(toNodeInfo), ackMs: ackMs ?? 0 });
@@ -159,7 +178,24 @@ export function createPublisher(o: PublisherOptions) {
     });
   }
 
-  return { publish };
+  /**
+   * The task's guest is gone: RELEASE the hold its host keeps for it (a confirmed hold otherwise
+   * lasts until the host's provisioner lists the guest, or 60 s). Idempotent; `released: false`
+   * when this node does not remember placing the task (already released, or placed before a restart).
+   */
+  function release(taskId: string, reason: string): Released {
+    const p = placed.get(taskId);
+    if (!p) return { taskId, released: false };
+    placed.delete(taskId);
+    const send = () => o.endpoint.send({ type: 'RELEASE', taskId, seq: p.seq, body: { to: p.chosen, reason } });
+    send();
+    for (const at of retransmitOffsets(RELEASE_RESEND_MS)) timers.setTimeout(send, at);
+    o.metrics.inc('pep_release_total', 'Holds released because the task ended');
+    o.log.info({ taskId, seq: p.seq, node: p.chosen, reason }, 'PEP hold released');
+    return { taskId, released: true, node: p.chosen };
+  }
+
+  return { publish, release };
 }
 
 export type Publisher = ReturnType<typeof createPublisher>;

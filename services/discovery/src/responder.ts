@@ -14,9 +14,10 @@ export interface ResponderOptions {
   log: Logger;
   /**
    * The local provisioner's view: lendable capacity and, when known, the task ids it runs guests
-   * for (a confirmed hold ends once its guest is real). Served from a cache in production.
+   * for (a confirmed hold ends once its guest is real). Served from a cache in production, which
+   * also says which guests recent snapshots listed (`lastSeen`, by snapshot `generation`).
    */
-  provisioner: () => Promise<{ capacity: Capacity; guests?: Set<string> }>;
+  provisioner: () => Promise<ProvisionerView>;
   /** Called when this node is chosen: its provisioner is about to change. */
   onChosen?: () => void;
   /** This node as ACKs describe it (capacity is added per answer). */
@@ -30,12 +31,33 @@ export interface ResponderOptions {
   ackDelayMaxMs?: number;
 }
 
+export interface ProvisionerView {
+  capacity: Capacity;
+  guests?: Set<string>;
+  generation?: number;
+  lastSeen?: ReadonlyMap<string, number>;
+}
+
 interface Hold {
   publisher: string;
   seq: number;
   need: Resources;
   expiresAt: number;
   confirmed: boolean;
+  /** The provisioner snapshot the offer was made from: a guest listed by a later one is real. */
+  generation?: number;
+}
+
+/**
+ * Whether a confirmed hold has done its work: the provisioner lists its guest now (and counts it in
+ * `free`), or listed it after the offer was made (it ran, and may be gone already: a stop must not
+ * keep the slot until the hold lapses).
+ */
+export function holdOutlived(taskId: string, h: Pick<Hold, 'confirmed' | 'generation'>, view: Omit<ProvisionerView, 'capacity'>): boolean {
+  if (!h.confirmed) return false;
+  if (view.guests?.has(taskId)) return true;
+  const seen = view.lastSeen?.get(taskId);
+  return seen !== undefined && h.generation !== undefined && seen > h.generation;
 }
 
 type Decline = 'arch' | 'kvm' | 'vcpus' | 'memory' | 'disk' | 'provisioner-unreachable';
@@ -80,19 +102,19 @@ export function createResponder(o: ResponderOptions) {
 
   async function evaluate(msg: MessageOf<'PUBLISH'>): Promise<AckNode | null> {
     const req = msg.body.requirements;
-    let cap: Capacity;
-    let running: Set<string> | undefined;
+    let view: ProvisionerView;
     try {
       // Without a guest list, confirmed holds just run to their expiry: safe, merely conservative.
-      ({ capacity: cap, guests: running } = await o.provisioner());
+      view = await o.provisioner();
     } catch (err) {
       o.log.warn({ err, taskId: msg.taskId }, 'PEP cannot ask the provisioner for capacity; staying silent');
       return decline('provisioner-unreachable', msg);
     }
     // From here to the end, no await: check and reserve happen as one step.
+    const cap = view.capacity;
     const now = timers.now();
     sweep(now);
-    for (const [t, h] of holds) if (h.confirmed && running?.has(t)) holds.delete(t); // now counted by the provisioner
+    for (const [t, h] of holds) if (holdOutlived(t, h, view)) holds.delete(t); // counted by the provisioner, or gone
     holds.delete(msg.taskId); // a new attempt for the same task replaces its old offer
     const free = { ...cap.free };
     for (const h of holds.values()) {
@@ -108,6 +130,7 @@ export function createResponder(o: ResponderOptions) {
       need: { vcpus: req.vcpus, memoryMiB: req.memoryMiB, diskMiB: req.diskMiB },
       expiresAt: now + holdMs,
       confirmed: false,
+      ...(view.generation === undefined ? {} : { generation: view.generation }),
     });
     return { ...o.self(), total: cap.total, free, accelerator: cap.accelerator };
   }

@@ -6,7 +6,7 @@ import type { PepAuth } from '../src/pep/codec.ts';
 import { PepEndpoint } from '../src/pep/endpoint.ts';
 import { MemoryBus, type Transport } from '../src/pep/socket.ts';
 import { createPublisher } from '../src/publisher.ts';
-import { createResponder } from '../src/responder.ts';
+import { createResponder, type ProvisionerView } from '../src/responder.ts';
 import { createSelf } from '../src/self.ts';
 import { startMembership } from '../src/hello.ts';
 import { fanoutTransport } from '../src/pep/fanout.ts';
@@ -47,6 +47,8 @@ export function makeNode(
     holdMs?: number;
     hello?: boolean;
     capacity?: () => Promise<Capacity>;
+    /** The responder's whole provisioner view (guests too), e.g. a provisionerCache's snapshot. */
+    provisioner?: () => Promise<ProvisionerView>;
     /** Seed mode on a MemoryBus: no group sends; these bus addresses plus learned peers get unicast. */
     seeds?: string[];
     /** Wraps the transport once the node's membership exists (real-socket seed mode). */
@@ -71,7 +73,7 @@ export function makeNode(
   const self = createSelf({ nodeId: id, address: `10.9.0.${id.length}`, ports, capacity: cap });
   const hello = o.hello ? startMembership({ endpoint, membership, self, log: silent, intervalMs: 0 }) : undefined;
   const membershipOnly = hello ? undefined : endpoint.on((m, from) => (m.type === 'ACK' ? membership.observe(m.body.node, { from }) : undefined));
-  const responder = createResponder({ endpoint, metrics, log: silent, provisioner: async () => ({ capacity: await cap() }), self: self.base, ackDelayMaxMs: o.ackDelayMaxMs ?? 0, holdMs: o.holdMs });
+  const responder = createResponder({ endpoint, metrics, log: silent, provisioner: o.provisioner ?? (async () => ({ capacity: await cap() })), self: self.base, ackDelayMaxMs: o.ackDelayMaxMs ?? 0, holdMs: o.holdMs });
   const publisher = createPublisher({ endpoint, metrics, log: silent, describePeers: () => membership.describe(), lingerMs: 50 });
   return Object.assign(node, {
     endpoint,
