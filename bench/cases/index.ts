@@ -1,0 +1,14 @@
+// Every case, in the order of the issue; each names the result ids it produces.
+import type { BenchContext } from '../lib/context.ts';
+import type { CaseResult } from '../lib/result.ts';
+import { consoleCases } from './console.ts';
+
+export interface BenchCase {
+  name: string;
+  ids: string[];
+  run: (ctx: BenchContext) => Promise<CaseResult[]>;
+}
+
+export const benchCases: BenchCase[] = [
+  { name: 'console through the gateway vs websockify', ids: ['console-throughput', 'console-p99', 'console-cpu', 'console-two-gateways'], run: consoleCases },
+];
