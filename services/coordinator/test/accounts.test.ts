@@ -1,6 +1,9 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { parse as parseYaml } from 'yaml';
+import { specFiles } from '@cps/openapi';
 import { sha256Hex } from '../src/accounts/secrets.ts';
-import { accountsHarness, bearer, passwords, sessionCookie } from './accounts-harness.ts';
+import { accountsHarness, bearer, contract, passwords, sessionCookie } from './accounts-harness.ts';
 
 const problemType = (t: string) => `urn:cps:problem:${t}`;
 const min = 60_000;
@@ -470,5 +473,46 @@ describe('behind the public door (as createApp mounts it)', () => {
     const res = await h.call('/api/session', { method: 'DELETE', headers: { ...host, cookie, origin: 'http://evil.example' } });
     await expectProblem(res, 403, 'cross-site-request');
     expect((await h.call('/api/me', { headers: { ...host, cookie } })).status).toBe(200);
+  });
+});
+
+describe('the contract', () => {
+  const accountPaths = ['/api/session', '/api/me', '/api/tokens', '/api/tokens/{tokenId}', '/api/users', '/api/users/{userId}'];
+
+  it('every account operation in coordinator.yaml is public with a reason, and served here', async () => {
+    const spec = parseYaml(readFileSync(specFiles.coordinator, 'utf8')) as { paths: Record<string, Record<string, { 'x-cps-public'?: unknown }>> };
+    const h = await accountsHarness();
+    const ops: string[] = [];
+    for (const path of accountPaths) {
+      for (const [method, op] of Object.entries(spec.paths[path]!)) {
+        if (method === 'parameters') continue;
+        ops.push(`${method} ${path}`);
+        expect(typeof op['x-cps-public'], `${method} ${path}`).toBe('string');
+        const url = path.replace('{tokenId}', '0123456789abcdef').replace('{userId}', h.bob.id);
+        const res = await h.call(url, { method: method.toUpperCase() });
+        const body = res.status === 204 ? {} : ((await res.json()) as { type?: string });
+        expect(body.type, `${method} ${path}`).not.toBe('urn:cps:problem:route-not-found');
+      }
+    }
+    expect(ops).toHaveLength(9);
+  });
+
+  it('every answer has the shape its schema says', async () => {
+    const h = await accountsHarness();
+    const signedIn = await h.signIn('admin', h.adminPassword);
+    contract.check('SignedIn', await signedIn.json());
+    const cookie = sessionCookie(signedIn)!;
+    const made = await (await h.json('POST', '/api/tokens', { name: 'ci', expiresInDays: 3 }, { cookie })).json();
+    contract.check('NewApiToken', made);
+    contract.check('Me', await (await h.call('/api/me', { headers: { cookie } })).json());
+    contract.check('Me', await (await h.call('/api/me', { headers: bearer((made as { token: string }).token) })).json());
+    await h.call(`/api/tokens/${(made as { id: string }).id}`, { method: 'DELETE', headers: { cookie } });
+    const tokens = (await (await h.call('/api/tokens', { headers: { cookie } })).json()) as { items: unknown[] };
+    for (const t of tokens.items) contract.check('ApiToken', t);
+    await h.json('PATCH', `/api/users/${h.bob.id}`, { disabled: true }, { cookie });
+    const users = (await (await h.call('/api/users', { headers: { cookie } })).json()) as { items: unknown[] };
+    expect(users.items).toHaveLength(3);
+    for (const u of users.items) contract.check('User', u);
+    contract.check('User', await (await h.json('POST', '/api/users', { name: 'dave', password: 'dave-long-password', role: 'admin' }, { cookie })).json());
   });
 });
