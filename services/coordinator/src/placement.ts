@@ -4,8 +4,14 @@ import { consoleUrl, type ClientsFor, type NodeAddress, type NodeClients } from 
 import type { Problem, Tasks } from './tasks/tasks.ts';
 import type { Task } from './tasks/store.ts';
 import { call, UpstreamError, upstreamProblem, type UpstreamFailure } from './upstream.ts';
+import { Dispatcher, realTimers, type Timers, type TryOutcome } from './queue/dispatcher.ts';
+import { TaskQueue, type Waiting } from './queue/queue.ts';
+import type { PeerCapacity } from './queue/reason.ts';
 
 type NodeInfo = DiscoverySchemas['NodeInfo'];
+
+/** Whose a task is, for fairness; until tasks have owners, everyone's are one user's. */
+export const sharedOwner = 'everyone';
 
 export interface PlacementOptions {
   /** Nodes tried per task: the first choice and then, once, another (best-effort re-deploy). */
@@ -18,6 +24,10 @@ export interface PlacementOptions {
   /** How long a created guest may take to report `running`. */
   startTimeoutMs: number;
   sleep: (ms: number) => Promise<void>;
+  /** While tasks wait, how often the queue looks again at the peers' free capacity. */
+  retryMs: number;
+  now: () => Date;
+  timers: Timers;
 }
 
 export interface PlacementDeps extends Partial<PlacementOptions> {
@@ -26,6 +36,8 @@ export interface PlacementDeps extends Partial<PlacementOptions> {
   discovery: DiscoveryClient;
   clientsFor: ClientsFor;
   log: Logger;
+  /** The task's owner, for fairness between users (queue/fairness.ts). */
+  ownerOf?: (task: Task) => string;
 }
 
 export const defaultPlacementOptions: PlacementOptions = {
@@ -35,6 +47,9 @@ export const defaultPlacementOptions: PlacementOptions = {
   pollIntervalMs: 250,
   startTimeoutMs: 60_000,
   sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
+  retryMs: 2000,
+  now: () => new Date(),
+  timers: realTimers,
 };
 
 /** Thrown inside a placement when the user stopped the task meanwhile. */
@@ -45,31 +60,83 @@ const guestDead = new Set(['crashed', 'shutoff', 'shutdown']);
 /**
  * Turns a pending task into a running guest: publish through discovery, then disks on the chosen
  * node's storage, then the guest on its provisioner, then wait until libvirt says it runs. A failure
- * on a node is cleaned up there and the task is re-deployed once elsewhere. Stopping tears down the
- * guest and then its disks.
+ * on a node is cleaned up there and the task is re-deployed once elsewhere (a backup of the first
+ * round, else a new publish). A task no peer can take waits in the queue (queued) and is offered a
+ * peer again, fairly between users, when capacity may have freed. Stopping tears down the guest,
+ * then its disks, and tells discovery to release the host's hold.
  */
 export class Placer {
   private readonly o: PlacementOptions;
   /** Placements under way, so a stop can wait for the placement to notice it and clean up. */
   private readonly placing = new Map<string, Promise<void>>();
   private readonly stopping = new Map<string, Promise<void>>();
+  /** What each `place()` call waits for: the task runs, waits, or ended. */
+  private readonly settles = new Map<string, () => void>();
+  private readonly queue = new TaskQueue();
+  private readonly dispatcher: Dispatcher;
+  private readonly ownerOf: (task: Task) => string;
 
   constructor(private readonly deps: PlacementDeps) {
     this.o = { ...defaultPlacementOptions, ...definedOnly(deps) };
+    this.ownerOf = deps.ownerOf ?? (() => sharedOwner);
+    this.dispatcher = new Dispatcher({
+      queue: this.queue,
+      peers: () => this.peers(),
+      place: (w) => this.tryPlace(w),
+      waiting: (w, reason) => this.waiting(w.id, reason),
+      now: this.o.now,
+      timers: this.o.timers,
+      retryMs: this.o.retryMs,
+    });
   }
 
-  /** Places a pending task; never rejects (the outcome is the task's state). */
+  /**
+   * Queues a pending task for placement; never rejects (the outcome is the task's state). Resolves
+   * when the task runs, waits in the queue (queued), or ended (failed, stopped).
+   */
   place(id: string): Promise<void> {
-    const run = this.run(id)
-      .catch((err) => this.crashed(id, err))
-      .finally(() => this.placing.delete(id));
-    this.placing.set(id, run);
-    return run;
+    const t = this.deps.tasks.require(id);
+    if (t.state !== 'pending' || this.queue.has(id)) return Promise.resolve();
+    const done = new Promise<void>((resolve) => this.settles.set(id, resolve));
+    const notBefore = t.request.notBefore === undefined ? undefined : Date.parse(t.request.notBefore);
+    this.queue.add({
+      id,
+      owner: this.ownerOf(t),
+      need: { vcpus: t.request.vcpus, memoryMiB: t.request.memoryMiB, diskMiB: t.request.diskMiB },
+      ...(notBefore === undefined ? {} : { notBefore }),
+      since: this.o.now(),
+      reason: 'waiting for its turn',
+    });
+    this.dispatcher.kick();
+    return done;
+  }
+
+  /** The task as the API shows it: with its place in the queue while it waits. */
+  withQueue(task: Task, positions = this.queue.positions()): Task {
+    const q = positions.get(task.id);
+    return q ? { ...task, queue: q } : task;
+  }
+
+  /** Every task as `withQueue` shows it, the queue read once. */
+  listWithQueue(list: Task[]): Task[] {
+    const positions = this.queue.positions();
+    return list.map((t) => this.withQueue(t, positions));
+  }
+
+  /** This coordinator's clock, for checking requests (a start time too far ahead). */
+  now(): Date {
+    return this.o.now();
+  }
+
+  /** Stops the queue's retries (on shutdown). */
+  close(): void {
+    this.dispatcher.close();
   }
 
   /**
    * Asks a task to stop and answers at once with the task; `done` settles when it is stopped (or
-   * failed to stop). Idempotent: a stopped task stays stopped, a stopping one keeps stopping.
+   * failed to stop). Idempotent: a stopped task stays stopped, a stopping one keeps stopping. A task
+   * that waits is cancelled: it leaves the queue and is stopped at once.
    */
   stop(id: string): { task: Task; done: Promise<void> } {
     const t = this.deps.tasks.require(id);
@@ -77,9 +144,14 @@ export class Placer {
     if (t.state === 'stopping') {
       return { task: t, done: this.stopping.get(id) ?? this.placing.get(id) ?? Promise.resolve() };
     }
-    const task = this.deps.tasks.transition(id, 'stopping', 'stop requested');
+    const waited = this.queue.remove(id) !== undefined;
+    const task = this.deps.tasks.transition(id, 'stopping', waited ? 'cancel requested' : 'stop requested');
     const inPlacement = this.placing.get(id);
     if (inPlacement) return { task, done: inPlacement };
+    if (waited) {
+      this.stopped(id, 'cancelled while it waited in the queue');
+      return { task, done: Promise.resolve() };
+    }
     const done = this.teardown(task)
       .catch((err) => this.crashed(id, err))
       .finally(() => this.stopping.delete(id));
@@ -87,44 +159,125 @@ export class Placer {
     return { task, done };
   }
 
-  private async run(id: string): Promise<void> {
+  /** One try for a task of the queue, picked by the dispatcher. */
+  private tryPlace(w: Waiting): TryOutcome | Promise<TryOutcome> {
+    const t = this.deps.tasks.get(w.id);
+    if (!t || (t.state !== 'pending' && t.state !== 'queued')) return { outcome: 'gone' };
+    let decided!: (o: TryOutcome) => void;
+    const decision = new Promise<TryOutcome>((resolve) => (decided = resolve));
+    let finished!: () => void;
+    const tracked = new Promise<void>((resolve) => (finished = resolve));
+    this.placing.set(w.id, tracked);
+    // run()'s first step (to placing) happens now, before this returns.
+    void this.run(w, decided)
+      .catch((err) => this.crashed(w.id, err))
+      .finally(() => {
+        if (this.placing.get(w.id) === tracked) this.placing.delete(w.id);
+        decided({ outcome: 'gone' });
+        this.settle(w.id);
+        finished();
+      });
+    return decision;
+  }
+
+  /** The dispatcher found no room (or it is not time yet): a pending task becomes queued. */
+  private waiting(id: string, reason: string): void {
+    if (this.deps.tasks.get(id)?.state !== 'pending') return; // already queued: the reason is the queue's
+    this.deps.tasks.transition(id, 'queued', reason);
+    this.settle(id);
+  }
+
+  /** A try found no peer: the task waits on with its turn (a first try makes it queued). */
+  private backToQueue(w: Waiting, reason: string, decided: (o: TryOutcome) => void): void {
+    this.queue.requeue(w, reason);
+    if (this.deps.tasks.get(w.id)?.state === 'placing') this.deps.tasks.transition(w.id, 'queued', reason);
+    this.done(w.id);
+    decided({ outcome: 'wait' });
+  }
+
+  /**
+   * A placement's work is over (the task runs, waits or ended): a stop from now on must not wait
+   * for it, and `place()` resolves. Called in the same step as the last transition.
+   */
+  private done(id: string): void {
+    this.placing.delete(id);
+    this.settle(id);
+  }
+
+  private settle(id: string): void {
+    this.settles.get(id)?.();
+    this.settles.delete(id);
+  }
+
+  private async run(w: Waiting, decided: (o: TryOutcome) => void): Promise<void> {
     const { tasks, log } = this.deps;
+    const id = w.id;
     const exclude: string[] = [];
     let lastFailure: UpstreamFailure | undefined;
+    let spare: NodeAddress[] = [];
     for (let attempt = 1; attempt <= this.o.attempts; attempt++) {
       if (this.cancelled(id)) return this.stopped(id, 'stopped before it was placed');
-      const task = tasks.transition(
-        id,
-        'placing',
-        attempt === 1 ? 'publishing to the peers' : `re-deploying away from ${exclude.join(', ')}`,
-      );
       let chosen: NodeAddress;
       let backups: NodeAddress[];
-      try {
-        ({ chosen, backups } = await this.publish(task, exclude));
-      } catch (err) {
-        if (!(err instanceof UpstreamError)) throw err;
-        if (this.cancelled(id)) return this.stopped(id, 'stopped before it was placed');
-        return this.fail(id, this.publishProblem(err.failure, lastFailure));
+      const backup = spare.shift();
+      if (backup) {
+        // A backup of the first round ACKed this task already: try it before asking everyone again.
+        tasks.transition(id, 'placing', `re-deploying on ${backup.nodeId}, a backup, away from ${exclude.join(', ')}`);
+        chosen = backup;
+        backups = spare;
+      } else {
+        // A task that waits is published again quietly: a try that finds no room adds no history.
+        const queued = tasks.require(id).state === 'queued';
+        const task = queued
+          ? tasks.require(id)
+          : tasks.transition(id, 'placing', attempt === 1 ? 'publishing to the peers' : `re-deploying away from ${exclude.join(', ')}`);
+        try {
+          ({ chosen, backups } = await this.publish(task, exclude));
+        } catch (err) {
+          if (!(err instanceof UpstreamError)) throw err;
+          if (this.cancelled(id)) return this.stopped(id, 'stopped before it was placed');
+          if (!lastFailure && err.failure.type === problemTypeUri('no-capable-node')) {
+            return this.backToQueue(w, `no peer took it at the last try (${err.failure.detail})`, decided);
+          }
+          return this.fail(id, this.publishProblem(err.failure, lastFailure));
+        }
+        if (queued && !this.cancelled(id)) tasks.transition(id, 'placing', `a peer has room: ${chosen.nodeId} answered`);
+        spare = backups.filter((b) => !exclude.includes(b.nodeId));
       }
-      if (this.cancelled(id)) return this.stopped(id, 'stopped before it was placed');
-      tasks.transition(id, 'starting', `placed on ${chosen.nodeId} (${chosen.address})`, { node: chosen, backups });
+      if (this.cancelled(id)) {
+        await this.release(id); // the chosen node holds capacity for a task that will not come
+        return this.stopped(id, 'stopped before it was placed');
+      }
+      const task = tasks.transition(id, 'starting', `placed on ${chosen.nodeId} (${chosen.address})`, { node: chosen, backups });
+      decided({ outcome: 'placed', nodeId: chosen.nodeId });
 
       const clients = this.deps.clientsFor(chosen);
       try {
         await this.startOn(task, chosen, clients);
         tasks.transition(id, 'running', `guest running on ${chosen.nodeId}`, { console: { vncUrl: consoleUrl(chosen, id) } });
-        return;
+        return this.done(id);
       } catch (err) {
         await this.cleanup(id, chosen, clients);
         if (err instanceof Cancelled || this.cancelled(id)) return this.stopped(id, 'stopped while starting');
         if (!(err instanceof UpstreamError)) throw err;
         lastFailure = err.failure;
         exclude.push(chosen.nodeId);
+        spare = spare.filter((b) => b.nodeId !== chosen.nodeId);
         log.warn({ taskId: id, node: chosen.nodeId, attempt, failure: err.failure }, 'start failed on node');
       }
     }
     this.fail(id, upstreamProblem(lastFailure!));
+  }
+
+  /** This node and every peer not dead, with the free capacity discovery last heard of. */
+  private async peers(): Promise<PeerCapacity[]> {
+    const { discovery } = this.deps;
+    const signal = () => AbortSignal.timeout(Math.min(this.o.callTimeoutMs, 5_000));
+    const [self, peers] = await Promise.all([
+      call({ service: 'discovery' }, () => discovery.GET('/self', { signal: signal() })),
+      call({ service: 'discovery' }, () => discovery.GET('/peers', { signal: signal() })),
+    ]);
+    return [self, ...peers.items.filter((p) => p.state !== 'dead')];
   }
 
   private async publish(task: Task, exclude: string[]): Promise<{ chosen: NodeAddress; backups: NodeAddress[] }> {
@@ -174,14 +327,14 @@ export class Placer {
         signal: this.timeout(),
       }),
     );
-    const deadline = Date.now() + this.o.startTimeoutMs;
+    const deadline = this.o.now().getTime() + this.o.startTimeoutMs;
     for (;;) {
       checkpoint();
       if (vm.state === 'running') return;
       if (guestDead.has(vm.state)) {
         throw new UpstreamError({ service: 'provisioner', ...where, type: problemTypeUri('upstream-failed'), status: 502, detail: `the guest is ${vm.state}` });
       }
-      if (Date.now() >= deadline) {
+      if (this.o.now().getTime() >= deadline) {
         throw new UpstreamError({
           service: 'provisioner', ...where, type: problemTypeUri('upstream-failed'), status: 504,
           detail: `the guest did not reach running within ${Math.round(this.o.startTimeoutMs / 1000)} s (last state: ${vm.state})`,
@@ -208,6 +361,22 @@ export class Placer {
         this.deps.log.warn({ taskId: id, node: node.nodeId, err: (err as Error).message }, `cleanup: ${service} delete failed`);
       }
     }
+    await this.release(id);
+  }
+
+  /**
+   * The guest is gone: discovery RELEASEs the hold its host keeps for the task, so the slot is
+   * free for the next task at once rather than when the hold lapses. Best effort: the host also
+   * drops the hold once its provisioner has listed the guest (docs/pep.md).
+   */
+  private async release(id: string): Promise<void> {
+    try {
+      await call({ service: 'discovery' }, () =>
+        this.deps.discovery.POST('/release/{taskId}', { params: { path: { taskId: id } }, signal: AbortSignal.timeout(Math.min(this.o.callTimeoutMs, 5_000)) }),
+      );
+    } catch (err) {
+      this.deps.log.warn({ taskId: id, err: (err as Error).message }, 'discovery could not release the hold');
+    }
   }
 
   /** A deliberate stop: the guest goes first, then its disks; a refusal leaves the task failed. */
@@ -225,6 +394,7 @@ export class Placer {
         if (!(err instanceof UpstreamError)) throw err;
         return this.fail(id, upstreamProblem(err.failure, ' (stop again to retry)'));
       }
+      await this.release(id);
     }
     this.stopped(id, node ? `guest destroyed and disks discarded on ${node.nodeId}` : 'nothing was running');
   }
@@ -243,12 +413,18 @@ export class Placer {
     return AbortSignal.timeout(this.o.callTimeoutMs);
   }
 
+  /** The task ended: a waiting one may have its capacity now. */
   private stopped(id: string, message: string): void {
     this.deps.tasks.transition(id, 'stopped', message);
+    this.done(id);
+    this.dispatcher.kick();
   }
 
   private fail(id: string, error: Problem): void {
+    this.queue.remove(id);
     this.deps.tasks.transition(id, 'failed', error.detail ?? error.title, { error });
+    this.done(id);
+    this.dispatcher.kick();
   }
 
   /** A bug (an illegal transition, a throw we did not expect): log it and leave the task failed. */

@@ -52,7 +52,22 @@ describe('placement', () => {
     expect(t.node?.nodeId).toBe('node-b');
     expect(t.console?.vncUrl).toBe(`http://10.1.0.6:18184/console/${id}`);
     expect(a.calls).toEqual([`PUT /disks/${id}`, `DELETE /vms/${id}`, `DELETE /disks/${id}`]);
+    // node-b ACKed the first round as a backup: it is tried before anyone is asked again.
+    expect(discovery.publishes.map((p) => p.exclude)).toEqual([undefined]);
+    expect(t.history[3]?.message).toBe('re-deploying on node-b, a backup, away from node-a');
+  });
+
+  it('publishes again, excluding the failed node, when the first round had no backup', async () => {
+    const a = fakeNode('node-a', '10.1.0.5', { failDisks: ['tool-failed', 'qemu-img: disk full'] });
+    const { tasks, placer, discovery } = fakeCluster([a]);
+    const { id } = tasks.create('demo', request);
+    await placer.place(id);
     expect(discovery.publishes.map((p) => p.exclude)).toEqual([undefined, ['node-a']]);
+    // No one else could take it after a real failure: that failure is the answer, not a wait.
+    const t = tasks.require(id);
+    expect(t.state).toBe('failed');
+    expect(t.error?.detail).toBe('storage on node-a: qemu-img: disk full; no other node could take the task');
+    placer.close();
   });
 
   it('fails with the upstream problem when no other node can take the task', async () => {
@@ -86,21 +101,27 @@ describe('placement', () => {
     const t = tasks.require(id);
     expect(t.state).toBe('failed');
     expect(t.error?.detail).toBe('provisioner on node-b: the guest is crashed');
-    expect(discovery.publishes).toHaveLength(2);
+    expect(discovery.publishes).toHaveLength(1); // node-b was the first round's backup
     expect(c.calls).toEqual([]);
     expect(b.calls.slice(-2)).toEqual([`DELETE /vms/${id}`, `DELETE /disks/${id}`]);
   });
 
-  it("fails with 'no-capable-node' when no peer answers", async () => {
-    const { tasks, placer } = fakeCluster([]);
+  it('waits in the queue when no peer answers, saying why, and is published again later', async () => {
+    const { tasks, placer, discovery } = fakeCluster([], { retryMs: 20 });
     const { id } = tasks.create('demo', request);
     await placer.place(id);
 
-    const t = tasks.require(id);
-    expect(t.state).toBe('failed');
-    expect(t.error).toMatchObject({ type: 'urn:cps:problem:no-capable-node', status: 503 });
-    expect(t.error?.detail).toContain('no ACK within 2000 ms');
-    expect(t.history.map((h) => h.state)).toEqual(['pending', 'placing', 'failed']);
+    const t = placer.withQueue(tasks.require(id));
+    expect(t.state).toBe('queued');
+    expect(t.error).toBeUndefined();
+    expect(t.history.map((h) => h.state)).toEqual(['pending', 'placing', 'queued']);
+    expect(t.history.at(-1)?.message).toBe('no peer took it at the last try (no ACK within 2000 ms)');
+    expect(t.queue).toMatchObject({ position: 1, reason: 'no peer took it at the last try (no ACK within 2000 ms)' });
+    // Retried on the clock, without a new transition for each try that finds no one.
+    await new Promise((r) => setTimeout(r, 100));
+    expect(discovery.publishes.length).toBeGreaterThan(1);
+    expect(tasks.require(id).history.map((h) => h.state)).toEqual(['pending', 'placing', 'queued']);
+    placer.close();
   });
 
   it('gives up on a guest that never runs, within the start timeout', async () => {
@@ -149,13 +170,30 @@ describe('stop', () => {
   });
 
   it('stops a failed task', async () => {
-    const { tasks, placer } = fakeCluster([]);
+    const a = fakeNode('node-a', '10.1.0.5', { failVm: ['hypervisor-error', 'no room'] });
+    const { tasks, placer } = fakeCluster([a], { attempts: 1 });
     const { id } = tasks.create('demo', request);
     await placer.place(id);
+    expect(tasks.require(id).state).toBe('failed');
     await placer.stop(id).done;
     const t = tasks.require(id);
     expect(t.state).toBe('stopped');
-    expect(t.error?.type).toBe('urn:cps:problem:no-capable-node');
+    expect(t.error?.type).toBe('urn:cps:problem:upstream-failed');
+  });
+
+  it('cancels a task that waits in the queue', async () => {
+    const { tasks, placer, discovery } = fakeCluster([], { retryMs: 10 });
+    const { id } = tasks.create('demo', request);
+    await placer.place(id);
+    expect(tasks.require(id).state).toBe('queued');
+    await placer.stop(id).done;
+    const t = tasks.require(id);
+    expect(t.state).toBe('stopped');
+    expect(t.history.map((h) => h.state)).toEqual(['pending', 'placing', 'queued', 'stopping', 'stopped']);
+    expect(placer.withQueue(t).queue).toBeUndefined();
+    const tries = discovery.publishes.length;
+    await new Promise((r) => setTimeout(r, 60));
+    expect(discovery.publishes.length).toBe(tries); // no longer retried
   });
 
   it('cancels a task that is still starting and cleans up on its node', async () => {

@@ -20,11 +20,24 @@ export interface TaskRoutesDeps {
 /** Big enough for any valid request many times over; anything larger is refused unread. */
 const maxBodyBytes = 64 * 1024;
 
+/** How far ahead a run may be reserved (TaskRequest.notBefore). */
+const maxReserveAheadMs = 366 * 24 * 3600 * 1000;
+
+/** A start time the contract's format accepts but the queue cannot honour is refused, naming it. */
+function checkNotBefore(notBefore: string | undefined, now: Date): void {
+  if (notBefore === undefined) return;
+  if (Date.parse(notBefore) - now.getTime() > maxReserveAheadMs) {
+    throw new ProblemError('validation-failed', `notBefore is more than a year ahead (${notBefore}); reserve at most 366 days in advance`, {
+      errors: [{ location: 'body/notBefore', message: 'must be at most 366 days from now' }],
+    });
+  }
+}
+
 export function taskRoutes({ contract, tasks, placer, clientsFor }: TaskRoutesDeps) {
   const app = new Hono();
   const taskId = (raw: string) => contract.check<string>('TaskId', raw, 'path/taskId');
 
-  app.get('/api/tasks', (c) => c.json({ items: tasks.list() }));
+  app.get('/api/tasks', (c) => c.json({ items: placer.listWithQueue(tasks.list()) }));
 
   app.post(
     '/api/tasks',
@@ -36,19 +49,23 @@ export function taskRoutes({ contract, tasks, placer, clientsFor }: TaskRoutesDe
     }),
     async (c) => {
       const req = await contractBody<TaskRequest>(c, contract, 'TaskRequest');
+      checkNotBefore(req.notBefore, placer.now());
       const task = tasks.create(req.name, {
         vcpus: req.vcpus ?? 1,
         memoryMiB: req.memoryMiB ?? 256,
         diskMiB: req.diskMiB ?? 64,
         image: req.image ?? 'tiny',
+        // Kept as one instant in UTC, whatever offset the request wrote it with.
+        ...(req.notBefore === undefined ? {} : { notBefore: new Date(req.notBefore).toISOString() }),
       });
       void placer.place(task.id);
-      return c.json(task, 202, { Location: `/api/tasks/${task.id}` });
+      return c.json(placer.withQueue(tasks.require(task.id)), 202, { Location: `/api/tasks/${task.id}` });
     },
   );
 
-  app.get('/api/tasks/:taskId', (c) => c.json(tasks.require(taskId(c.req.param('taskId')))));
+  app.get('/api/tasks/:taskId', (c) => c.json(placer.withQueue(tasks.require(taskId(c.req.param('taskId'))))));
 
+  // A stop of a task that waits cancels it: it leaves the queue.
   app.delete('/api/tasks/:taskId', (c) => {
     const { task } = placer.stop(taskId(c.req.param('taskId')));
     return c.json(task, 202);
