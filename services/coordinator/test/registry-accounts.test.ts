@@ -144,7 +144,8 @@ describe('SqliteAccountStore', () => {
     expect(await after.checkPassword(first.user.name, `${first.password}x`)).toBeUndefined();
     const byToken = after.checkToken(api.value);
     expect('user' in byToken && byToken.user.id).toBe(first.user.id);
-    expect(after.checkSession(portal.value)?.user.id).toBe(first.user.id);
+    const bySession = after.checkSession(portal.value);
+    expect(bySession && 'user' in bySession && bySession.user.id).toBe(first.user.id);
     after.revokeToken(first.user, api.token.id);
     reopen();
     expect(accounts().checkToken(api.value)).toEqual({ failure: 'token-revoked' });
