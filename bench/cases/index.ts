@@ -3,6 +3,7 @@ import type { BenchContext } from '../lib/context.ts';
 import type { CaseResult } from '../lib/result.ts';
 import { consoleCases } from './console.ts';
 import { pepCases } from './pep.ts';
+import { placementCases } from './placements.ts';
 
 export interface BenchCase {
   name: string;
@@ -12,5 +13,6 @@ export interface BenchCase {
 
 export const benchCases: BenchCase[] = [
   { name: 'PEP publish → first ACK vs bare UDP multicast', ids: ['pep-ack-16', 'pep-ack-128'], run: pepCases },
+  { name: "placements per second on libvirt's test driver", ids: ['placements'], run: placementCases },
   { name: 'console through the gateway vs websockify', ids: ['console-throughput', 'console-p99', 'console-cpu', 'console-two-gateways'], run: consoleCases },
 ];
