@@ -239,6 +239,8 @@ export class Placer {
           if (!lastFailure && err.failure.type === problemTypeUri('no-capable-node')) {
             return this.backToQueue(w, `no peer took it at the last try (${err.failure.detail})`, decided);
           }
+          // A task that already waits keeps waiting through a discovery that is away for a moment.
+          if (queued) return this.backToQueue(w, `discovery could not be asked at the last try (${err.failure.detail})`, decided);
           return this.fail(id, this.publishProblem(err.failure, lastFailure));
         }
         if (queued && !this.cancelled(id)) tasks.transition(id, 'placing', `a peer has room: ${chosen.nodeId} answered`);

@@ -1,5 +1,9 @@
-import { provisionerClient, storageClient } from '@cps/openapi';
+import { createLogger, ProblemError, problemErrorHandler } from '@cps/common';
+import { discoveryClient, provisionerClient, storageClient, viaApp } from '@cps/openapi';
+import { Hono } from 'hono';
 import { describe, expect, it } from 'vitest';
+import { Placer } from '../src/placement.ts';
+import { Tasks } from '../src/tasks/tasks.ts';
 import { fakeCluster, fakeNode, reach } from './fakes.ts';
 
 const request = { vcpus: 2, memoryMiB: 128, diskMiB: 64, image: 'tiny' };
@@ -228,5 +232,46 @@ describe('stop', () => {
     t = tasks.require(id);
     expect(t.state).toBe('stopped');
     expect(a.vms.size + a.disks.size).toBe(0);
+  });
+});
+
+describe('a task that waits', () => {
+  it('keeps waiting while discovery is away for a moment, and is placed when a peer has room', async () => {
+    const a = fakeNode('node-a', '10.1.0.5');
+    const discovery = { mode: 'full' as 'full' | 'down' | 'room', publishes: 0 };
+    const d = new Hono();
+    d.onError(problemErrorHandler());
+    d.post('/publish', async (c) => {
+      discovery.publishes++;
+      const req = await c.req.json();
+      if (discovery.mode === 'down') return c.text('discovery is restarting', 502);
+      if (discovery.mode === 'full') throw new ProblemError('no-capable-node', 'no ACK within 2000 ms');
+      return c.json({ taskId: req.taskId, chosen: a.info, backups: [], ackMs: 1 });
+    });
+    const tasks = new Tasks();
+    const placer = new Placer({
+      tasks,
+      discovery: discoveryClient(viaApp(d)),
+      clientsFor: () => ({ storage: storageClient(viaApp(a.storage)), provisioner: provisionerClient(viaApp(a.provisioner)) }),
+      log: createLogger('placement-test', 'silent'),
+      pollIntervalMs: 1,
+      sleep: () => Promise.resolve(),
+      retryMs: 5,
+    });
+    const { id } = tasks.create('demo', request);
+    await placer.place(id);
+    expect(tasks.require(id).state).toBe('queued');
+
+    discovery.mode = 'down';
+    const seen = discovery.publishes;
+    while (discovery.publishes < seen + 3) await new Promise((r) => setTimeout(r, 5));
+    expect(tasks.require(id).state).toBe('queued');
+    expect(placer.withQueue(tasks.require(id)).queue?.reason).toBe('discovery could not be asked at the last try (HTTP 502: discovery is restarting)');
+
+    discovery.mode = 'room';
+    await reach(tasks, id, 'running');
+    expect(tasks.require(id).history.map((h) => h.state)).toEqual(['pending', 'placing', 'queued', 'placing', 'starting', 'running']);
+    expect(tasks.require(id).history[3]?.message).toBe('a peer has room: node-a answered');
+    placer.close();
   });
 });
