@@ -4,6 +4,7 @@ import type { CaseResult } from '../lib/result.ts';
 import { consoleCases } from './console.ts';
 import { pepCases } from './pep.ts';
 import { placementCases } from './placements.ts';
+import { bootstrapCases } from './bootstrap-disk.ts';
 
 export interface BenchCase {
   name: string;
@@ -14,5 +15,6 @@ export interface BenchCase {
 export const benchCases: BenchCase[] = [
   { name: 'PEP publish → first ACK vs bare UDP multicast', ids: ['pep-ack-16', 'pep-ack-128'], run: pepCases },
   { name: "placements per second on libvirt's test driver", ids: ['placements'], run: placementCases },
+  { name: 'bootstrap disk vs virt-make-fs', ids: ['bootstrap-disk'], run: bootstrapCases },
   { name: 'console through the gateway vs websockify', ids: ['console-throughput', 'console-p99', 'console-cpu', 'console-two-gateways'], run: consoleCases },
 ];
