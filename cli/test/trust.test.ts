@@ -25,6 +25,20 @@ describe('cps init', () => {
     expect(await run(['init', '--data-dir', dir], again)).toBe(0);
     expect(again.stdout.join('\n')).toMatch(/node ws-1 of cluster/);
     expect(loadNodeIdentity(dir).cert.fingerprint).toBe(first.cert.fingerprint);
+    // The first admin is made once and its password shown once; the second run says nothing of it.
+    const shown = /first admin of this node's portal: name admin, password (\S+)/.exec(io.stdout.join('\n'));
+    expect(shown?.[1]).toMatch(/^\S{16,}$/);
+    expect(again.stdout.join('\n')).not.toMatch(/first admin/);
+    const { openRegistry, registryPath } = await import('@cps/coordinator/registry/db.ts');
+    const { Accounts } = await import('@cps/coordinator/accounts/accounts.ts');
+    const reg = openRegistry(registryPath(dir), { now: () => new Date() });
+    try {
+      const accounts = new Accounts({ store: reg.accounts, now: () => new Date() });
+      expect(reg.accounts.users.count()).toBe(1);
+      expect(await accounts.checkPassword('admin', shown![1]!)).toBeTruthy();
+    } finally {
+      reg.close();
+    }
   });
 
   it('refuses another node id than the certificate names', async () => {

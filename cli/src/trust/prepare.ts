@@ -4,6 +4,7 @@ import type { Color } from '../io.ts';
 import { clusterKey } from '../up/cluster-key.ts';
 import { envFromSettings, readClusterSettings } from './cluster-settings.ts';
 import { joinCluster, JoinError } from './join.ts';
+import { firstAdmin } from './first-admin.ts';
 import { sourceAddressFor } from './route-source.ts';
 
 /** The host name as a node id: 1-64 of [A-Za-z0-9._-]. */
@@ -53,5 +54,7 @@ export async function prepareNode(env: NodeJS.ProcessEnv, dataDir: string, o: { 
     env.CPS_CLUSTER_KEY = key.key;
     say(`${key.why}; using a one-off PEP key: no other peer can join (set CPS_CLUSTER_KEY)`, 'yellow');
   }
+  const admin = await firstAdmin(dataDir);
+  if (admin) say(`made the first admin of this node's portal: name ${admin.name}, password ${admin.password} (shown only now; change it in the portal)`, 'yellow');
   return true;
 }

@@ -1,6 +1,10 @@
 import { Hono } from 'hono';
 import { Contract, healthRoutes, loopbackDoor, problemErrorHandler, problemNotFound, publicDoor, type DoorLists, type Logger } from '@cps/common';
 import { specFiles, type StorageClient } from '@cps/openapi';
+import type { Accounts } from './accounts/accounts.ts';
+import { authenticate } from './accounts/authenticate.ts';
+import { SignInLimiter } from './accounts/sign-in-limiter.ts';
+import { accountRoutes } from './api/accounts.ts';
 import { eventRoutes } from './api/events.ts';
 import { imageRoutes } from './api/images.ts';
 import { taskRoutes } from './api/tasks.ts';
@@ -23,6 +27,9 @@ export interface AppDeps {
    * CPS_ADVERTISE_ADDRESS, the node id and CPS_PUBLIC_HOSTS). Default: the loopback names on any port.
    */
   door?: DoorLists;
+  /** Users, API tokens and sessions (the registry's store in a node); absent: no account routes. */
+  accounts?: Accounts;
+  signInLimiter?: SignInLimiter;
 }
 
 const contract = Contract.fromFile(specFiles.coordinator);
@@ -33,6 +40,11 @@ export function createApp(deps: AppDeps) {
   app.notFound(problemNotFound);
   // Before every route: the portal and the API are what a browser on the LAN reaches.
   app.use('*', publicDoor(deps.door ?? loopbackDoor));
+  if (deps.accounts) {
+    // Who calls, from a bearer token or the session cookie; the routes decide what that allows.
+    app.use('/api/*', authenticate({ accounts: deps.accounts }));
+    app.route('/', accountRoutes({ contract, accounts: deps.accounts, limiter: deps.signInLimiter ?? new SignInLimiter(() => new Date()) }));
+  }
   app.route('/', healthRoutes('coordinator', async () => ({ tasks: deps.tasks.list().length })));
   app.route('/', portalRoutes());
   app.route('/', imageRoutes(deps.localStorage));
