@@ -3,6 +3,7 @@ import type { BenchContext } from '../lib/context.ts';
 import type { CaseResult } from '../lib/result.ts';
 import { consoleCases } from './console.ts';
 import { pepCases } from './pep.ts';
+import { submitCases } from './submit-serial.ts';
 import { placementCases } from './placements.ts';
 import { bootstrapCases } from './bootstrap-disk.ts';
 
@@ -13,6 +14,7 @@ export interface BenchCase {
 }
 
 export const benchCases: BenchCase[] = [
+  { name: 'submit → first serial line vs virsh create', ids: ['submit-serial'], run: submitCases },
   { name: 'PEP publish → first ACK vs bare UDP multicast', ids: ['pep-ack-16', 'pep-ack-128'], run: pepCases },
   { name: "placements per second on libvirt's test driver", ids: ['placements'], run: placementCases },
   { name: 'bootstrap disk vs virt-make-fs', ids: ['bootstrap-disk'], run: bootstrapCases },
