@@ -62,7 +62,10 @@ export interface paths {
          *     without `Upgrade: websocket` runs the same checks (dialling and at once closing the VNC port)
          *     and then answers 400, so a page can learn why its upgrade failed.
          *     Once open, the socket closes with 1000 when the guest's VNC server ends the stream, 1011 on a
-         *     VNC connection error, and 1003 when the client sends a text frame; the close reason says why.
+         *     VNC connection error, 1003 when the client sends a text frame, 4000 after CPS_CONSOLE_IDLE_SEC
+         *     without input (keys, pointer, clipboard), and 1001 when the gateway shuts down; the close
+         *     reason says why. The viewer's ClientInit always asks for a shared session, whatever the
+         *     browser sent, so no viewer can make the guest's VNC server drop the others.
          */
         get: operations["openConsoleSocket"];
         put?: never;
@@ -89,6 +92,103 @@ export interface paths {
          *     guests only, never hopped again; refusals as for the browser's socket.
          */
         get: operations["openHopSocket"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/hop/{taskId}/serial": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                taskId: components["schemas"]["TaskId"];
+            };
+            cookie?: never;
+        };
+        /**
+         * The hop between gateways for a serial console - WebSocket upgrade carrying a guest's serial bytes.
+         * @description For members only, like `/hop/{taskId}`: the gateway a browser talks to opens this on the
+         *     gateway of the peer that runs the task. Served from this peer's guests only; refusals as for
+         *     the browser's serial socket.
+         */
+        get: operations["openSerialHopSocket"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/serial/{taskId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                taskId: components["schemas"]["TaskId"];
+            };
+            cookie?: never;
+        };
+        /**
+         * The terminal page (xterm.js) bridged to the guest's serial port, read and write.
+         * @description 404 when no guest of this task runs on this peer or on a peer the local coordinator knows;
+         *     409 when the guest has no serial socket (made with a pty serial) or is off. The page's `#status`
+         *     shows `connecting`, `connected` or `disconnected: <reason>` (bare state in `data-state`).
+         */
+        get: operations["getSerialPage"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/serial/{taskId}/socket": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                taskId: components["schemas"]["TaskId"];
+            };
+            cookie?: never;
+        };
+        /**
+         * WebSocket upgrade carrying the guest's serial port both ways.
+         * @description The gateway holds one connection to the guest's serial socket per task and shares it: every
+         *     viewer gets the guest's output (a new viewer first the last few KiB of it) and what any
+         *     viewer types goes to the guest. Frames from the gateway are binary (raw bytes, usually
+         *     UTF-8); the browser may send text or binary frames. Refused before the upgrade, as
+         *     problem+json: 404 (no such guest), 409 (no serial socket, guest off), 429 (`console-limit`,
+         *     as many serial consoles of the task as CPS_CONSOLE_MAX_PER_TASK allows), 502 (provisioner
+         *     failed, named a socket other than this node's serial folder's, or the socket refused), 403
+         *     (foreign Origin or Host). A plain GET runs the same checks and answers 400.
+         *     Close codes: 1000 the guest's serial socket closed, 1011 an error on it, 1008 this viewer read
+         *     too slowly and held the guest's output back, 4000 no input for CPS_CONSOLE_IDLE_SEC, 1001
+         *     the gateway shuts down; the reason says which.
+         */
+        get: operations["openSerialSocket"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/xterm/{path}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A file of the xterm.js library. */
+        get: operations["getXtermFile"];
         put?: never;
         post?: never;
         delete?: never;
@@ -268,6 +368,92 @@ export interface operations {
         responses: {
             /** @description Switching protocols. */
             101: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            default: components["responses"]["Problem"];
+        };
+    };
+    openSerialHopSocket: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                taskId: components["schemas"]["TaskId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Switching protocols. */
+            101: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            default: components["responses"]["Problem"];
+        };
+    };
+    getSerialPage: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                taskId: components["schemas"]["TaskId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description An HTML page. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            default: components["responses"]["Problem"];
+        };
+    };
+    openSerialSocket: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                taskId: components["schemas"]["TaskId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Switching protocols. */
+            101: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            default: components["responses"]["Problem"];
+        };
+    };
+    getXtermFile: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                path: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The file. */
+            200: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -1,15 +1,19 @@
-import { Contract, healthRoutes, loopbackDoor, ProblemError, publicDoor, problemErrorHandler, problemNotFound, type DoorLists, type Logger } from '@cps/common';
+import { Contract, healthRoutes, loopbackDoor, ProblemError, publicDoor, problemErrorHandler, problemNotFound, type Caller, type DoorLists, type Logger } from '@cps/common';
 import { specFiles, type ProvisionerClient, type VncGatewaySchemas } from '@cps/openapi';
+import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { Hono, type Context } from 'hono';
 import { provisionerTargets, type ResolveTarget } from './console-target.ts';
-import { dialTcp, type DialVnc } from './dial.ts';
-import { pageAssets, pageHeaders, renderConsolePage } from './page.ts';
+import { dialTcp, dialUnix, type DialSerial, type DialVnc } from './dial.ts';
+import { defaultIdleSec, realTimers, type Timers } from './idle-watch.ts';
+import { pageAssets, pageHeaders, renderConsolePage, renderSerialPage, serialPageHeaders } from './page.ts';
 import { assertConsoleOrigin } from './origin.ts';
-import { consoleRoutes, dialPeerGateway, type DialPeer, type LocatePeer } from './peer-hop.ts';
-import { ConsoleSession } from './session.ts';
+import { consoleRoutes, dialPeerGateway, type ConsoleRoute, type DialPeer, type LocatePeer } from './peer-hop.ts';
+import { SerialHubs } from './serial-hub.ts';
+import { provisionerSerials, type ResolveSerial } from './serial-target.ts';
+import { ConsoleSession, type ConsoleKind, type SessionTarget } from './session.ts';
 import { SessionRegistry } from './sessions.ts';
-import { novncRoot, staticFiles } from './static-files.ts';
+import { novncRoot, staticFiles, xtermRoot } from './static-files.ts';
 import { noAuthFacade, vncLogin } from './vnc-auth.ts';
 import type { UpgradeBindings } from './upgrade.ts';
 
@@ -30,7 +34,23 @@ export interface GatewayDeps {
   novncDir?: string;
   /** The names and origins this gateway is reached by (doorLists); default: loopback names, any port. */
   door?: DoorLists;
+  /** The folder of this node's guests' serial sockets (CPS_DATA_DIR/serial); no other socket is dialled. */
+  serialSocketDir?: string;
+  /** Where a task's serial socket is on this peer; by default asked of `provisioner`. */
+  resolveSerial?: ResolveSerial;
+  /** Connects to a guest's serial socket; tests pass their own. */
+  dialSerial?: DialSerial;
+  /** The shared connections to the guests' serial sockets; built from `dialSerial` by default. */
+  serialHubs?: SerialHubs;
+  /** The xterm.js package folder; by default the installed `@xterm/xterm`. */
+  xtermDir?: string;
+  /** A console without input this long is closed (CPS_CONSOLE_IDLE_SEC); default 15 min. */
+  idleMs?: number;
+  now?: () => Date;
+  timers?: Timers;
 }
+
+type Bindings = UpgradeBindings & { incoming?: IncomingMessage; caller?: Caller };
 
 type ConsolePath = VncGatewaySchemas['ConsolePath'];
 const contract = Contract.fromFile(specFiles.vncGateway);
@@ -43,23 +63,32 @@ export function createApp(deps: GatewayDeps) {
   const dialPeer = deps.dialPeer ?? dialPeerGateway();
   const sessions = deps.sessions ?? new SessionRegistry();
   const novnc = staticFiles(deps.novncDir ?? novncRoot(), ['core', 'vendor']);
+  const xterm = staticFiles(deps.xtermDir ?? xtermRoot(), ['lib', 'css']);
   const params = contract.param<ConsolePath>('ConsolePath');
   const door = deps.door ?? loopbackDoor;
+  const timers = deps.timers ?? realTimers;
+  const now = deps.now ?? (() => new Date());
+  const idleMs = deps.idleMs ?? defaultIdleSec * 1000;
+  const serialRoutes = consoleRoutes(deps.resolveSerial ?? provisionerSerials(deps.provisioner, deps.serialSocketDir ?? '/var/lib/cps/serial'), deps.locatePeer);
+  const hubs = deps.serialHubs ?? new SerialHubs({ dial: deps.dialSerial ?? dialUnix(), log, timers });
 
-  const app = new Hono<{ Bindings: UpgradeBindings }>();
+  const app = new Hono<{ Bindings: Bindings }>();
   app.onError(problemErrorHandler(log));
   app.notFound(problemNotFound);
   // The browser's doors: the Host must be one of this node's names (DNS rebinding), an upgrade's
   // Origin one of its origins. The member-only /hop carries no Origin and is not behind this.
   app.use('/console/*', publicDoor(door));
-  app.route('/', healthRoutes('vnc-gateway', async () => ({ sessions: sessions.size })));
+  app.use('/serial/*', publicDoor(door));
+  app.route('/', healthRoutes('vnc-gateway', async () => ({ sessions: sessions.size, serialSockets: hubs.size })));
 
-  app.get(`${mount}*`, async (c) => {
-    // The raw path, still percent-encoded: decoding is assetPath's job, one segment at a time.
-    const raw = new URL(c.req.url).pathname.slice(mount.length);
-    const file = await novnc(raw);
-    return c.body(file.body, 200, { 'content-type': file.type, 'cache-control': 'public, max-age=3600', 'x-content-type-options': 'nosniff' });
-  });
+  for (const [at, files] of [[mount, novnc], ['/xterm/', xterm]] as const) {
+    app.get(`${at}*`, async (c) => {
+      // The raw path, still percent-encoded: decoding is assetPath's job, one segment at a time.
+      const raw = new URL(c.req.url).pathname.slice(at.length);
+      const file = await files(raw);
+      return c.body(file.body, 200, { 'content-type': file.type, 'cache-control': 'public, max-age=3600', 'x-content-type-options': 'nosniff' });
+    });
+  }
 
   app.get('/console-assets/:name', (c) => {
     const asset = pageAssets.get(c.req.param('name'));
@@ -74,41 +103,72 @@ export function createApp(deps: GatewayDeps) {
     return c.html(renderConsolePage(taskId), 200, pageHeaders);
   });
 
+  app.get('/serial/:taskId', params, async (c) => {
+    const { taskId } = c.req.valid('param');
+    await serialRoutes(taskId, { hopped: false });
+    return c.html(renderSerialPage(taskId), 200, serialPageHeaders);
+  });
+
   /** Dials the task's console (here, or through its host's gateway) and hands it to the WebSocket. */
-  const openConsole = (hopped: boolean) => async (c: Context<{ Bindings: UpgradeBindings }>, taskId: string) => {
-    const route = await routes(taskId, { hopped });
-    let tcp: Duplex = route.kind === 'local' ? await dialVnc(route.target.host, route.target.port) : await dialPeer(route.gateway, taskId);
-    if (route.kind === 'local' && route.target.password) {
-      // The password stays here: the browser is shown a VNC server that asks for none.
-      await vncLogin(tcp, route.target.password).catch((err) => {
-        tcp.destroy();
-        throw err;
-      });
-      tcp = noAuthFacade(tcp);
+  const openConsole = (kind: ConsoleKind, hopped: boolean) => async (c: Context<{ Bindings: Bindings }>, taskId: string) => {
+    let opened: { stream: Duplex; target: SessionTarget };
+    if (kind === 'vnc') {
+      const route = await routes(taskId, { hopped });
+      opened =
+        route.kind === 'peer'
+          ? { stream: await dialPeer(route.gateway, taskId, 'vnc'), target: { peer: route.gateway } }
+          : await dialLocalScreen(route.target);
+    } else {
+      const route = await serialRoutes(taskId, { hopped });
+      opened =
+        route.kind === 'peer'
+          ? { stream: await dialPeer(route.gateway, taskId, 'serial'), target: { peer: route.gateway } }
+          : { stream: await hubs.viewer(taskId, route.target.socket), target: route.target };
     }
+    const { stream, target } = opened;
     const upgrader = c.env?.upgrader;
     if (!upgrader) {
       // A plain GET is a diagnosis: it got this far, so an upgrade would have worked.
-      tcp.destroy();
-      throw new ProblemError('bad-request', `the console of ${taskId} is reachable; this endpoint needs a WebSocket upgrade (Upgrade: websocket)`);
+      stream.destroy();
+      throw new ProblemError('bad-request', `the ${kind === 'vnc' ? 'console' : 'serial console'} of ${taskId} is reachable; this endpoint needs a WebSocket upgrade (Upgrade: websocket)`);
     }
-    const target = route.kind === 'local' ? route.target : { peer: route.gateway };
-    const session = new ConsoleSession(tcp, { taskId, target, log });
-    sessions.add(session);
+    const caller = c.env?.caller;
+    const from = caller?.kind === 'member' ? `member ${caller.nodeId}` : c.env?.incoming?.socket.remoteAddress;
+    const session = new ConsoleSession(stream, { taskId, kind, target, from, user: undefined, log, now, timers, idleMs });
+    sessions.add(session, kind);
     return upgrader.accept(
       (ws) => session.attach(ws),
       (reason) => session.abort(reason),
     );
   };
 
+  /** TCP to a guest's VNC server on this peer, logged in for the user. */
+  const dialLocalScreen = async (t: { host: string; port: number; password?: string }): Promise<{ stream: Duplex; target: SessionTarget }> => {
+    let tcp: Duplex = await dialVnc(t.host, t.port);
+    if (t.password) {
+      // The password stays here: the browser is shown a VNC server that asks for none.
+      await vncLogin(tcp, t.password).catch((err) => {
+        tcp.destroy();
+        throw err;
+      });
+      tcp = noAuthFacade(tcp);
+    }
+    return { stream: tcp, target: t };
+  };
+
   // The cap is taken before any dial: a task's 5th console must not cost its guest a connection.
-  app.get('/console/:taskId/websockify', params, sessions.capPerTask(), async (c) => {
+  app.get('/console/:taskId/websockify', params, sessions.capPerTask('vnc'), async (c) => {
     if (c.env?.upgrader) assertConsoleOrigin(c.req.header('origin'), door.origins);
-    return openConsole(false)(c, c.req.valid('param').taskId);
+    return openConsole('vnc', false)(c, c.req.valid('param').taskId);
+  });
+  app.get('/serial/:taskId/socket', params, sessions.capPerTask('serial'), async (c) => {
+    if (c.env?.upgrader) assertConsoleOrigin(c.req.header('origin'), door.origins);
+    return openConsole('serial', false)(c, c.req.valid('param').taskId);
   });
 
   // Members only (the door in front of the app): another gateway carrying a browser's console here.
-  app.get('/hop/:taskId', params, sessions.capPerTask(), async (c) => openConsole(true)(c, c.req.valid('param').taskId));
+  app.get('/hop/:taskId', params, sessions.capPerTask('vnc'), async (c) => openConsole('vnc', true)(c, c.req.valid('param').taskId));
+  app.get('/hop/:taskId/serial', params, sessions.capPerTask('serial'), async (c) => openConsole('serial', true)(c, c.req.valid('param').taskId));
 
   return app;
 }

@@ -31,3 +31,24 @@ export function dialTcp(timeoutMs = 5000): DialVnc {
       });
     });
 }
+
+export type DialSerial = (socketPath: string) => Promise<Socket>;
+
+/** Connects to a guest's serial socket (QEMU listens; one client at a time). */
+export function dialUnix(timeoutMs = 5000): DialSerial {
+  return (path) =>
+    new Promise((resolve, reject) => {
+      const socket = connect({ path });
+      const fail = (err: NodeJS.ErrnoException) => {
+        socket.destroy();
+        reject(new ProblemError('upstream-failed', `the guest's serial socket ${path} is unreachable: ${err.code ?? err.message}`));
+      };
+      socket.setTimeout(timeoutMs, () => fail(new Error(`no answer within ${timeoutMs} ms`)));
+      socket.once('error', fail);
+      socket.once('connect', () => {
+        socket.setTimeout(0);
+        socket.off('error', fail);
+        resolve(socket);
+      });
+    });
+}

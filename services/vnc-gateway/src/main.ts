@@ -2,9 +2,11 @@ import { createLogger, dataDirVar, doorLists, loadConfig, memberClientTls, membe
 import { coordinatorClient, provisionerClient, specFiles } from '@cps/openapi';
 import { loadTrustOrExit } from '@cps/trust';
 import { hostname } from 'node:os';
+import { join } from 'node:path';
 import type { Server } from 'node:http';
 import { z } from 'zod';
 import { createApp } from './app.ts';
+import { defaultIdleSec } from './idle-watch.ts';
 import { coordinatorLocator, dialPeerGateway } from './peer-hop.ts';
 import { defaultMaxConsolesPerTask, SessionRegistry } from './sessions.ts';
 import { attachWebSockets } from './upgrade.ts';
@@ -17,6 +19,8 @@ const config = loadConfig(
     CPS_PUBLIC_HOSTS: publicHostsVar,
     // A guest's VNC server serves a handful of viewers; the next one is told so, not dropped.
     CPS_CONSOLE_MAX_PER_TASK: z.coerce.number().int().min(1).max(64).default(defaultMaxConsolesPerTask),
+    // A console nobody types into is closed after this long (seconds).
+    CPS_CONSOLE_IDLE_SEC: z.coerce.number().int().min(10).max(7 * 24 * 3600).default(defaultIdleSec),
   }),
 );
 const ports = portsFrom(config);
@@ -30,6 +34,9 @@ const app = createApp({
   // A task this peer does not run may run elsewhere: the local coordinator knows where.
   locatePeer: coordinatorLocator(coordinatorClient({ baseUrl: serviceUrl('127.0.0.1', ports.coordinator), fetch })),
   dialPeer: dialPeerGateway(memberClientTls(trust.tls)),
+  // The provisioner makes each guest's serial socket there (provisioner domainXml.ts serialSocketDir).
+  serialSocketDir: join(config.CPS_DATA_DIR, 'serial'),
+  idleMs: config.CPS_CONSOLE_IDLE_SEC * 1000,
   door: doorLists({ port: ports.vncGateway, advertiseAddress: config.CPS_ADVERTISE_ADDRESS, nodeId: trust.identity.nodeId, hostName: hostname(), publicHosts: config.CPS_PUBLIC_HOSTS }),
 });
 

@@ -32,6 +32,36 @@ export function renderConsolePage(taskId: string): string {
 `;
 }
 
+/**
+ * The serial terminal page: xterm.js from /xterm/, its script and style fixed files like the
+ * console page's, the task id only in an escaped attribute.
+ */
+export function renderSerialPage(taskId: string): string {
+  const id = escapeHtml(taskId);
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${id} · CPS serial console</title>
+<link rel="icon" href="data:,">
+<link rel="stylesheet" href="/xterm/css/xterm.css">
+<link rel="stylesheet" href="/console-assets/console.css">
+<script type="module" src="/console-assets/serial.js"></script>
+</head>
+<body data-task-id="${id}">
+<header>
+  <span class="task">${id} · serial</span>
+  <a href="/console/${id}">desktop</a>
+  <button id="reconnect" type="button" hidden>reconnect</button>
+  <span id="status" data-state="connecting" role="status" aria-live="polite">connecting</span>
+</header>
+<main id="terminal"></main>
+</body>
+</html>
+`;
+}
+
 /** Headers for the page: it may load only this gateway's own scripts and talk only to it. */
 export const pageHeaders = {
   'content-security-policy':
@@ -41,10 +71,17 @@ export const pageHeaders = {
   'cache-control': 'no-store',
 };
 
+/** The serial page's: xterm.js writes its own <style> elements (theme, cell sizes), so inline styles are allowed there; scripts are not. */
+export const serialPageHeaders = {
+  ...pageHeaders,
+  'content-security-policy': pageHeaders['content-security-policy'].replace("style-src 'self'", "style-src 'self' 'unsafe-inline'"),
+};
+
 const clientDir = new URL('./client/', import.meta.url);
 
 /** The page's own script and style: a fixed list, read once, so no request path reaches the disk. */
 export const pageAssets: ReadonlyMap<string, { body: string; type: string }> = new Map([
   ['console.js', { body: readFileSync(new URL('console.js', clientDir), 'utf8'), type: 'text/javascript; charset=utf-8' }],
   ['console.css', { body: readFileSync(new URL('console.css', clientDir), 'utf8'), type: 'text/css; charset=utf-8' }],
+  ['serial.js', { body: readFileSync(new URL('serial.js', clientDir), 'utf8'), type: 'text/javascript; charset=utf-8' }],
 ]);

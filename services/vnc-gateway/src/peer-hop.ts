@@ -2,7 +2,8 @@ import type { Duplex } from 'node:stream';
 import { hostPort, isProblemBody, ProblemError, serviceUrl, type memberClientTls } from '@cps/common';
 import type { CoordinatorClient } from '@cps/openapi';
 import { createWebSocketStream, WebSocket, type ClientOptions } from 'ws';
-import type { ResolveTarget, VncTarget } from './console-target.ts';
+import type { VncTarget } from './console-target.ts';
+import type { ConsoleKind, PeerClosed } from './session.ts';
 
 /**
  * The hop between peers: a gateway asked for the console of a task that runs on another peer
@@ -10,20 +11,20 @@ import type { ResolveTarget, VncTarget } from './console-target.ts';
  * over the cluster's mutual TLS. A hop is only ever served locally, so two gateways can never
  * bounce a console between them.
  */
-export const hopPath = (taskId: string) => `/hop/${encodeURIComponent(taskId)}`;
+export const hopPath = (taskId: string, kind: ConsoleKind = 'vnc') => `/hop/${encodeURIComponent(taskId)}${kind === 'serial' ? '/serial' : ''}`;
 
-/** Where a console is: on this peer's loopback, or behind another peer's gateway. */
-export type ConsoleRoute = { kind: 'local'; target: VncTarget } | { kind: 'peer'; gateway: string };
+/** Where a console is: on this peer (its VNC server or serial socket), or behind another peer's gateway. */
+export type ConsoleRoute<T = VncTarget> = { kind: 'local'; target: T } | { kind: 'peer'; gateway: string };
 
 /** The base URL (`https://host:port`) of the gateway of the peer that runs a task, if known. */
 export type LocatePeer = (taskId: string) => Promise<string | undefined>;
 
-/** Opens a byte stream to a task's console through a peer's gateway. */
-export type DialPeer = (gateway: string, taskId: string) => Promise<Duplex>;
+/** Opens a byte stream to a task's console (its screen by default) through a peer's gateway. */
+export type DialPeer = (gateway: string, taskId: string, kind?: ConsoleKind) => Promise<Duplex>;
 
 /** Local first; only a task unknown here, and not already hopped, is looked for elsewhere. */
-export function consoleRoutes(local: ResolveTarget, locate?: LocatePeer) {
-  return async (taskId: string, opts: { hopped: boolean }): Promise<ConsoleRoute> => {
+export function consoleRoutes<T>(local: (taskId: string) => Promise<T>, locate?: LocatePeer) {
+  return async (taskId: string, opts: { hopped: boolean }): Promise<ConsoleRoute<T>> => {
     try {
       return { kind: 'local', target: await local(taskId) };
     } catch (err) {
@@ -62,14 +63,19 @@ export type HopTls = ReturnType<typeof memberClientTls>;
 
 /** Opens the peer gateway's hop WebSocket as a member; its refusal becomes ours, with its detail. */
 export function dialPeerGateway(tls?: HopTls, timeoutMs = 5000): DialPeer {
-  return (gateway, taskId) =>
+  return (gateway, taskId, kind = 'vnc') =>
     new Promise((resolve, reject) => {
-      const url = new URL(hopPath(taskId), gateway);
+      const url = new URL(hopPath(taskId, kind), gateway);
       url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
       // ws hands the TLS options to https.request; its typing of checkServerIdentity is not node:tls's.
       const ws = new WebSocket(url, { ...(tls ?? {}), handshakeTimeout: timeoutMs, perMessageDeflate: false } as unknown as ClientOptions);
       ws.on('error', (err) => reject(new ProblemError('upstream-failed', `the gateway at ${gateway} is unreachable: ${err.message}`)));
-      ws.once('open', () => resolve(createWebSocketStream(ws)));
+      ws.once('open', () => {
+        const stream: Duplex & PeerClosed = createWebSocketStream(ws);
+        // The far gateway's close (idle, a slow viewer, the guest gone) is what the browser should read.
+        ws.once('close', (code: number, reason: Buffer) => (stream.peerClose = { code, reason: reason.toString() }));
+        resolve(stream);
+      });
       ws.once('unexpected-response', (_req, res) => {
         let body = '';
         res.setEncoding('utf8');

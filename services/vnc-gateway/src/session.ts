@@ -1,6 +1,8 @@
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { RawData, WebSocket } from 'ws';
+import { IdleWatch, realTimers, type Timers } from './idle-watch.ts';
+import { RfbClientScanner } from './rfb-client.ts';
 import { canTransition, type SessionState } from './session-state.ts';
 
 // Backpressure marks for the guest→browser direction: stop reading the VNC socket while the
@@ -10,7 +12,20 @@ const low = 256 << 10;
 // A VNC server that ignores our FIN is cut off after this long.
 const lingerMs = 2000;
 
-export const closeCodes = { normal: 1000, unsupportedData: 1003, goingAway: 1001, internalError: 1011 } as const;
+export const closeCodes = { normal: 1000, goingAway: 1001, unsupportedData: 1003, policy: 1008, internalError: 1011, idle: 4000 } as const;
+
+/** What a console shows: the guest's screen (RFB to its VNC server) or its serial port. */
+export type ConsoleKind = 'vnc' | 'serial';
+
+const labels: Record<ConsoleKind, { closed: string; error: string }> = {
+  vnc: { closed: "the guest's VNC server closed the connection", error: 'VNC connection error' },
+  serial: { closed: "the guest's serial console closed", error: 'serial console error' },
+};
+
+/** A peer gateway's close of a hop, carried to the browser so it reads the far side's reason. */
+export interface PeerClosed {
+  peerClose?: { code: number; reason: string };
+}
 
 interface CloseCause {
   by: 'guest' | 'client' | 'gateway';
@@ -18,12 +33,29 @@ interface CloseCause {
   reason: string;
 }
 
-/** What a session is connected to: a guest's VNC server, or a peer's gateway (the hop). */
-export type SessionTarget = { host: string; port: number; password?: string } | { peer: string };
+/** What a session is connected to: a guest's VNC server or serial socket, or a peer's gateway (the hop). */
+export type SessionTarget = { host: string; port: number; password?: string } | { socket: string } | { peer: string };
 
 /** The target as logs may show it: where, never the guest's VNC password. */
-export function loggableTarget(t: SessionTarget): { host: string; port: number } | { peer: string } {
-  return 'peer' in t ? { peer: t.peer } : { host: t.host, port: t.port };
+export function loggableTarget(t: SessionTarget): { host: string; port: number } | { socket: string } | { peer: string } {
+  if ('peer' in t) return { peer: t.peer };
+  if ('socket' in t) return { socket: t.socket };
+  return { host: t.host, port: t.port };
+}
+
+export interface SessionInfo {
+  taskId: string;
+  kind?: ConsoleKind;
+  target: SessionTarget;
+  /** Who is watching: the browser's address, or `member <node id>` for a hop from a peer's gateway. */
+  from?: string;
+  /** The signed-in user (with console tickets); undefined until then. */
+  user?: string;
+  log: Logger;
+  now?: () => Date;
+  /** Closes the session after this long without the viewer's input. */
+  idleMs?: number;
+  timers?: Timers;
 }
 
 /**
@@ -40,25 +72,47 @@ export class ConsoleSession {
   private wsGone = false;
   private tcpGone = false;
   private cause?: CloseCause;
-  private readonly started = Date.now();
+  private readonly now: () => Date;
+  private readonly started: number;
   private readonly onClosed: Array<() => void> = [];
+  private readonly kind: ConsoleKind;
+  private readonly scanner?: RfbClientScanner;
+  private idle?: IdleWatch;
 
-  private readonly info: { taskId: string; target: ReturnType<typeof loggableTarget>; log: Logger };
+  private readonly timers: Timers;
+  private readonly info: { taskId: string; target: ReturnType<typeof loggableTarget>; from?: string; user?: string; log: Logger; idleMs?: number };
 
   constructor(
     private readonly tcp: Duplex,
-    info: { taskId: string; target: SessionTarget; log: Logger },
+    info: SessionInfo,
   ) {
     // Only this copy is kept: what a session holds ends up in its log lines.
-    this.info = { taskId: info.taskId, target: loggableTarget(info.target), log: info.log };
-    tcp.on('error', (err: NodeJS.ErrnoException) =>
-      this.shut({ by: 'guest', code: closeCodes.internalError, reason: `VNC connection error: ${err.code ?? err.message}` }),
+    this.info = { taskId: info.taskId, target: loggableTarget(info.target), from: info.from, user: info.user, log: info.log, idleMs: info.idleMs };
+    this.timers = info.timers ?? realTimers;
+    this.kind = info.kind ?? 'vnc';
+    this.now = info.now ?? (() => new Date());
+    this.started = this.now().getTime();
+    // Every RFB stream is followed, hopped ones too: the shared flag is forced wherever it passes.
+    if (this.kind === 'vnc') this.scanner = new RfbClientScanner();
+    const label = labels[this.kind];
+    tcp.on('error', (err: NodeJS.ErrnoException & { closeCode?: number }) =>
+      this.shut(
+        err.closeCode !== undefined
+          ? { by: 'gateway', code: err.closeCode, reason: err.message }
+          : { by: 'guest', code: closeCodes.internalError, reason: `${label.error}: ${err.code ?? err.message}` },
+      ),
     );
     tcp.on('close', () => {
       this.tcpGone = true;
-      this.shut({ by: 'guest', code: closeCodes.normal, reason: "the guest's VNC server closed the connection" });
+      const relayed = (tcp as PeerClosed).peerClose;
+      this.shut(relayed && relayable(relayed.code) ? { by: 'guest', ...relayed } : { by: 'guest', code: closeCodes.normal, reason: label.closed });
       this.settle();
     });
+  }
+
+  /** Bytes this session holds for a slower reader: the WebSocket's unsent bytes and the guest stream's buffers. */
+  get buffered(): number {
+    return (this.ws?.bufferedAmount ?? 0) + this.tcp.readableLength + this.tcp.writableLength;
   }
 
   /** The WebSocket handshake completed: start carrying bytes. */
@@ -77,7 +131,17 @@ export class ConsoleSession {
       ws.close(this.cause?.code ?? closeCodes.internalError, wsReason(this.cause?.reason ?? 'closed'));
       return;
     }
-    this.info.log.info({ taskId: this.info.taskId, target: this.info.target }, 'console session open');
+    this.info.log.info({ taskId: this.info.taskId, kind: this.kind, target: this.info.target, from: this.info.from, user: this.info.user }, 'console session open');
+    const idleMs = this.info.idleMs;
+    if (idleMs !== undefined) {
+      const minutes = Math.round(idleMs / 6000) / 10;
+      this.idle = new IdleWatch({
+        idleMs,
+        now: this.now,
+        timers: this.timers,
+        onIdle: () => this.shut({ by: 'gateway', code: closeCodes.idle, reason: `closed after ${minutes} min without input (CPS_CONSOLE_IDLE_SEC)` }),
+      });
+    }
     ws.on('message', (data: RawData, isBinary: boolean) => this.fromClient(data, isBinary));
     this.tcp.on('data', (chunk: Buffer) => this.fromGuest(chunk));
   }
@@ -105,11 +169,15 @@ export class ConsoleSession {
 
   private fromClient(data: RawData, isBinary: boolean): void {
     if (this.state !== 'open') return;
-    if (!isBinary) {
+    if (!isBinary && this.kind === 'vnc') {
       this.shut({ by: 'gateway', code: closeCodes.unsupportedData, reason: 'RFB travels in binary frames; got a text frame' });
       return;
     }
-    const buf = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer);
+    let buf = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data as ArrayBuffer);
+    // A serial viewer's every byte is typed; of RFB only keys, pointer and clipboard are.
+    let input = true;
+    if (this.scanner) ({ out: buf, input } = this.scanner.scan(buf));
+    if (input) this.idle?.touch();
     this.bytes.toGuest += buf.length;
     if (!this.tcp.write(buf)) {
       this.stall('toGuest');
@@ -138,13 +206,14 @@ export class ConsoleSession {
   private shut(cause: CloseCause): void {
     if (!this.move('closing')) return;
     this.cause = cause;
+    this.idle?.stop();
     const ws = this.ws;
     if (ws && cause.by !== 'client') ws.close(cause.code, wsReason(cause.reason));
     if (!this.tcpGone && !this.tcp.destroyed) {
       if (this.ws) {
         // Let what the browser sent reach the guest before the FIN.
         this.tcp.end();
-        setTimeout(() => this.tcp.destroy(), lingerMs).unref();
+        this.timers.setTimeout(() => this.tcp.destroy(), lingerMs);
       } else {
         // Nothing was ever written, and nobody will read the guest's banner.
         this.tcp.destroy();
@@ -161,12 +230,15 @@ export class ConsoleSession {
     this.info.log.info(
       {
         taskId: this.info.taskId,
+        kind: this.kind,
         target: this.info.target,
+        from: this.info.from,
+        user: this.info.user,
         bytesToGuest: this.bytes.toGuest,
         bytesFromGuest: this.bytes.fromGuest,
         stallsToGuest: this.stalls.toGuest,
         stallsFromGuest: this.stalls.fromGuest,
-        durationMs: Date.now() - this.started,
+        durationMs: this.now().getTime() - this.started,
         closedBy: this.cause?.by,
         code: this.cause?.code,
         reason: this.cause?.reason,
@@ -184,6 +256,11 @@ export class ConsoleSession {
     this.state = to;
     return true;
   }
+}
+
+/** Codes a peer gateway's close may hand on to the browser (1005/1006 cannot be sent). */
+function relayable(code: number): boolean {
+  return code === 1000 || code === 1001 || code === 1003 || code === 1008 || code === 1011 || (code >= 4000 && code <= 4999);
 }
 
 /** RFC 6455 §5.5: a close frame's payload is at most 125 bytes, 2 of them the code. */

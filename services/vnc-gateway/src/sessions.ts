@@ -1,9 +1,12 @@
 import type { MiddlewareHandler } from 'hono';
 import { ProblemError } from '@cps/common';
-import { closeCodes, type ConsoleSession } from './session.ts';
+import { closeCodes, type ConsoleKind, type ConsoleSession } from './session.ts';
 
 /** Consoles one task may have open at once (CPS_CONSOLE_MAX_PER_TASK); a guest's VNC server serves few clients. */
 export const defaultMaxConsolesPerTask = 4;
+
+// The screen and the serial port are separate resources with places of their own.
+const key = (taskId: string, kind: ConsoleKind) => (kind === 'vnc' ? taskId : `${kind}:${taskId}`);
 
 export interface SessionRegistryOptions {
   maxPerTask?: number;
@@ -24,9 +27,9 @@ export class SessionRegistry {
   }
 
   /** Counts the session against its task until it has closed. */
-  add(session: ConsoleSession): void {
+  add(session: ConsoleSession, kind: ConsoleKind = 'vnc'): void {
     this.live.add(session);
-    const release = this.hold(session.taskId);
+    const release = this.hold(key(session.taskId, kind));
     session.whenClosed(() => {
       this.live.delete(session);
       release();
@@ -37,18 +40,19 @@ export class SessionRegistry {
    * Takes one of the task's places for the whole request, so concurrent upgrades still dialling
    * count too; at the cap the request is refused before the guest is dialled.
    */
-  capPerTask(): MiddlewareHandler {
+  capPerTask(kind: ConsoleKind = 'vnc'): MiddlewareHandler {
     return async (c, next) => {
       const taskId = c.req.param('taskId') ?? '';
-      const inUse = this.held.get(taskId) ?? 0;
+      const inUse = this.held.get(key(taskId, kind)) ?? 0;
       if (inUse >= this.maxPerTask) {
+        const what = kind === 'vnc' ? 'consoles' : 'serial consoles';
         throw new ProblemError(
           'console-limit',
-          `task ${taskId} already has ${inUse} consoles open or opening, the most this gateway allows per task (${this.maxPerTask}); close one first`,
-          { taskId, limit: this.maxPerTask },
+          `task ${taskId} already has ${inUse} ${what} open or opening, the most this gateway allows per task (${this.maxPerTask}); close one first`,
+          { taskId, kind, limit: this.maxPerTask },
         );
       }
-      const release = this.hold(taskId);
+      const release = this.hold(key(taskId, kind));
       try {
         await next();
       } finally {
@@ -74,8 +78,15 @@ export class SessionRegistry {
   }
 
   /** Consoles of `taskId` open or opening. */
-  heldBy(taskId: string): number {
-    return this.held.get(taskId) ?? 0;
+  heldBy(taskId: string, kind: ConsoleKind = 'vnc'): number {
+    return this.held.get(key(taskId, kind)) ?? 0;
+  }
+
+  /** Bytes every session holds for its slower side, summed (backpressure keeps it bounded). */
+  get buffered(): number {
+    let n = 0;
+    for (const s of this.live) n += s.buffered;
+    return n;
   }
 
   /** Ends every session and resolves once each has closed. */

@@ -8,8 +8,14 @@ export function novncRoot(): string {
   return dirname(dirname(createRequire(import.meta.url).resolve('@novnc/novnc')));
 }
 
+/** The installed xterm.js package's root (its `main` is lib/xterm.js). */
+export function xtermRoot(): string {
+  return dirname(dirname(createRequire(import.meta.url).resolve('@xterm/xterm')));
+}
+
 const contentTypes: Record<string, string> = {
   '.js': 'text/javascript; charset=utf-8',
+  '.mjs': 'text/javascript; charset=utf-8',
   '.css': 'text/css; charset=utf-8',
 };
 

@@ -82,6 +82,6 @@ describe('GET /console/{taskId}', () => {
 
   it('answers health with the count of open sessions', async () => {
     const res = await app.request('/healthz');
-    expect(await res.json()).toEqual({ status: 'ok', service: 'vnc-gateway', sessions: 0 });
+    expect(await res.json()).toEqual({ status: 'ok', service: 'vnc-gateway', sessions: 0, serialSockets: 0 });
   });
 });

@@ -178,9 +178,10 @@ describe('VNC login on the user\'s behalf', () => {
     guest('t-pw33', server.port, PASSWORD);
     const ws = connect('t-pw33');
     await browserHandshake(ws, 'RFB 003.003\n');
+    // The first byte is ClientInit: whatever its shared-flag, the guest is asked for a shared session.
     const echo = receive(ws, 3);
-    ws.send(Buffer.from([7, 8, 9]));
-    expect([...(await echo)]).toEqual([7, 8, 9]);
+    ws.send(Buffer.from([0, 8, 9]));
+    expect([...(await echo)]).toEqual([1, 8, 9]);
   });
 
   it('takes security type None from a server that offers it', async () => {
@@ -201,9 +202,9 @@ describe('VNC login on the user\'s behalf', () => {
     const keys = Buffer.concat(
       [0x6c, 0x73].flatMap((k) => [1, 0].map((down) => Buffer.from([4, down, 0, 0, 0, 0, 0, k]))),
     );
-    const echoed = receive(ws, keys.length);
-    ws.send(keys);
-    expect((await echoed).equals(keys)).toBe(true);
+    const echoed = receive(ws, 1 + keys.length);
+    ws.send(Buffer.concat([Buffer.from([1]), keys])); // ClientInit (shared), then the keys
+    expect((await echoed).subarray(1).equals(keys)).toBe(true);
     ws.close(1000, 'done');
     await expect.poll(() => lines().slice(from).some((l) => l.msg === 'console session closed' && l.taskId === 't-secret')).toBe(true);
     const logged = lines().slice(from);

@@ -1,0 +1,88 @@
+// The CPS serial console page: xterm.js over the gateway's WebSocket to the guest's serial port.
+// The status element says `connecting`, `connected` or `disconnected: <reason>`.
+import { Terminal } from '/xterm/lib/xterm.mjs';
+
+const taskId = document.body.dataset.taskId;
+const statusEl = document.getElementById('status');
+const reconnectEl = document.getElementById('reconnect');
+const socketPath = `/serial/${encodeURIComponent(taskId)}/socket`;
+const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
+const encoder = new TextEncoder();
+
+// Closes the gateway means for good: idle (4000), too slow (1008), a refusal; others are retried.
+const final = new Set([1000, 1003, 1008, 4000]);
+const maxRetries = 5;
+
+const term = new Terminal({ cols: 100, rows: 32, cursorBlink: true, scrollback: 5000, fontFamily: 'ui-monospace, monospace' });
+term.open(document.getElementById('terminal'));
+
+function show(state, text) {
+  statusEl.dataset.state = state;
+  statusEl.textContent = text;
+  document.title = `${taskId} · serial · ${state} · CPS`;
+  reconnectEl.hidden = state !== 'disconnected';
+}
+
+// A refused upgrade reaches a browser as a bare close (1006); a plain GET of the same URL runs
+// the same checks and says in problem+json why.
+async function whyRefused() {
+  try {
+    const r = await fetch(socketPath, { headers: { accept: 'application/problem+json' } });
+    const p = await r.json();
+    if (r.status !== 400 && p && typeof p.detail === 'string') return { detail: p.detail, refused: true };
+  } catch { /* fall through */ }
+  return { detail: 'the gateway could not be reached', refused: false };
+}
+
+let ws;
+let retries = 0;
+let retryTimer;
+
+function connect() {
+  clearTimeout(retryTimer);
+  show('connecting', retries > 0 ? `connecting (attempt ${retries + 1})` : 'connecting');
+  let opened = false;
+  ws = new WebSocket(`${scheme}//${location.host}${socketPath}`);
+  ws.binaryType = 'arraybuffer';
+  ws.addEventListener('open', () => {
+    opened = true;
+    retries = 0;
+    show('connected', 'connected');
+    term.focus();
+  });
+  ws.addEventListener('message', (e) => {
+    term.write(typeof e.data === 'string' ? e.data : new Uint8Array(e.data));
+  });
+  ws.addEventListener('close', async (e) => {
+    if (!opened) {
+      const why = await whyRefused();
+      if (why.refused || retries >= maxRetries) return show('disconnected', `disconnected: ${why.detail}`);
+    } else if (final.has(e.code)) {
+      return show('disconnected', `disconnected: ${e.reason || 'closed'}`);
+    }
+    if (retries >= maxRetries) return show('disconnected', `disconnected: ${e.reason || 'the connection was lost'}`);
+    retries++;
+    show('connecting', `reconnecting: ${e.reason || 'the connection was lost'}`);
+    retryTimer = setTimeout(connect, Math.min(8000, 500 * 2 ** retries));
+  });
+}
+
+term.onData((data) => {
+  if (ws && ws.readyState === WebSocket.OPEN) ws.send(encoder.encode(data));
+});
+reconnectEl.addEventListener('click', () => {
+  retries = 0;
+  connect();
+});
+document.getElementById('terminal').addEventListener('click', () => term.focus());
+
+connect();
+
+/** The terminal's text, line by line (for tests and for poking around). */
+function text() {
+  const b = term.buffer.active;
+  const lines = [];
+  for (let i = 0; i < b.length; i++) lines.push(b.getLine(i)?.translateToString(true) ?? '');
+  return lines.join('\n');
+}
+window.cpsSerial = { term, taskId, text, get socket() { return ws; } };
