@@ -57,7 +57,7 @@ export async function placementCases(ctx: BenchContext): Promise<CaseResult[]> {
     const xml = lastXml.replace(/<name>[^<]*<\/name>/, `<name>bench-${i}</name>`).replace(/<uuid>[^<]*<\/uuid>/, '');
     await bare.create(xml);
   };
-  const n = ctx.quick ? 50 : 500;
+  const n = ctx.quick ? 50 : 200;
   const ours: number[] = [];
   const ref: number[] = [];
   try {
