@@ -92,12 +92,14 @@ export class Placer {
 
   /**
    * Queues a pending task for placement; never rejects (the outcome is the task's state). Resolves
-   * when the task runs, waits in the queue (queued), or ended (failed, stopped).
+   * when the task runs, waits in the queue (queued), or ended (failed, stopped). A task already
+   * `queued` (one a restarted coordinator found in its registry) joins the queue again and it
+   * resolves at once; its turn starts anew.
    */
   place(id: string): Promise<void> {
     const t = this.deps.tasks.require(id);
-    if (t.state !== 'pending' || this.queue.has(id)) return Promise.resolve();
-    const done = new Promise<void>((resolve) => this.settles.set(id, resolve));
+    if ((t.state !== 'pending' && t.state !== 'queued') || this.queue.has(id)) return Promise.resolve();
+    const done = t.state === 'queued' ? Promise.resolve() : new Promise<void>((resolve) => this.settles.set(id, resolve));
     const notBefore = t.request.notBefore === undefined ? undefined : Date.parse(t.request.notBefore);
     this.queue.add({
       id,

@@ -275,3 +275,18 @@ describe('a task that waits', () => {
     placer.close();
   });
 });
+
+describe('a coordinator that restarted', () => {
+  it('takes a task its registry lists as queued back into the queue and places it', async () => {
+    const a = fakeNode('node-a', '10.1.0.5');
+    const { tasks, placer } = fakeCluster([a]);
+    const { id } = tasks.create('from before the restart', request);
+    tasks.transition(id, 'queued', 'needs 2 vCPUs; the largest free peer lends 0');
+    await placer.place(id);
+    await reach(tasks, id, 'running');
+    expect(tasks.require(id).history.map((h) => h.state)).toEqual(['pending', 'queued', 'placing', 'starting', 'running']);
+    expect(tasks.require(id).history[2]?.message).toBe('a peer has room: node-a answered');
+    await placer.place(id); // not waiting any more: nothing happens
+    expect(tasks.require(id).state).toBe('running');
+  });
+});
