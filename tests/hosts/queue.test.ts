@@ -31,7 +31,7 @@ afterAll(async () => {
 const api = () => coordinatorClient({ baseUrl: a.url('coordinator'), fetch: cluster.fetch });
 
 async function submit(name: string): Promise<Task> {
-  const { data, error } = await api().POST('/api/tasks', { body: { name, vcpus: 1, memoryMiB: 128, diskMiB: 16 } });
+  const { data, error } = await api().POST('/api/tasks', { body: { name, vcpus: 1, memoryMiB: 128, diskMiB: 16, image: 'tiny' } });
   expect(error, JSON.stringify(error)).toBeUndefined();
   return data!;
 }
