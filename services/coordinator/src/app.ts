@@ -49,6 +49,6 @@ export function createApp(deps: AppDeps) {
   app.route('/', portalRoutes());
   app.route('/', imageRoutes(deps.localStorage));
   app.route('/', taskRoutes({ contract, tasks: deps.tasks, placer: deps.placer, clientsFor: deps.clientsFor }));
-  app.route('/', eventRoutes(deps.tasks, deps.heartbeatMs));
+  app.route('/', eventRoutes(deps.tasks, deps.placer, deps.heartbeatMs));
   return app;
 }

@@ -5,7 +5,11 @@ import { discoveryClient, specFiles, storageClient } from '@cps/openapi';
 import { loadTrustOrExit } from '@cps/trust';
 import { createApp } from './app.ts';
 import { clientsOverTls } from './clients.ts';
+import { Accounts } from './accounts/accounts.ts';
+import { SignInLimiter } from './accounts/sign-in-limiter.ts';
 import { Placer } from './placement.ts';
+import { openRegistry, registryPath } from './registry/db.ts';
+import { recoverAfterRestart } from './tasks/recover.ts';
 import { Tasks } from './tasks/tasks.ts';
 
 const config = loadConfig(
@@ -26,8 +30,20 @@ const trust = loadTrustOrExit(config.CPS_DATA_DIR, { log });
 const fetch = memberFetch(trust.tls);
 const clientsFor = clientsOverTls(fetch);
 
+const now = () => new Date();
+// Tasks, users, tokens and sessions outlive the process (and a kill -9): SQLite in the data dir.
+const registry = (() => {
+  try {
+    return openRegistry(registryPath(config.CPS_DATA_DIR), { now });
+  } catch (err) {
+    log.fatal({ err }, (err as Error).message);
+    process.exit(1);
+  }
+})();
+const accounts = new Accounts({ store: registry.accounts, now });
+
 // This node's own services are always on loopback; only the chosen peers are reached by address.
-const tasks = new Tasks();
+const tasks = new Tasks({ store: registry.tasks, now });
 tasks.subscribe((t) => {
   const last = t.history.at(-1);
   log.info({ taskId: t.id, state: t.state, node: t.node?.nodeId, detail: last?.message }, 'task');
@@ -40,19 +56,24 @@ const placer = new Placer({
   publishTimeoutMs: config.CPS_PUBLISH_TIMEOUT_MS,
   startTimeoutMs: config.CPS_START_TIMEOUT_MS,
 });
+recoverAfterRestart(tasks, placer, log);
 const app = createApp({
   log,
   tasks,
   placer,
   localStorage: storageClient({ baseUrl: serviceUrl('127.0.0.1', ports.storage), fetch }),
   clientsFor,
+  accounts,
+  signInLimiter: new SignInLimiter(now),
   door: doorLists({ port: ports.coordinator, advertiseAddress: config.CPS_ADVERTISE_ADDRESS, nodeId: trust.identity.nodeId, hostName: hostname(), publicHosts: config.CPS_PUBLIC_HOSTS }),
 });
 
 // The public API and portal: plain HTTP or HTTPS with the node certificate on one port; every
-// route of the contract says why it is public (accounts come with the coordinator issue).
+// route of the contract says why it is public (users authenticate in the app).
 const served = await serveApp(app, { port: ports.coordinator, log, tls: trust.tls, publicRoutes: publicRoutesOfFile(specFiles.coordinator) });
-onShutdown(log, () => {
+onShutdown(log, async () => {
+  placer.close();
   trust.stop();
-  return served.close();
+  await served.close();
+  registry.close();
 });

@@ -176,7 +176,7 @@ describe('tasks', () => {
   it('answers a conflict for the serial log of a task with no guest', async () => {
     const { http, tasks } = setup([]);
     const { id } = (await http.post('/api/tasks').send({ name: 'demo' })).body;
-    await reach(tasks, id, 'failed');
+    await reach(tasks, id, 'queued');
     const res = await http.get(`/api/tasks/${id}/serial`).expect(409);
     expect(res.body.type).toBe('urn:cps:problem:conflict');
   });
