@@ -74,6 +74,9 @@ export function dialPeerGateway(tls?: HopTls, timeoutMs = 5000): DialPeer {
         const stream: Duplex & PeerClosed = createWebSocketStream(ws);
         // The far gateway's close (idle, a slow viewer, the guest gone) is what the browser should read.
         ws.once('close', (code: number, reason: Buffer) => (stream.peerClose = { code, reason: reason.toString() }));
+        // ws's stream ends its readable side when the peer closes but stays open for writing; the
+        // session waits for 'close', so once everything the peer sent has been read, let it go.
+        stream.once('end', () => stream.destroy());
         resolve(stream);
       });
       ws.once('unexpected-response', (_req, res) => {

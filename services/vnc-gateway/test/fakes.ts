@@ -7,7 +7,7 @@ import { pino, type Logger } from 'pino';
 
 type Vm = ProvisionerSchemas['Vm'];
 
-export function vm(taskId: string, vnc: { host: string; port: number }, state: Vm['state'] = 'running'): Vm {
+export function vm(taskId: string, vnc: { host: string; port: number }, state: Vm['state'] = 'running', serialSocket?: string): Vm {
   return {
     taskId,
     domain: `cps-${taskId}`,
@@ -16,7 +16,7 @@ export function vm(taskId: string, vnc: { host: string; port: number }, state: V
     vcpus: 1,
     memoryMiB: 128,
     accelerator: 'tcg',
-    console: { vnc },
+    console: { vnc, ...(serialSocket ? { serialSocket } : {}) },
   };
 }
 
@@ -81,4 +81,78 @@ export function memoryLogger(): { log: Logger; lines: () => Array<Record<string,
     },
   });
   return { log: pino({ level: 'debug', base: { service: 'vnc-gateway' } }, sink), lines: () => out.map((l) => JSON.parse(l)) };
+}
+
+/** A guest's serial socket stand-in (QEMU listens; it serves one client at a time, like QEMU's). */
+export interface FakeSerial {
+  path: string;
+  /** Every connection the gateway made, in order. */
+  clients: Socket[];
+  /** What clients sent, all together. */
+  received: () => string;
+  /** Connections made while another was still open (the gateway must hold one per task). */
+  overlapping: () => number;
+  /** The guest prints to whoever is connected. */
+  print(text: string | Buffer): void;
+  close(): Promise<void>;
+}
+
+export async function fakeSerialGuest(path: string, opts: { echo?: boolean } = {}): Promise<FakeSerial> {
+  const clients: Socket[] = [];
+  let received = '';
+  let overlapping = 0;
+  const server = createServer((s) => {
+    s.on('error', () => {});
+    // QEMU's socket chardev serves one client; a second at once is counted, so a test can fail on it.
+    if (clients.some((c) => !c.destroyed)) overlapping++;
+    clients.push(s);
+    s.on('data', (d: Buffer) => {
+      received += d.toString('latin1');
+      if (opts.echo !== false) s.write(d);
+    });
+  });
+  server.listen(path);
+  await once(server, 'listening');
+  return {
+    path,
+    clients,
+    received: () => received,
+    overlapping: () => overlapping,
+    print(text) {
+      for (const c of clients) if (!c.destroyed) c.write(text);
+    },
+    close: () =>
+      new Promise((res) => {
+        for (const c of clients) c.destroy();
+        server.close(() => res());
+      }),
+  };
+}
+
+/** Time moved by hand: a clock and timers for the gateway's idle and linger logic. */
+export function manualTime(start = 0) {
+  let t = start;
+  const pending = new Set<{ at: number; fn: () => void }>();
+  return {
+    now: () => new Date(t),
+    timers: {
+      setTimeout(fn: () => void, ms: number) {
+        const h = { at: t + ms, fn };
+        pending.add(h);
+        return h;
+      },
+      clearTimeout(h: unknown) {
+        pending.delete(h as { at: number; fn: () => void });
+      },
+    },
+    advance(ms: number) {
+      t += ms;
+      for (;;) {
+        const due = [...pending].filter((h) => h.at <= t).sort((a, b) => a.at - b.at)[0];
+        if (!due) break;
+        pending.delete(due);
+        due.fn();
+      }
+    },
+  };
 }

@@ -10,7 +10,10 @@ import { WebSocket } from 'ws';
 import { createApp } from '../src/app.ts';
 import { coordinatorLocator, dialPeerGateway, gatewayOrigin, type LocatePeer } from '../src/peer-hop.ts';
 import { attachWebSockets } from '../src/upgrade.ts';
-import { fakeProvisioner, fakeVncServer, memoryLogger, vm, type FakeVnc } from './fakes.ts';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fakeProvisioner, fakeSerialGuest, fakeVncServer, memoryLogger, vm, type FakeSerial, type FakeVnc } from './fakes.ts';
 
 // Two gateways on loopback, members of one cluster: `near` runs no guest, `far` runs t-far. Asked
 // for t-far, `near` carries the console on to `far`'s member-only /hop over mutual TLS.
@@ -25,8 +28,11 @@ let farTls: ClusterTls;
 let strangerTls: ClusterTls;
 const routes = publicRoutesOfFile(specFiles.vncGateway);
 
+const serialDir = mkdtempSync(join(tmpdir(), 'cps-hop-'));
+let serial: FakeSerial;
+
 async function gateway(vms: Vms, tls: ClusterTls, locatePeer?: LocatePeer): Promise<Served> {
-  const app = createApp({ provisioner: provisionerClient(viaApp(fakeProvisioner(vms))), log, locatePeer, dialPeer: dialPeerGateway(memberClientTls(tls)) });
+  const app = createApp({ provisioner: provisionerClient(viaApp(fakeProvisioner(vms))), log, locatePeer, dialPeer: dialPeerGateway(memberClientTls(tls)), serialSocketDir: serialDir });
   return serveApp(app, { port: 0, hostname: '127.0.0.1', log, tls, publicRoutes: routes }, (s, gated) => attachWebSockets(s as Server, gated, { log }));
 }
 
@@ -38,7 +44,8 @@ beforeAll(async () => {
   farTls = await issueMember(ca, 'far', ['127.0.0.1']);
   strangerTls = await issueMember(await createCa({ now: new Date() }), 'stranger', ['127.0.0.1']);
   vnc = await fakeVncServer();
-  far = await gateway(new Map([['t-far', vm('t-far', { host: '127.0.0.1', port: vnc.port })]]), farTls);
+  serial = await fakeSerialGuest(join(serialDir, 't-far.sock'));
+  far = await gateway(new Map([['t-far', vm('t-far', { host: '127.0.0.1', port: vnc.port }, 'running', join(serialDir, 't-far.sock'))]]), farTls);
   near = await gateway(new Map(), nearTls, (id) => locate(id));
 });
 
@@ -46,6 +53,8 @@ afterAll(async () => {
   await near?.close();
   await far?.close();
   await vnc?.close();
+  await serial?.close();
+  rmSync(serialDir, { recursive: true, force: true });
 });
 
 function refusal(ws: WebSocket): Promise<{ status: number; body: Record<string, unknown> }> {
@@ -75,6 +84,25 @@ describe('the hop to a peer gateway', () => {
     await vnc.closed(before);
     await expect.poll(() => lines().filter((l) => l.msg === 'console session closed' && l.taskId === 't-far').length).toBe(2);
     expect(lines().some((l) => l.msg === 'console session open' && (l.target as { peer?: string }).peer === `https://127.0.0.1:${far.port}`)).toBe(true);
+  });
+
+  it("carries a serial console to the peer's /hop/{task}/serial, and the peer's close reason back", async () => {
+    locate = async (id) => (id === 't-far' ? `https://127.0.0.1:${far.port}` : undefined);
+    const ws = browser('/serial/t-far/socket');
+    let got = '';
+    ws.on('message', (d: Buffer) => (got += d.toString()));
+    await once(ws, 'open');
+    ws.send('echo hello-cps\r');
+    await expect.poll(() => serial.received()).toBe('echo hello-cps\r');
+    await expect.poll(() => got).toBe('echo hello-cps\r');
+    expect((await fetch(`http://127.0.0.1:${near.port}/serial/t-far`)).status).toBe(200);
+    serial.clients.at(-1)!.destroy();
+    const [code, reason] = (await once(ws, 'close')) as [number, Buffer];
+    expect(code).toBe(1000);
+    expect(reason.toString()).toBe("the guest's serial console closed");
+    await expect.poll(() => lines().filter((l) => l.msg === 'console session closed' && l.kind === 'serial' && l.taskId === 't-far').length).toBe(2);
+    const hopped = lines().find((l) => l.msg === 'console session open' && l.kind === 'serial' && String(l.from).startsWith('member '));
+    expect(hopped?.from).toBe('member near');
   });
 
   it('serves the page for a task on a peer', async () => {
@@ -120,6 +148,10 @@ describe('the hop to a peer gateway', () => {
 describe('the hop is for members only', () => {
   const hop = (opts: object) =>
     refusal(new WebSocket(`wss://127.0.0.1:${far.port}/hop/t-far`, { rejectUnauthorized: false, ...opts } as object));
+  it('refuses a stranger the serial hop too', async () => {
+    const r = await refusal(new WebSocket(`wss://127.0.0.1:${far.port}/hop/t-far/serial`, { rejectUnauthorized: false } as object));
+    expect(r.status).toBe(401);
+  });
   it('refuses a stranger without a certificate, before any guest is dialled', async () => {
     const before = vnc.sockets.length;
     const r = await hop({});
