@@ -77,7 +77,12 @@ export interface paths {
         };
         get: operations["listTasks"];
         put?: never;
-        /** Ask for a machine. Answers at once; follow the task's state through /api/events or polling. */
+        /**
+         * Ask for a machine. Answers at once; follow the task's state through /api/events or polling.
+         * @description With an `Idempotency-Key`, a retried submit (a lost answer, a double click) makes no second
+         *     task: the same key with the same body within a day answers 200 with the task the first made;
+         *     the same key with another body is refused (422 `idempotency-key-reused`). Keys are per user.
+         */
         post: operations["submitTask"];
         delete?: never;
         options?: never;
@@ -616,7 +621,10 @@ export interface operations {
     submitTask: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Any 1-255 printable ASCII characters the client picks for this one request (a UUID, say). */
+                "Idempotency-Key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -626,6 +634,15 @@ export interface operations {
             };
         };
         responses: {
+            /** @description The task this Idempotency-Key already made (a retry). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Task"];
+                };
+            };
             /** @description Accepted; the task is pending. */
             202: {
                 headers: {

@@ -45,6 +45,7 @@ export const problemTypes = {
   forbidden: { status: 403, title: 'Your role does not allow this' },
   'too-many-attempts': { status: 429, title: 'Too many failed sign-in attempts; wait before trying again' },
   'user-quota-exceeded': { status: 403, title: "The request goes beyond the user's quota" },
+  'idempotency-key-reused': { status: 422, title: 'The Idempotency-Key was used for another request' },
   interrupted: { status: 409, title: 'A restart interrupted this task' },
   internal: { status: 500, title: 'Internal error' },
 } as const satisfies Record<string, { status: ContentfulStatusCode; title: string }>;

@@ -6,6 +6,7 @@ import { authenticate } from './accounts/authenticate.ts';
 import { SignInLimiter } from './accounts/sign-in-limiter.ts';
 import { accountRoutes } from './api/accounts.ts';
 import { eventRoutes } from './api/events.ts';
+import type { IdempotencyKeys } from './api/idempotency.ts';
 import { imageRoutes } from './api/images.ts';
 import { taskRoutes } from './api/tasks.ts';
 import type { ClientsFor } from './clients.ts';
@@ -30,6 +31,8 @@ export interface AppDeps {
   /** Users, API tokens and sessions (the registry's store in a node); absent: no account routes. */
   accounts?: Accounts;
   signInLimiter?: SignInLimiter;
+  /** Which task each Idempotency-Key made (the registry's). */
+  idempotency?: IdempotencyKeys;
 }
 
 const contract = Contract.fromFile(specFiles.coordinator);
@@ -48,7 +51,7 @@ export function createApp(deps: AppDeps) {
   app.route('/', healthRoutes('coordinator', async () => ({ tasks: deps.tasks.list().length })));
   app.route('/', portalRoutes());
   app.route('/', imageRoutes(deps.localStorage));
-  app.route('/', taskRoutes({ contract, tasks: deps.tasks, placer: deps.placer, clientsFor: deps.clientsFor }));
+  app.route('/', taskRoutes({ contract, tasks: deps.tasks, placer: deps.placer, clientsFor: deps.clientsFor, ...(deps.idempotency ? { idempotency: deps.idempotency } : {}) }));
   app.route('/', eventRoutes(deps.tasks, deps.placer, deps.heartbeatMs));
   return app;
 }

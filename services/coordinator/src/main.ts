@@ -65,6 +65,7 @@ const app = createApp({
   clientsFor,
   accounts,
   signInLimiter: new SignInLimiter(now),
+  idempotency: registry.idempotency,
   door: doorLists({ port: ports.coordinator, advertiseAddress: config.CPS_ADVERTISE_ADDRESS, nodeId: trust.identity.nodeId, hostName: hostname(), publicHosts: config.CPS_PUBLIC_HOSTS }),
 });
 

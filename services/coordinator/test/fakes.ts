@@ -9,6 +9,8 @@ import {
   type ProvisionerSchemas,
 } from '@cps/openapi';
 import { createApp } from '../src/app.ts';
+import type { IdempotencyKeys } from '../src/api/idempotency.ts';
+import type { Accounts } from '../src/accounts/accounts.ts';
 import type { ClientsFor } from '../src/clients.ts';
 import { Placer, type PlacementOptions } from '../src/placement.ts';
 import { Tasks } from '../src/tasks/tasks.ts';
@@ -121,7 +123,7 @@ export function fakeDiscovery(nodes: FakeNode[]) {
 export const fastPolling: Partial<PlacementOptions> = { pollIntervalMs: 1, sleep: () => Promise.resolve() };
 
 /** A coordinator wired to fake peers through viaApp: no socket anywhere. */
-export function fakeCluster(nodes: FakeNode[], opts: Partial<PlacementOptions> & { clientsFor?: ClientsFor; heartbeatMs?: number; door?: DoorLists } = {}) {
+export function fakeCluster(nodes: FakeNode[], opts: Partial<PlacementOptions> & { clientsFor?: ClientsFor; heartbeatMs?: number; door?: DoorLists; idempotency?: IdempotencyKeys; tasks?: Tasks; accounts?: Accounts } = {}) {
   const log = createLogger('coordinator-test', 'silent');
   const discovery = fakeDiscovery(nodes);
   const byId = new Map(nodes.map((n) => [n.info.nodeId, n]));
@@ -130,11 +132,11 @@ export function fakeCluster(nodes: FakeNode[], opts: Partial<PlacementOptions> &
     if (!n) throw new Error(`unknown node ${node.nodeId}`);
     return { storage: storageClient(viaApp(n.storage)), provisioner: provisionerClient(viaApp(n.provisioner)) };
   });
-  const tasks = new Tasks();
-  const { door, ...placement } = opts;
+  const tasks = opts.tasks ?? new Tasks();
+  const { door, idempotency, tasks: _tasks, accounts, ...placement } = opts;
   const placer = new Placer({ tasks, discovery: discoveryClient(viaApp(discovery.app)), clientsFor, log, ...fastPolling, ...placement });
   const localStorage = storageClient(viaApp(nodes[0]?.storage ?? new Hono()));
-  const app = createApp({ log, tasks, placer, localStorage, clientsFor, heartbeatMs: opts.heartbeatMs, door });
+  const app = createApp({ log, tasks, placer, localStorage, clientsFor, heartbeatMs: opts.heartbeatMs, door, ...(idempotency ? { idempotency } : {}), ...(accounts ? { accounts } : {}) });
   return { app, tasks, placer, discovery, clientsFor };
 }
 

@@ -6,7 +6,9 @@ import type { ClientsFor, NodeAddress } from '../clients.ts';
 import type { Placer } from '../placement.ts';
 import type { Tasks } from '../tasks/tasks.ts';
 import { call, UpstreamError } from '../upstream.ts';
+import type { AuthEnv } from '../accounts/authenticate.ts';
 import { contractBody } from './body.ts';
+import { fingerprintOf, idempotencyKey, replayOf, type IdempotencyKeys } from './idempotency.ts';
 
 type TaskRequest = CoordinatorSchemas['TaskRequest'];
 
@@ -15,6 +17,8 @@ export interface TaskRoutesDeps {
   tasks: Tasks;
   placer: Placer;
   clientsFor: ClientsFor;
+  /** Idempotency-Key memory (the registry's); without it the header is checked and otherwise ignored. */
+  idempotency?: IdempotencyKeys;
 }
 
 /** Big enough for any valid request many times over; anything larger is refused unread. */
@@ -33,8 +37,8 @@ function checkNotBefore(notBefore: string | undefined, now: Date): void {
   }
 }
 
-export function taskRoutes({ contract, tasks, placer, clientsFor }: TaskRoutesDeps) {
-  const app = new Hono();
+export function taskRoutes({ contract, tasks, placer, clientsFor, idempotency }: TaskRoutesDeps) {
+  const app = new Hono<AuthEnv>();
   const taskId = (raw: string) => contract.check<string>('TaskId', raw, 'path/taskId');
 
   app.get('/api/tasks', (c) => c.json({ items: placer.listWithQueue(tasks.list()) }));
@@ -48,16 +52,29 @@ export function taskRoutes({ contract, tasks, placer, clientsFor }: TaskRoutesDe
       },
     }),
     async (c) => {
+      const key = idempotencyKey(c.req.header('idempotency-key'));
       const req = await contractBody<TaskRequest>(c, contract, 'TaskRequest');
       checkNotBefore(req.notBefore, placer.now());
-      const task = tasks.create(req.name, {
+      const request = {
         vcpus: req.vcpus ?? 1,
         memoryMiB: req.memoryMiB ?? 256,
         diskMiB: req.diskMiB ?? 64,
         image: req.image ?? 'tiny',
         // Kept as one instant in UTC, whatever offset the request wrote it with.
         ...(req.notBefore === undefined ? {} : { notBefore: new Date(req.notBefore).toISOString() }),
-      });
+      };
+      // Keys are per user: a key needs a caller who signed in (token or session).
+      const user = c.var.user;
+      if (key && idempotency && !user) {
+        throw new ProblemError('authentication-required', 'an Idempotency-Key is remembered per user: sign in (a session) or send an API token (Authorization: Bearer cps_...)');
+      }
+      const fingerprint = fingerprintOf({ name: req.name, ...request });
+      if (key && idempotency && user) {
+        const earlier = replayOf(idempotency, user.id, key, fingerprint);
+        if (earlier) return c.json(placer.withQueue(tasks.require(earlier)), 200, { Location: `/api/tasks/${earlier}` });
+      }
+      const task = tasks.create(req.name, request);
+      if (key && idempotency && user) idempotency.record(user.id, key, fingerprint, task.id);
       void placer.place(task.id);
       return c.json(placer.withQueue(tasks.require(task.id)), 202, { Location: `/api/tasks/${task.id}` });
     },
