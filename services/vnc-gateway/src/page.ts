@@ -24,6 +24,7 @@ export function renderConsolePage(taskId: string): string {
 <body data-task-id="${id}">
 <header>
   <span class="task">${id}</span>
+  <a href="/serial/${id}">serial</a>
   <span id="status" data-state="connecting" role="status" aria-live="polite">connecting</span>
 </header>
 <main id="screen"></main>
