@@ -37,8 +37,11 @@ export interface PepCluster {
  */
 export async function pepCluster(peers: number, transport: (i: number) => Promise<Transport> | Transport): Promise<PepCluster> {
   const nodes: Array<{ endpoint: PepEndpoint; responder: ReturnType<typeof createResponder>; transport: Transport }> = [];
+  // A closed cluster sends nothing: the publisher resends RELEASEs for a while after a task ends.
+  let closed = false;
   for (let i = 0; i <= peers; i++) {
-    const t = await transport(i);
+    const raw = await transport(i);
+    const t: Transport = { send: (buf, to) => void (closed || raw.send(buf, to)), onMessage: (cb) => raw.onMessage(cb), close: () => raw.close() };
     const nodeId = i === 0 ? 'bench-publisher' : `bench-peer-${i}`;
     const metrics = new Metrics();
     const endpoint = new PepEndpoint({ transport: t, auth: key, nodeId, metrics, log: silent });
@@ -68,6 +71,7 @@ export async function pepCluster(peers: number, transport: (i: number) => Promis
       return ackAt - start;
     },
     async close() {
+      closed = true;
       for (const node of nodes) {
         node.responder.close();
         await node.transport.close();
