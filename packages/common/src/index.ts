@@ -12,3 +12,4 @@ export * from './member-gate.ts';
 export * from './public-routes.ts';
 export * from './names.ts';
 export * from './public-door.ts';
+export * from './node-layout.ts';

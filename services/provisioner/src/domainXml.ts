@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { ProblemError } from '@cps/common';
+import { ProblemError, serialSocketDir } from '@cps/common';
 import { checkAllowedPath } from './paths.ts';
 import { el, renderXml, type XmlElement } from './xml.ts';
 
@@ -87,7 +87,7 @@ export function policyFor(dataDir: string, taskId: string): DomainPolicy {
 }
 
 /** The folder of the guests' serial sockets (the gateway holds the same path: its CPS_DATA_DIR/serial). */
-export const serialSocketDir = (dataDir: string): string => join(dataDir, 'serial');
+export { serialSocketDir };
 
 /** A unix socket path holds at most 107 bytes (sun_path is 108 with its NUL). */
 export const MAX_SOCKET_PATH = 107;

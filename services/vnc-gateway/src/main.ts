@@ -1,4 +1,4 @@
-import { createLogger, dataDirVar, doorLists, loadConfig, memberClientTls, memberFetch, onShutdown, portsFrom, portsSchema, publicHostsVar, publicRoutesOfFile, serveApp, serviceUrl } from '@cps/common';
+import { createLogger, dataDirVar, doorLists, loadConfig, memberClientTls, memberFetch, onShutdown, portsFrom, portsSchema, publicHostsVar, publicRoutesOfFile, serveApp, serviceUrl, serialSocketDir } from '@cps/common';
 import { coordinatorClient, provisionerClient, specFiles } from '@cps/openapi';
 import { loadTrustOrExit } from '@cps/trust';
 import { hostname } from 'node:os';
@@ -34,8 +34,8 @@ const app = createApp({
   // A task this peer does not run may run elsewhere: the local coordinator knows where.
   locatePeer: coordinatorLocator(coordinatorClient({ baseUrl: serviceUrl('127.0.0.1', ports.coordinator), fetch })),
   dialPeer: dialPeerGateway(memberClientTls(trust.tls)),
-  // The provisioner makes each guest's serial socket there (provisioner domainXml.ts serialSocketDir).
-  serialSocketDir: join(config.CPS_DATA_DIR, 'serial'),
+  // The provisioner makes each guest's serial socket there.
+  serialSocketDir: serialSocketDir(config.CPS_DATA_DIR),
   idleMs: config.CPS_CONSOLE_IDLE_SEC * 1000,
   door: doorLists({ port: ports.vncGateway, advertiseAddress: config.CPS_ADVERTISE_ADDRESS, nodeId: trust.identity.nodeId, hostName: hostname(), publicHosts: config.CPS_PUBLIC_HOSTS }),
 });

@@ -1,0 +1,8 @@
+import { join } from 'node:path';
+
+/**
+ * Folders of the data dir that two services share (each service keeps its own files in its own
+ * module: storage's StorageLayout, @cps/trust's trustLayout). The provisioner makes a guest's
+ * serial socket here; the vnc-gateway of the same node dials it.
+ */
+export const serialSocketDir = (dataDir: string): string => join(dataDir, 'serial');
