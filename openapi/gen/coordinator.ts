@@ -347,6 +347,11 @@ export interface components {
                  */
                 since?: string;
             };
+            /** @description Who submitted the task (for display); only they and admins see it. Absent on tasks made before accounts. */
+            owner?: {
+                id: components["schemas"]["UserId"];
+                name: components["schemas"]["UserName"];
+            };
             node?: components["schemas"]["NodeRef"];
             backups?: components["schemas"]["NodeRef"][];
             console?: {

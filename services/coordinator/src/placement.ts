@@ -10,7 +10,7 @@ import type { PeerCapacity } from './queue/reason.ts';
 
 type NodeInfo = DiscoverySchemas['NodeInfo'];
 
-/** Whose a task is, for fairness; until tasks have owners, everyone's are one user's. */
+/** Whose a task is, for fairness, when it has no owner (made before accounts): one shared user. */
 export const sharedOwner = 'everyone';
 
 export interface PlacementOptions {
@@ -36,7 +36,7 @@ export interface PlacementDeps extends Partial<PlacementOptions> {
   discovery: DiscoveryClient;
   clientsFor: ClientsFor;
   log: Logger;
-  /** The task's owner, for fairness between users (queue/fairness.ts). */
+  /** The task's owner, for fairness between users (queue/fairness.ts); default: Task.owner's id. */
   ownerOf?: (task: Task) => string;
 }
 
@@ -78,7 +78,7 @@ export class Placer {
 
   constructor(private readonly deps: PlacementDeps) {
     this.o = { ...defaultPlacementOptions, ...definedOnly(deps) };
-    this.ownerOf = deps.ownerOf ?? (() => sharedOwner);
+    this.ownerOf = deps.ownerOf ?? ((t) => t.owner?.id ?? sharedOwner);
     this.dispatcher = new Dispatcher({
       queue: this.queue,
       peers: () => this.peers(),

@@ -10,7 +10,9 @@ import {
 } from '@cps/openapi';
 import { createApp } from '../src/app.ts';
 import type { IdempotencyKeys } from '../src/api/idempotency.ts';
-import type { Accounts } from '../src/accounts/accounts.ts';
+import { Accounts } from '../src/accounts/accounts.ts';
+import { MemoryAccountStore } from '../src/accounts/memory-store.ts';
+import type { Quota } from '../src/accounts/types.ts';
 import type { ClientsFor } from '../src/clients.ts';
 import { Placer, type PlacementOptions } from '../src/placement.ts';
 import { Tasks } from '../src/tasks/tasks.ts';
@@ -151,4 +153,35 @@ export function reach(tasks: Tasks, id: string, state: string): Promise<void> {
       }
     });
   });
+}
+
+export type Who = 'admin' | 'alice' | 'bob';
+
+/**
+ * fakeCluster with accounts: the first admin and two users (alice, bob), each with an API token;
+ * `as(who)` is the Authorization header that signs that one in.
+ */
+export async function signedInCluster(nodes: FakeNode[], opts: Parameters<typeof fakeCluster>[1] & { quota?: Partial<Quota> } = {}) {
+  const { quota, ...rest } = opts;
+  const accounts = rest.accounts ?? new Accounts({ store: new MemoryAccountStore(), now: () => new Date() });
+  const first = await accounts.ensureFirstAdmin();
+  const admin = first?.user ?? accounts.list().find((u) => u.role === 'admin')!;
+  const alice = await accounts.createUser({ name: 'alice', password: 'alice-password-1', ...(quota ? { quota } : {}) });
+  const bob = await accounts.createUser({ name: 'bob', password: 'bob-password-12', ...(quota ? { quota } : {}) });
+  const users = { admin, alice, bob };
+  const tokens: Record<Who, string> = {
+    admin: (await accounts.createToken(admin.id, 'test')).value,
+    alice: (await accounts.createToken(alice.id, 'test')).value,
+    bob: (await accounts.createToken(bob.id, 'test')).value,
+  };
+  const cluster = fakeCluster(nodes, { ...rest, accounts });
+  const as = (who: Who) => ({ authorization: `Bearer ${tokens[who]}` });
+  /** A JSON request to the coordinator as `who` (or no one). */
+  const request = (who: Who | undefined, method: string, path: string, body?: unknown, headers: Record<string, string> = {}) =>
+    cluster.app.request(`http://localhost${path}`, {
+      method,
+      headers: { host: 'localhost', ...(who ? as(who) : {}), ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+  return { ...cluster, accounts, users, tokens, as, request, adminPassword: first?.password };
 }

@@ -1,4 +1,4 @@
-import { Hono } from 'hono';
+import { Hono, type MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { ProblemError, type Contract } from '@cps/common';
 import type { CoordinatorSchemas } from '@cps/openapi';
@@ -7,6 +7,8 @@ import type { Placer } from '../placement.ts';
 import type { Tasks } from '../tasks/tasks.ts';
 import { call, UpstreamError } from '../upstream.ts';
 import type { AuthEnv } from '../accounts/authenticate.ts';
+import { checkQuota } from '../accounts/quota.ts';
+import { ownerView, requireOwned, usageOf, visibleTasks } from '../tasks/ownership.ts';
 import { contractBody } from './body.ts';
 import { fingerprintOf, idempotencyKey, replayOf, type IdempotencyKeys } from './idempotency.ts';
 
@@ -19,6 +21,8 @@ export interface TaskRoutesDeps {
   clientsFor: ClientsFor;
   /** Idempotency-Key memory (the registry's); without it the header is checked and otherwise ignored. */
   idempotency?: IdempotencyKeys;
+  /** Who may call the task routes (requireUser() in a node with accounts); absent: anyone. */
+  signedIn?: MiddlewareHandler<AuthEnv>;
 }
 
 /** Big enough for any valid request many times over; anything larger is refused unread. */
@@ -37,11 +41,17 @@ function checkNotBefore(notBefore: string | undefined, now: Date): void {
   }
 }
 
-export function taskRoutes({ contract, tasks, placer, clientsFor, idempotency }: TaskRoutesDeps) {
+export function taskRoutes({ contract, tasks, placer, clientsFor, idempotency, signedIn }: TaskRoutesDeps) {
   const app = new Hono<AuthEnv>();
+  if (signedIn) app.use('/api/tasks', signedIn).use('/api/tasks/*', signedIn);
   const taskId = (raw: string) => contract.check<string>('TaskId', raw, 'path/taskId');
+  // A user reaches only their own tasks (an admin all); another's is "no task", not "forbidden".
+  const ownedTask = (c: { var: AuthEnv['Variables']; req: { param(name: 'taskId'): string } }) => {
+    const id = taskId(c.req.param('taskId'));
+    return requireOwned(c.var.user, tasks.get(id), id);
+  };
 
-  app.get('/api/tasks', (c) => c.json({ items: placer.listWithQueue(tasks.list()) }));
+  app.get('/api/tasks', (c) => c.json({ items: placer.listWithQueue(visibleTasks(c.var.user, tasks.list())) }));
 
   app.post(
     '/api/tasks',
@@ -73,23 +83,28 @@ export function taskRoutes({ contract, tasks, placer, clientsFor, idempotency }:
         const earlier = replayOf(idempotency, user.id, key, fingerprint);
         if (earlier) return c.json(placer.withQueue(tasks.require(earlier)), 200, { Location: `/api/tasks/${earlier}` });
       }
-      const task = tasks.create(req.name, request);
+      if (user) {
+        // What the user holds counts only tasks that have not ended; a replay above is never refused.
+        const over = checkQuota(user.quota, usageOf(user.id, tasks.list()), request);
+        if (over) throw over;
+      }
+      const task = tasks.create(req.name, request, user ? ownerView(user) : undefined);
       if (key && idempotency && user) idempotency.record(user.id, key, fingerprint, task.id);
       void placer.place(task.id);
       return c.json(placer.withQueue(tasks.require(task.id)), 202, { Location: `/api/tasks/${task.id}` });
     },
   );
 
-  app.get('/api/tasks/:taskId', (c) => c.json(placer.withQueue(tasks.require(taskId(c.req.param('taskId'))))));
+  app.get('/api/tasks/:taskId', (c) => c.json(placer.withQueue(ownedTask(c))));
 
   // A stop of a task that waits cancels it: it leaves the queue.
   app.delete('/api/tasks/:taskId', (c) => {
-    const { task } = placer.stop(taskId(c.req.param('taskId')));
+    const { task } = placer.stop(ownedTask(c).id);
     return c.json(task, 202);
   });
 
   app.get('/api/tasks/:taskId/serial', async (c) => {
-    const task = tasks.require(taskId(c.req.param('taskId')));
+    const task = ownedTask(c);
     if (!task.node?.ports) throw new ProblemError('conflict', `task ${task.id} has no guest yet (it is ${task.state})`);
     const node = task.node as NodeAddress;
     try {

@@ -2,12 +2,13 @@ import type { CoordinatorSchemas } from '@cps/openapi';
 
 export type Task = CoordinatorSchemas['Task'];
 
-/** Where tasks live. In memory for now; the interface is what a persistent store must offer. */
+/** Where tasks live: MemoryTaskStore in tests, the registry's SqliteTaskStore in a node. */
 export interface TaskStore {
   get(id: string): Task | undefined;
   /** Newest first. */
   list(): Task[];
-  put(task: Task): void;
+  /** `owner` (a user id) is given when the task is made; a later put keeps the stored owner. */
+  put(task: Task, owner?: string | null): void;
 }
 
 export class MemoryTaskStore implements TaskStore {
@@ -22,7 +23,8 @@ export class MemoryTaskStore implements TaskStore {
     return [...this.tasks.values()].reverse();
   }
 
-  put(task: Task): void {
+  // The owner travels in the task itself (Task.owner); the id is for stores that index it.
+  put(task: Task, _owner?: string | null): void {
     this.tasks.set(task.id, task);
   }
 }

@@ -36,7 +36,8 @@ export class Tasks {
     this.newId = opts.newId ?? newTaskId;
   }
 
-  create(name: string, request: TaskRequest): Task {
+  /** A new pending task; `owner` is the user who submits it (absent only where there are no accounts). */
+  create(name: string, request: TaskRequest, owner?: Task['owner']): Task {
     let id = this.newId();
     while (this.store.get(id)) id = this.newId();
     const at = this.now().toISOString();
@@ -45,11 +46,12 @@ export class Tasks {
       name,
       state: 'pending',
       request: { ...request },
+      ...(owner ? { owner: { ...owner } } : {}),
       createdAt: at,
       updatedAt: at,
       history: [{ state: 'pending', at, message: 'submitted' }],
     };
-    this.store.put(task);
+    this.store.put(task, owner?.id);
     this.emit(task);
     return structuredClone(task);
   }
