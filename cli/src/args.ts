@@ -37,9 +37,11 @@ export function intOption(raw: string | undefined, what: string, min: number, ma
   return n;
 }
 
+export const defaultUrl = 'http://localhost:8080';
+
 /** An http(s) URL from --url or CPS_URL. */
 export function urlOption(raw: string | undefined, env: NodeJS.ProcessEnv): string {
-  const value = raw ?? env.CPS_URL ?? 'http://localhost:8080';
+  const value = raw ?? env.CPS_URL ?? defaultUrl;
   let u: URL;
   try {
     u = new URL(value);

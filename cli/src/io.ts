@@ -1,3 +1,4 @@
+import { readHidden } from './auth/password-input.ts';
 /** Where a command writes and what it reads from its surroundings; tests pass their own. */
 export interface Io {
   out(text: string): void;
@@ -5,6 +6,10 @@ export interface Io {
   env: NodeJS.ProcessEnv;
   /** Colors only when a person is watching. */
   color: boolean;
+  /** Reads a line typed on the terminal without echo (a password); absent with no terminal. */
+  readSecret?(prompt: string): Promise<string>;
+  /** Reads all of stdin (--password-stdin). */
+  readStdin?(): Promise<string>;
 }
 
 export function processIo(): Io {
@@ -16,14 +21,24 @@ export function processIo(): Io {
     err: (t) => process.stderr.write(t.endsWith('\n') ? t : `${t}\n`),
     env: process.env,
     color: Boolean(process.stdout.isTTY) && !process.env.NO_COLOR,
+    // The prompt goes to stderr, so `cps login > file` still asks.
+    readSecret: (prompt) => readHidden(process.stdin, (s) => void process.stderr.write(s), prompt),
+    readStdin: async () => {
+      let text = '';
+      for await (const chunk of process.stdin) text += String(chunk);
+      return text;
+    },
   };
 }
 
 /** An Io that keeps what was written, for tests. */
-export function memoryIo(env: NodeJS.ProcessEnv = {}): Io & { stdout: string[]; stderr: string[] } {
+export function memoryIo(env: NodeJS.ProcessEnv = {}, stdin?: string): Io & { stdout: string[]; stderr: string[] } {
   const stdout: string[] = [];
   const stderr: string[] = [];
-  return { stdout, stderr, out: (t) => void stdout.push(t), err: (t) => void stderr.push(t), env, color: false };
+  return {
+    stdout, stderr, out: (t) => void stdout.push(t), err: (t) => void stderr.push(t), env, color: false,
+    ...(stdin === undefined ? {} : { readStdin: async () => stdin }),
+  };
 }
 
 const codes = { red: 31, green: 32, yellow: 33, blue: 34, magenta: 35, cyan: 36, gray: 90, bold: 1 } as const;

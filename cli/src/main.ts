@@ -1,7 +1,10 @@
 import { createRequire } from 'node:module';
 import { UsageError } from './args.ts';
 import { doctor } from './commands/doctor.ts';
+import { login, logout } from './commands/login.ts';
 import { task } from './commands/task.ts';
+import { token } from './commands/token.ts';
+import { user } from './commands/user.ts';
 import { init } from './commands/init.ts';
 import { joinToken, node } from './commands/trust.ts';
 import { up } from './commands/up.ts';
@@ -14,14 +17,18 @@ Commands:
   up         start this node's five services and stream their logs (Ctrl-C stops them)
   init       make this node a member (the cluster's first, or --join one) without starting it
   doctor     check that this machine can run CPS
-  task       submit, list, show and stop tasks (cps task --help)
+  task       submit, list, show and stop your tasks (cps task --help)
+  login      sign in to a coordinator and save an API token for this machine
+  logout     revoke and forget the saved token
+  token      your API tokens: create, list, revoke
+  user       an admin's: add a user (the password is shown once), list users
   join-token a one-time token for a new workstation, and the command to run there
   node       the peers of this cluster; remove one (cps node remove ID)
 
 Run 'cps <command> --help' for a command's options.
 `;
 
-const commands: Record<string, (args: string[], io: Io) => Promise<number>> = { up, init, doctor, task, 'join-token': joinToken, node };
+const commands: Record<string, (args: string[], io: Io) => Promise<number>> = { up, init, doctor, task, login, logout, token, user, 'join-token': joinToken, node };
 
 const taskCommands = new Set(['submit', 'list', 'show', 'stop']);
 

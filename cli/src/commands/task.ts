@@ -1,6 +1,7 @@
 import type { CoordinatorSchemas } from '@cps/openapi';
 import { intOption, parse, UsageError, urlOption } from '../args.ts';
 import type { Io } from '../io.ts';
+import { tokenFor } from '../auth/credentials.ts';
 import { call, clientFor, CommandError } from '../task/client.ts';
 import { problemLine, taskDetail, taskTable } from '../task/format.ts';
 import { waitForTask } from '../task/wait.ts';
@@ -12,12 +13,13 @@ export const taskHelp = `Usage: cps task <command> [options]
 Commands:
   submit --name NAME [--vcpus 1] [--memory 256] [--disk 64] [--image tiny] [--wait]
                      ask for a machine; --wait follows it until it runs (or fails)
-  list               every task the coordinator knows, newest first
+  list               your tasks (an admin's: everyone's), newest first
   show ID            one task, with its history
   stop ID [--wait]   stop a task (its guest is destroyed, its disks discarded)
 
 Common options:
   --url URL          the coordinator (default: $CPS_URL or http://localhost:8080)
+                     every command sends the token cps login saved for it (or $CPS_TOKEN)
   --json             print JSON instead of text
   --interval MS      how often --wait polls (default 1000)
   --timeout SEC      how long --wait waits (default 300)
@@ -102,7 +104,7 @@ async function submit(args: string[], io: Io): Promise<number> {
     image: values.image ?? 'tiny',
   };
   const w = waitOptions(values);
-  const c = clientFor(url);
+  const c = clientFor(url, tokenFor(io.env, url));
   const created = await call(url, () => c.POST('/api/tasks', { body }));
   if (!values.wait) return printTask(io, created, values.json, `task ${created.id} submitted (${created.state})`), 0;
   if (!values.json) io.out(`task ${created.id} submitted; waiting until it runs`);
@@ -114,7 +116,7 @@ async function list(args: string[], io: Io): Promise<number> {
   const { values } = parse(args, common);
   if (values.help) return io.out(helps.list!), 0;
   const url = urlOption(values.url, io.env);
-  const c = clientFor(url);
+  const c = clientFor(url, tokenFor(io.env, url));
   const r = await call(url, () => c.GET('/api/tasks'));
   io.out(values.json ? JSON.stringify(r.items, null, 2) : taskTable(r.items));
   return 0;
@@ -125,7 +127,7 @@ async function show(args: string[], io: Io): Promise<number> {
   if (values.help) return io.out(helps.show!), 0;
   const id = idArg(positionals);
   const url = urlOption(values.url, io.env);
-  const c = clientFor(url);
+  const c = clientFor(url, tokenFor(io.env, url));
   const t = await call(url, () => c.GET('/api/tasks/{taskId}', { params: { path: { taskId: id } } }));
   printTask(io, t, values.json);
   return 0;
@@ -137,7 +139,7 @@ async function stop(args: string[], io: Io): Promise<number> {
   const id = idArg(positionals);
   const url = urlOption(values.url, io.env);
   const w = waitOptions(values);
-  const c = clientFor(url);
+  const c = clientFor(url, tokenFor(io.env, url));
   const t = await call(url, () => c.DELETE('/api/tasks/{taskId}', { params: { path: { taskId: id } } }));
   if (!values.wait) return printTask(io, t, values.json, `task ${t.id} ${t.state}`), 0;
   if (!values.json) io.out(`task ${t.id} stopping; waiting until it is stopped`);
@@ -148,7 +150,7 @@ async function stop(args: string[], io: Io): Promise<number> {
 }
 
 function follow(io: Io, url: string, first: Task, until: Task['state'][], w: { intervalMs: number; timeoutMs: number }, json: boolean | undefined, skip: number) {
-  const c = clientFor(url);
+  const c = clientFor(url, tokenFor(io.env, url));
   return waitForTask(first, {
     until,
     ...w,

@@ -1,5 +1,6 @@
 import { coordinatorClient, type CoordinatorClient } from '@cps/openapi';
 import { cpsRequestHeader, isProblemBody } from '@cps/common';
+import { defaultUrl } from '../args.ts';
 import { problemLine } from './format.ts';
 
 /** A failure to show the user as `error: …`, exit code 1. */
@@ -15,7 +16,8 @@ export class CommandError extends Error {
  * `x-cps-request` mark says so outright (no web page can send it without a preflight the
  * coordinator never answers), so a request without a JSON body would pass too.
  */
-export const clientFor = (baseUrl: string): CoordinatorClient => coordinatorClient({ baseUrl, headers: { [cpsRequestHeader]: '1' } });
+export const clientFor = (baseUrl: string, token?: string): CoordinatorClient =>
+  coordinatorClient({ baseUrl, headers: { [cpsRequestHeader]: '1', ...(token ? { authorization: `Bearer ${token}` } : {}) } });
 
 /**
  * Runs one typed call and returns its data, or throws a CommandError whose message is the
@@ -37,6 +39,10 @@ export async function call<T>(
     throw new CommandError(`cannot reach ${what} at ${baseUrl}: ${why} (${hint})`);
   }
   if (r.data !== undefined && r.response.ok) return r.data;
+  // A missing, revoked or expired token: say what to do, then what the coordinator said.
+  if (r.response.status === 401 && isProblemBody(r.error) && r.error.type.endsWith(':authentication-required')) {
+    throw new CommandError(`not signed in: run cps login${baseUrl === defaultUrl ? '' : ` --url ${baseUrl}`} (${r.error.detail ?? r.error.title})`);
+  }
   if (isProblemBody(r.error)) throw new CommandError(problemLine(r.error));
   const text = typeof r.error === 'string' ? r.error.slice(0, 200) : JSON.stringify(r.error ?? '').slice(0, 200);
   throw new CommandError(`HTTP ${r.response.status} ${r.response.statusText}${text ? `: ${text}` : ''}`);
