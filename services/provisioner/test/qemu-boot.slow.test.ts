@@ -79,7 +79,8 @@ describe('a real guest under QEMU', () => {
     expect(vm.name).toBe('slow test <tiny> & "friends"');
     expect(vm.console.vnc.host).toBe('127.0.0.1');
     expect(vm.console.vnc.port).toBeGreaterThanOrEqual(5900);
-    expect(vm.console.serialPty).toMatch(/^\/dev\/pts\/\d+$/);
+    // The serial port is a unix socket QEMU listens on (the gateway's terminal dials it).
+    expect(vm.console.serialSocket).toMatch(new RegExp(`/serial/${taskId}\\.sock$`));
 
     // What libvirt really runs: vcpus, memory, VNC on loopback only, at the port the API reports.
     const live = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: '@' }).parse(virsh('dumpxml', domain)).domain;
