@@ -3,14 +3,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import { createLogger, serveApp, type Served } from '@cps/common';
 import { launchChromium } from '../../../tests/helpers/browser.ts';
-import { fakeCluster, fakeNode, type FakeNode } from './fakes.ts';
+import { fakeNode, signedInCluster, type FakeNode } from './fakes.ts';
 
-// The portal in a real Chromium against fake peers: the form, live updates, console, stop, errors.
+// The portal in a real Chromium against fake peers: sign-in, the form, live updates, console, stop, errors, sign-out.
 let served: Served;
 let gateway: Served;
 let browser: Browser;
 let page: Page;
 let node: FakeNode;
+let cluster: Awaited<ReturnType<typeof signedInCluster>>;
 
 beforeAll(async () => {
   node = fakeNode('node-a', '127.0.0.1', { vmStates: ['nostate', 'nostate', 'nostate', 'running'] });
@@ -19,7 +20,7 @@ beforeAll(async () => {
   gateway = await serveApp(console, { port: 0, hostname: '127.0.0.1', log: createLogger('coordinator-test', 'silent') });
   node.info.ports.vncGateway = gateway.port;
   // Slow enough polling that a person (or a screenshot) could watch the states go by.
-  const cluster = fakeCluster([node], { pollIntervalMs: 150, sleep: (ms) => new Promise((r) => setTimeout(r, ms)) });
+  cluster = await signedInCluster([node], { pollIntervalMs: 150, sleep: (ms) => new Promise((r) => setTimeout(r, ms)) });
   served = await serveApp(cluster.app, { port: 0, hostname: '127.0.0.1', log: createLogger('coordinator-test', 'silent') });
   browser = await launchChromium();
   page = await browser.newPage();
@@ -33,6 +34,42 @@ afterAll(async () => {
 });
 
 const row = (name: string) => page.locator('tr[data-task-id]', { hasText: name }).first();
+
+describe('portal sign-in in Chromium', () => {
+  it('shows only the sign-in form to a browser with no session', async () => {
+    await page.locator('form#sign-in').waitFor({ state: 'visible', timeout: 10_000 });
+    expect(await page.locator('#task-form').isVisible()).toBe(false);
+    expect(await page.locator('button#sign-out').isVisible()).toBe(false);
+  });
+
+  it("shows the server's problem for a wrong password, by keyboard alone", async () => {
+    await page.locator('form#sign-in input[name=name]').focus();
+    await page.keyboard.type('alice');
+    await page.keyboard.press('Tab');
+    await page.keyboard.type('not-the-password');
+    await page.keyboard.press('Enter');
+    const problem = page.locator('#sign-in-problem');
+    await problem.waitFor({ state: 'visible', timeout: 10_000 });
+    expect(await problem.textContent()).toBe('the name or password is wrong');
+    expect(await page.locator('#task-form').isVisible()).toBe(false);
+  });
+
+  it("signs in, shows the user's name and only their tasks (with an HttpOnly cookie)", async () => {
+    await cluster.request('bob', 'POST', '/api/tasks', { name: 'bobs-task' });
+    await page.fill('form#sign-in input[name=name]', 'alice');
+    await page.fill('form#sign-in input[name=password]', 'alice-password-1');
+    await page.click('form#sign-in button[type=submit]');
+    await page.locator('#task-form').waitFor({ state: 'visible', timeout: 10_000 });
+    expect(await page.locator('#user-name').textContent()).toBe('alice');
+    expect(await page.locator('button#sign-out').isVisible()).toBe(true);
+    expect(await page.locator('form#sign-in').isVisible()).toBe(false);
+    const [cookie] = (await page.context().cookies()).filter((c) => c.name === 'cps_session');
+    expect(cookie).toMatchObject({ httpOnly: true, sameSite: 'Strict' });
+    expect(await page.evaluate(() => document.cookie)).toBe('');
+    await expect.poll(() => page.getAttribute('#live', 'data-connected'), { timeout: 10_000 }).toBe('true');
+    expect(await page.locator('tr[data-task-id]').count()).toBe(0);
+  });
+});
 
 describe('portal in Chromium', () => {
   it('fills the image list from /api/images and goes live', async () => {
@@ -96,5 +133,23 @@ describe('portal in Chromium', () => {
     expect(await r.locator('button.console').isDisabled()).toBe(true);
     expect(await r.locator('button.stop').isEnabled()).toBe(true);
     await page.screenshot({ path: '/tmp/cps-portal.png', fullPage: true });
+  });
+
+  it("lists the signed-in user's submits as theirs and never bob's", async () => {
+    expect(await page.locator('tr[data-task-id]', { hasText: 'bobs-task' }).count()).toBe(0);
+    const mine = cluster.tasks.list().filter((t) => t.owner?.name === 'alice');
+    expect(mine.length).toBeGreaterThan(0);
+    expect(await page.locator('tr[data-task-id]').count()).toBe(mine.length);
+  });
+
+  it('signs out: back to the form, the tasks gone from the page, the session ended', async () => {
+    await page.click('button#sign-out');
+    await page.locator('form#sign-in').waitFor({ state: 'visible', timeout: 10_000 });
+    expect(await page.locator('tr[data-task-id]').count()).toBe(0);
+    expect(await page.locator('#task-form').isVisible()).toBe(false);
+    await page.reload();
+    await page.locator('form#sign-in').waitFor({ state: 'visible', timeout: 10_000 });
+    await page.setViewportSize({ width: 1280, height: 800 });
+    await page.screenshot({ path: '/tmp/cps-portal-sign-in.png' });
   });
 });

@@ -1,5 +1,6 @@
-// The portal's only script: the form, and the task list kept live by server-sent events.
+// The portal's only script: sign-in, the form, and the task list kept live by server-sent events.
 // Every piece of data reaches the page through textContent or an attribute, never as markup.
+// Requests go to this origin only; the session is an HttpOnly cookie the browser sends itself.
 
 const $ = (selector, root = document) => root.querySelector(selector);
 const form = $('#task-form');
@@ -91,6 +92,7 @@ async function stop(id, button) {
     const res = await fetch(`/api/tasks/${encodeURIComponent(id)}`, { method: 'DELETE', headers: { accept: 'application/json' } });
     const body = await res.json().catch(() => null);
     if (res.ok) upsert(body);
+    else if (res.status === 401) signedOut(body?.detail);
     else notice(`Could not stop ${id}: ${body?.detail ?? `HTTP ${res.status}`}`);
   } catch (err) {
     notice(`Could not reach the coordinator: ${err.message}`);
@@ -150,7 +152,9 @@ form.addEventListener('submit', async (event) => {
       body: JSON.stringify(requestFromForm()),
     });
     const body = await res.json().catch(() => null);
-    if (res.status === 202) {
+    if (res.status === 401) {
+      signedOut(body?.detail);
+    } else if (res.status === 202) {
       showProblem(null);
       upsert(body);
       // Ready for the next machine: same sizes, a new name.
@@ -186,9 +190,11 @@ async function loadImages() {
 
 // ---- live updates --------------------------------------------------------
 
+let events = null;
+
 function connect() {
   const live = $('#live');
-  const events = new EventSource('/api/events');
+  events = new EventSource('/api/events');
   events.addEventListener('task', (e) => {
     try {
       upsert(JSON.parse(e.data));
@@ -207,6 +213,8 @@ function connect() {
     dropped = true;
     live.dataset.connected = 'false';
     live.textContent = 'reconnecting…';
+    // A stream refused (the session ended) is closed by the browser: ask who is signed in.
+    if (events.readyState === EventSource.CLOSED) checkSession();
   });
 }
 
@@ -214,6 +222,7 @@ function connect() {
 async function resync() {
   try {
     const res = await fetch('/api/tasks', { headers: { accept: 'application/json' } });
+    if (res.status === 401) return signedOut();
     if (!res.ok) return;
     const { items } = await res.json();
     const ids = new Set(items.map((t) => t.id));
@@ -230,5 +239,96 @@ async function resync() {
   }
 }
 
-loadImages();
-connect();
+// ---- who is signed in ----------------------------------------------------
+
+const signInForm = $('#sign-in');
+
+function signedIn(user) {
+  $('#sign-in-card').hidden = true;
+  $('#app').hidden = false;
+  const account = $('#account');
+  if (user) {
+    $('#user-name').textContent = user.name;
+    $('#user-name').title = user.role === 'admin' ? 'admin: sees every task' : '';
+    account.hidden = false;
+  } else account.hidden = true;
+  if (!events) {
+    loadImages();
+    connect();
+  }
+}
+
+/** Back to the sign-in form, forgetting what the last user saw. */
+function signedOut(why) {
+  events?.close();
+  events = null;
+  known.clear();
+  rows.replaceChildren();
+  $('#no-tasks').hidden = false;
+  $('#account').hidden = true;
+  $('#app').hidden = true;
+  $('#live').dataset.connected = 'false';
+  $('#live').textContent = 'signed out';
+  $('#sign-in-card').hidden = false;
+  const problem = $('#sign-in-problem');
+  problem.textContent = why ?? '';
+  problem.hidden = !why;
+  signInForm.elements.namedItem(signInForm.elements.namedItem('name').value ? 'password' : 'name').focus();
+}
+
+async function checkSession() {
+  try {
+    const res = await fetch('/api/me', { headers: { accept: 'application/json' } });
+    const body = await res.json().catch(() => null);
+    if (res.ok) signedIn(body.user);
+    else if (res.status === 401) signedOut(events ? body?.detail : undefined);
+    // A coordinator without accounts has no /api/me: everything is open.
+    else if (res.status === 404) signedIn(null);
+    else notice(`The coordinator answered HTTP ${res.status} for who is signed in.`);
+  } catch (err) {
+    notice(`Could not reach the coordinator: ${err.message}`);
+    $('#app').hidden = false;
+  }
+}
+
+signInForm.addEventListener('submit', async (event) => {
+  event.preventDefault();
+  const f = signInForm.elements;
+  const problem = $('#sign-in-problem');
+  const button = $('button[type=submit]', signInForm);
+  button.disabled = true;
+  try {
+    const res = await fetch('/api/session', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json' },
+      body: JSON.stringify({ name: f.namedItem('name').value.trim(), password: f.namedItem('password').value }),
+    });
+    const body = await res.json().catch(() => null);
+    if (res.ok) {
+      f.namedItem('password').value = '';
+      problem.hidden = true;
+      signedIn(body.user);
+    } else {
+      const wait = res.headers.get('retry-after');
+      problem.textContent = (body?.detail ?? `The coordinator answered HTTP ${res.status}.`) + (wait ? ` Try again in ${wait} s.` : '');
+      problem.hidden = false;
+      f.namedItem('password').select();
+    }
+  } catch (err) {
+    problem.textContent = `Could not reach the coordinator: ${err.message}`;
+    problem.hidden = false;
+  } finally {
+    button.disabled = false;
+  }
+});
+
+$('#sign-out').addEventListener('click', async () => {
+  try {
+    await fetch('/api/session', { method: 'DELETE', headers: { accept: 'application/json' } });
+  } catch {
+    /* the cookie is dropped by the next answer that finds the session gone */
+  }
+  signedOut();
+});
+
+checkSession();
