@@ -74,6 +74,20 @@ describe('cps login', () => {
     expect(r.err).toBe('error: no terminal to type the password on: set CPS_PASSWORD or use --password-stdin');
   });
 
+  it('says "not signed in: run cps login" when no token is saved, and after logout', async () => {
+    const { cps } = await coordinator();
+    const none = await cps(['task', 'list']);
+    expect(none.code).toBe(1);
+    expect(none.err).toMatch(/^error: not signed in: run cps login --url http:\/\/127\.0\.0\.1:\d+ \(sign in, or send Authorization: Bearer <API token>\)$/);
+    await cps(['login', '--name', 'alice'], { CPS_PASSWORD: 'alice-password-1' });
+    expect((await cps(['task', 'list'])).code).toBe(0);
+    await cps(['logout']);
+    expect((await cps(['task', 'submit', '--name', 'after'])).err).toMatch(/^error: not signed in: run cps login/);
+    // A token that was revoked behind the CLI's back says so.
+    const revoked = await cps(['task', 'list'], { CPS_TOKEN: 'cps_0123456789abcdef_' + 'A'.repeat(43) });
+    expect(revoked.err).toMatch(/not signed in: run cps login .*\(the API token is not valid\)$/);
+  });
+
   it('logout revokes the saved token and forgets it', async () => {
     const { cluster, url, cps, credentials } = await coordinator();
     await cps(['login', '--name', 'alice'], { CPS_PASSWORD: 'alice-password-1' });

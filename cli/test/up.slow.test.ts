@@ -53,7 +53,10 @@ async function until(what: string, cond: () => boolean, timeoutMs: number) {
   }
 }
 
-const cps = (...args: string[]) => run(process.execPath, [cpsBin, ...args], { cwd: root, timeout: 240_000 });
+// cps as a person on this machine: its own HOME, where cps login keeps the token.
+const home = mkdtempSync(join(tmpdir(), 'cps-up-home-'));
+const cps = (...args: string[]) => run(process.execPath, [cpsBin, ...args], { cwd: root, timeout: 240_000, env: { ...process.env, HOME: home, XDG_CONFIG_HOME: '', CPS_TOKEN: '', NO_COLOR: '1' } });
+const cpsWith = (env: Record<string, string>, ...args: string[]) => run(process.execPath, [cpsBin, ...args], { cwd: root, timeout: 60_000, env: { ...process.env, HOME: home, XDG_CONFIG_HOME: '', CPS_TOKEN: '', NO_COLOR: '1', ...env } });
 const virshNames = async () => (await run('virsh', ['-c', 'qemu:///system', 'list', '--name'], { timeout: 30_000 })).stdout.split('\n').map((s) => s.trim());
 
 afterAll(async () => {
@@ -89,6 +92,15 @@ describe('cps up', () => {
     for (const m of output.matchAll(/started \(pid (\d+), port (\d+)\)/g)) pids.push(Number(m[1]));
     expect(pids).toHaveLength(5);
 
+    // The first run made the first admin and showed the password once; nothing works before login.
+    const password = /made the first admin of this node's portal: name admin, password (\S+) /.exec(output)?.[1];
+    expect(password, output.slice(-3000)).toMatch(/^\S{12,}$/);
+    const before = await cps('task', 'list', '--url', url).catch((e: { code: number; stderr: string }) => e);
+    expect(before).toMatchObject({ code: 1 });
+    expect((before as { stderr: string }).stderr).toMatch(/^error: not signed in: run cps login --url /);
+    const login = await cpsWith({ CPS_PASSWORD: password! }, 'login', '--name', 'admin', '--url', url);
+    expect(login.stdout).toMatch(/^signed in to .* as admin \(admin\); token [0-9a-f]{16} saved in /);
+
     const submit = () => cps('task', 'submit', '--name', 'x', '--wait', '--url', url, '--timeout', '180');
     let submitted = await submit().catch((e: { stdout: string; stderr: string }) => e);
     // On a loaded 2-core machine the very first PEP round can miss its 2 s window (five cold Node
@@ -119,4 +131,7 @@ describe('cps up', () => {
   });
 });
 
-afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
+afterAll(() => {
+  rmSync(dataDir, { recursive: true, force: true });
+  rmSync(home, { recursive: true, force: true });
+});

@@ -135,7 +135,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Server-sent events; each `task` event carries a whole Task as JSON. */
+        /** Server-sent events; each `task` event carries a whole Task as JSON (the caller's tasks only; an admin's, all). */
         get: operations["streamEvents"];
         put?: never;
         post?: never;
@@ -609,7 +609,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Every task this coordinator knows, newest first. */
+            /** @description The caller's tasks (an admin's, every task), newest first. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -620,6 +620,7 @@ export interface operations {
                     };
                 };
             };
+            401: components["responses"]["AuthenticationRequired"];
             default: components["responses"]["Problem"];
         };
     };
@@ -659,6 +660,16 @@ export interface operations {
                     "application/json": components["schemas"]["Task"];
                 };
             };
+            401: components["responses"]["AuthenticationRequired"];
+            /** @description `user-quota-exceeded`: the task would take the user past their quota; `limits` names each limit and by how much. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             default: components["responses"]["Problem"];
         };
     };
@@ -682,6 +693,7 @@ export interface operations {
                     "application/json": components["schemas"]["Task"];
                 };
             };
+            401: components["responses"]["AuthenticationRequired"];
             default: components["responses"]["Problem"];
         };
     };
@@ -705,6 +717,7 @@ export interface operations {
                     "application/json": components["schemas"]["Task"];
                 };
             };
+            401: components["responses"]["AuthenticationRequired"];
             default: components["responses"]["Problem"];
         };
     };
@@ -728,6 +741,7 @@ export interface operations {
                     "text/plain": string;
                 };
             };
+            401: components["responses"]["AuthenticationRequired"];
             default: components["responses"]["Problem"];
         };
     };
@@ -749,6 +763,7 @@ export interface operations {
                     "text/event-stream": string;
                 };
             };
+            401: components["responses"]["AuthenticationRequired"];
         };
     };
     signIn: {

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { coordinatorClient, type CoordinatorSchemas } from '@cps/openapi';
+import { makeUser } from '../helpers/cps-node.ts';
 import { ensureClusterIdentity } from '@cps/trust';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitHealthy } from '../../cli/src/up/health.ts';
@@ -48,7 +49,15 @@ async function makeDataDir(): Promise<void> {
 }
 const compose = (...args: string[]) =>
   run('docker-compose', ['-p', project, '-f', 'compose.yaml', ...args], { cwd: root, env, timeout: 600_000, maxBuffer: 64 << 20 });
-const api = coordinatorClient({ baseUrl: `http://127.0.0.1:${ports.coordinator}` });
+/** A user of the node's portal, made in its registry once it runs: the task routes need one. */
+let token = '';
+const api = coordinatorClient({
+  baseUrl: `http://127.0.0.1:${ports.coordinator}`,
+  fetch: (req: Request) => {
+    req.headers.set('authorization', `Bearer ${token}`);
+    return fetch(req);
+  },
+});
 const virshNames = async () => (await run('virsh', ['-c', 'qemu:///system', 'list', '--name'], { timeout: 30_000 })).stdout.split('\n').map((s) => s.trim());
 
 let taskId: string | undefined;
@@ -127,6 +136,7 @@ describe('compose', () => {
     const health = await Promise.all(serviceNames.map((svc) => waitHealthy(svc, ports[svc], { timeoutMs: 90_000 }).then((r) => ({ svc, r }))));
     const sick = health.filter((h) => !h.r.ok);
     expect(sick, `not healthy: ${JSON.stringify(sick)}\n${await (sick.length ? logs() : '')}`).toEqual([]);
+    ({ token } = await makeUser(dataDir));
 
     const submit = async () => {
       const { data: created, error } = await api.POST('/api/tasks', { body: { name: 'compose-test', vcpus: 1, memoryMiB: 256, diskMiB: 64, image: 'tiny' } });

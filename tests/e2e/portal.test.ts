@@ -3,13 +3,14 @@ import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { coordinatorClient } from '@cps/openapi';
 import { launchChromium } from '../helpers/browser.ts';
-import { startNode, type RunningNode } from '../helpers/cps-node.ts';
+import { firstAdminPassword, makeUser, startNode, type RunningNode } from '../helpers/cps-node.ts';
 
-// The path a user takes: the portal form → a running VM → its screen in the browser → stop.
+// The path a user takes: sign in → the portal form → a running VM → its screen in the browser → stop.
 const base = 18500;
 let node: RunningNode;
 let browser: Browser;
 let taskId: string | undefined;
+let user: { name: string; password: string; token: string };
 
 const domains = () =>
   execFileSync('virsh', ['-c', 'qemu:///system', 'list', '--all', '--name'], { encoding: 'utf8' })
@@ -19,6 +20,9 @@ const domains = () =>
 
 beforeAll(async () => {
   node = await startNode(base);
+  // The first admin's password is printed by the first `cps up` of this data dir only; a user
+  // made in the registry signs in on any run.
+  user = await makeUser(process.env.CPS_DATA_DIR ?? '/var/lib/cps');
   browser = await launchChromium();
 });
 
@@ -37,6 +41,12 @@ describe('portal to a VM screen', () => {
   it('submits the form, reaches running without reloading, shows the guest screen, and stops', async () => {
     const page = await browser.newPage();
     await page.goto(node.portal);
+    if (firstAdminPassword(node.output())) console.log('this run made the first admin (its password was printed by cps up)');
+    await page.fill('form#sign-in input[name=name]', user.name);
+    await page.fill('form#sign-in input[name=password]', user.password);
+    await page.click('form#sign-in button[type=submit]');
+    await page.locator('#task-form').waitFor({ state: 'visible', timeout: 30_000 });
+    expect(await page.locator('#user-name').textContent()).toBe(user.name);
     const name = `e2e </b> "quoted" & <i>`;
     await page.fill('#task-form input[name=name]', name);
     await page.fill('#task-form input[name=memoryMiB]', '128');
@@ -73,7 +83,7 @@ describe('portal to a VM screen', () => {
 
     // Lit pixels could still be the BIOS: prove the screen is the guest's live shell by typing a
     // command into the console page and finding its effect on the guest's serial log.
-    const api = coordinatorClient({ baseUrl: node.portal });
+    const api = coordinatorClient({ baseUrl: node.portal, headers: { authorization: `Bearer ${user.token}` } });
     const serial = async () => (await api.GET('/api/tasks/{taskId}/serial', { params: { path: { taskId: id } }, parseAs: 'text' })).data ?? '';
     await expect.poll(serial, { timeout: 60_000, interval: 1000 }).toContain('cps-guest: up');
     const marker = `typed-${Math.random().toString(16).slice(2, 10)}`;

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -45,3 +46,27 @@ export async function startNode(portsBase: number, env: NodeJS.ProcessEnv = {}, 
     },
   };
 }
+
+/**
+ * A user of a node made straight in its registry (WAL: beside a running coordinator), with an
+ * API token: tests sign in without depending on which `cps up` made the first admin.
+ */
+export async function makeUser(dataDir: string, role: 'user' | 'admin' = 'user'): Promise<{ name: string; password: string; token: string }> {
+  const { Accounts } = await import('@cps/coordinator/accounts/accounts.ts');
+  const { openRegistry, registryPath } = await import('@cps/coordinator/registry/db.ts');
+  const now = () => new Date();
+  const registry = openRegistry(registryPath(dataDir), { now });
+  try {
+    const accounts = new Accounts({ store: registry.accounts, now });
+    const name = `test-${randomBytes(4).toString('hex')}`;
+    const password = randomBytes(12).toString('base64url');
+    const user = await accounts.createUser({ name, password, role });
+    const { value } = await accounts.createToken(user.id, 'tests');
+    return { name, password, token: value };
+  } finally {
+    registry.close();
+  }
+}
+
+/** The first admin's password as the first `cps up` of a data dir prints it; undefined on later runs. */
+export const firstAdminPassword = (output: string): string | undefined => /first admin of this node's portal: name admin, password (\S+) /.exec(output)?.[1];

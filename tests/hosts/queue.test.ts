@@ -4,6 +4,7 @@
 // slot for a task submitted at once (before, its PEP hold kept the slot for a minute).
 import { coordinatorClient, type CoordinatorSchemas } from '@cps/openapi';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { makeUser } from '../helpers/cps-node.ts';
 import { createHosts, type Host, type Hosts } from '../helpers/hosts.ts';
 import { peers, stateOf, until } from './pep-test-kit.ts';
 
@@ -11,6 +12,8 @@ type Task = CoordinatorSchemas['Task'];
 
 let cluster: Hosts;
 let a: Host, b: Host;
+/** A user of A's coordinator (made in its registry): the task routes need one signed in. */
+let token: string;
 const share = { CPS_SHARE_VCPUS: '1' };
 
 beforeAll(async () => {
@@ -22,13 +25,14 @@ beforeAll(async () => {
     b.startServices({ services: ['provisioner', 'storage', 'discovery'], env: share }),
   ]);
   await until('A sees B alive', () => peers(a), (ps) => stateOf(ps, b.nodeId) === 'alive');
+  ({ token } = await makeUser(a.dataDir));
 });
 
 afterAll(async () => {
   await cluster?.destroy();
 });
 
-const api = () => coordinatorClient({ baseUrl: a.url('coordinator'), fetch: cluster.fetch });
+const api = () => coordinatorClient({ baseUrl: a.url('coordinator'), fetch: cluster.fetch, headers: { authorization: `Bearer ${token}` } });
 
 async function submit(name: string): Promise<Task> {
   const { data, error } = await api().POST('/api/tasks', { body: { name, vcpus: 1, memoryMiB: 128, diskMiB: 16, image: 'tiny' } });

@@ -12,6 +12,7 @@ import { clusterTlsOf, createCa, decodeJoinToken, encodeJoinToken, loadNodeIdent
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { parse as parseYaml } from 'yaml';
+import { makeUser } from '../helpers/cps-node.ts';
 import { createHosts, type Host, type Hosts } from '../helpers/hosts.ts';
 import type { HostProcess } from '../helpers/hosts-process.ts';
 import { issueMember } from '../helpers/hosts-identity.ts';
@@ -140,10 +141,15 @@ describe('joining a cluster in one command', () => {
 
   it('a task submitted on A runs on B, and its console works through A’s gateway', async () => {
     const api = `http://${a.address}:${cluster.ports.coordinator}`;
-    const res = await fetch(`${api}/api/tasks`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'joined', memoryMiB: 128 }) });
+    // A user of A's portal, made in A's registry; its password and token are secrets of this run too.
+    const user = await makeUser(a.dataDir);
+    secrets.set("the portal user's password", user.password);
+    secrets.set("the portal user's API token", user.token);
+    const auth = { authorization: `Bearer ${user.token}` };
+    const res = await fetch(`${api}/api/tasks`, { method: 'POST', headers: { 'content-type': 'application/json', ...auth }, body: JSON.stringify({ name: 'joined', memoryMiB: 128 }) });
     expect(res.status, await res.clone().text()).toBe(202);
     taskId = (await res.json()).id as string;
-    const task = await until('the task runs', async () => (await (await fetch(`${api}/api/tasks/${taskId}`)).json()) as { state: string; node?: { nodeId: string } }, (t) => t.state === 'running' || t.state === 'failed', 180_000);
+    const task = await until('the task runs', async () => (await (await fetch(`${api}/api/tasks/${taskId}`, { headers: auth })).json()) as { state: string; node?: { nodeId: string } }, (t) => t.state === 'running' || t.state === 'failed', 180_000);
     expect(task.state, JSON.stringify(task)).toBe('running');
     expect(task.node?.nodeId).toBe('host-b');
     const xml = await b.exec('virsh', ['-c', 'qemu:///system', 'dumpxml', '--security-info', `cps-${taskId}`]);

@@ -3,6 +3,7 @@ import { Contract, healthRoutes, loopbackDoor, problemErrorHandler, problemNotFo
 import { specFiles, type StorageClient } from '@cps/openapi';
 import type { Accounts } from './accounts/accounts.ts';
 import { authenticate } from './accounts/authenticate.ts';
+import { requireUserOrMemberRead } from './accounts/member-read.ts';
 import { SignInLimiter } from './accounts/sign-in-limiter.ts';
 import { accountRoutes } from './api/accounts.ts';
 import { eventRoutes } from './api/events.ts';
@@ -51,7 +52,10 @@ export function createApp(deps: AppDeps) {
   app.route('/', healthRoutes('coordinator', async () => ({ tasks: deps.tasks.list().length })));
   app.route('/', portalRoutes());
   app.route('/', imageRoutes(deps.localStorage));
-  app.route('/', taskRoutes({ contract, tasks: deps.tasks, placer: deps.placer, clientsFor: deps.clientsFor, ...(deps.idempotency ? { idempotency: deps.idempotency } : {}) }));
-  app.route('/', eventRoutes(deps.tasks, deps.placer, deps.heartbeatMs));
+  // With accounts (every node), the task routes and events need a signed-in user (a member of
+  // the cluster may read: the gateway locates tasks); without (placement-only tests), no users.
+  const signedIn = deps.accounts ? requireUserOrMemberRead() : undefined;
+  app.route('/', taskRoutes({ contract, tasks: deps.tasks, placer: deps.placer, clientsFor: deps.clientsFor, ...(deps.idempotency ? { idempotency: deps.idempotency } : {}), ...(signedIn ? { signedIn } : {}) }));
+  app.route('/', eventRoutes(deps.tasks, deps.placer, deps.heartbeatMs, signedIn));
   return app;
 }

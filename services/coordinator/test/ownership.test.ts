@@ -27,6 +27,46 @@ async function cluster(quota?: Partial<Quota>) {
   return { ...c, submit, listNames };
 }
 
+describe('the task routes need a signed-in user', () => {
+  it('answers 401 with WWW-Authenticate to no one, to a revoked token and to a disabled user, on every task route', async () => {
+    const c = await cluster();
+    const { body: task } = await c.submit('alice', 'mine');
+    const routes = [['GET', '/api/tasks'], ['POST', '/api/tasks'], ['GET', `/api/tasks/${task.id}`], ['DELETE', `/api/tasks/${task.id}`], ['GET', `/api/tasks/${task.id}/serial`], ['GET', '/api/events']] as const;
+    const check = async (headers: Record<string, string>, detail: string) => {
+      for (const [method, path] of routes) {
+        const res = await c.request(undefined, method, path, method === 'POST' ? { name: 'x' } : undefined, headers);
+        expect(res.status, `${method} ${path}`).toBe(401);
+        expect(res.headers.get('www-authenticate')).toMatch(/^Bearer realm="cps"/);
+        expect(((await res.json()) as { detail: string }).detail).toBe(detail);
+      }
+    };
+    await check({}, 'sign in, or send Authorization: Bearer <API token>');
+    const bobToken = c.accounts.listTokens(c.users.bob.id)[0]!;
+    c.accounts.revokeToken(c.users.bob, bobToken.id);
+    await check({ authorization: `Bearer ${c.tokens.bob}` }, 'the API token was revoked');
+    await c.accounts.update(c.users.alice.id, { disabled: true });
+    await check({ authorization: `Bearer ${c.tokens.alice}` }, 'the account is disabled');
+    expect(c.tasks.list().map((t) => t.name)).toEqual(['mine']);
+    expect(c.tasks.get(task.id)?.state).not.toBe('stopping');
+  });
+});
+
+describe('a member of the cluster (a node service with its certificate) may read tasks', () => {
+  it('lets the gateway locate a task, but not stop one or submit; a stranger is asked to sign in', async () => {
+    const c = await cluster();
+    const { body: task } = await c.submit('alice', 'mine');
+    const as = (kind: 'member' | 'stranger', method: string, path: string) =>
+      c.app.request(`http://localhost${path}`, { method, headers: { host: 'localhost', ...(method === 'POST' ? { 'content-type': 'application/json' } : {}) }, ...(method === 'POST' ? { body: '{"name":"x"}' } : {}) }, { caller: kind === 'member' ? { kind, nodeId: 'node-b' } : { kind } });
+    const got = await as('member', 'GET', `/api/tasks/${task.id}`);
+    expect(got.status).toBe(200);
+    expect(((await got.json()) as Task).owner?.name).toBe('alice');
+    expect((await as('member', 'DELETE', `/api/tasks/${task.id}`)).status).toBe(401);
+    expect((await as('member', 'POST', '/api/tasks')).status).toBe(401);
+    expect((await as('stranger', 'GET', `/api/tasks/${task.id}`)).status).toBe(401);
+    expect(c.tasks.list()).toHaveLength(1);
+  });
+});
+
 describe('tasks have owners: a user reaches only their own, an admin all', () => {
   it('records the submitter as the owner and lists each user only theirs', async () => {
     const c = await cluster();
