@@ -62,7 +62,8 @@ export class SqliteTaskStore implements TaskStore {
       const { id, name, state, createdAt, updatedAt, history, ...doc } = task;
       // The owner comes from the caller, else from the task if the contract carries one;
       // neither keeps the owner already stored (a transition does not know who owns the task).
-      const fromTask = 'owner' in doc && typeof doc.owner === 'string' ? doc.owner : undefined;
+      const o = (doc as { owner?: unknown }).owner;
+      const fromTask = typeof o === 'string' ? o : typeof o === 'object' && o !== null && typeof (o as { id?: unknown }).id === 'string' ? (o as { id: string }).id : undefined;
       const own = owner !== undefined ? owner : fromTask;
       this.upsert.run({ id, name, state, createdAt, updatedAt, doc: JSON.stringify(doc), owner: own ?? null, ownerGiven: own !== undefined ? 1 : 0 });
       this.clearHistory.run(id);
