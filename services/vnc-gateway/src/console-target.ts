@@ -30,21 +30,27 @@ export function isLoopbackTarget(t: { host: unknown; port: unknown }): t is VncT
 // A guest in these states has no screen to show; saying so beats a refused TCP dial.
 const screenless = new Set(['shutoff', 'crashed', 'shutdown']);
 
+/** The local provisioner's view of a task's guest (GET /vms/{taskId}), its refusals as problems. */
+export async function localGuest(provisioner: ProvisionerClient, taskId: string) {
+  let r;
+  try {
+    r = await provisioner.GET('/vms/{taskId}', { params: { path: { taskId } } });
+  } catch (err) {
+    throw new ProblemError('upstream-failed', `the provisioner is unreachable: ${(err as Error).message}`);
+  }
+  if (r.response.status === 404) throw new ProblemError('not-found', `no guest of task ${taskId} runs on this peer`);
+  if (!r.data) throw new ProblemError('upstream-failed', `the provisioner answered ${r.response.status} for task ${taskId}`);
+  return r.data;
+}
+
 /** Asks the local provisioner (GET /vms/{taskId}) where the guest's VNC server is. */
 export function provisionerTargets(provisioner: ProvisionerClient): ResolveTarget {
   return async (taskId) => {
-    let r;
-    try {
-      r = await provisioner.GET('/vms/{taskId}', { params: { path: { taskId } } });
-    } catch (err) {
-      throw new ProblemError('upstream-failed', `the provisioner is unreachable: ${(err as Error).message}`);
+    const vm = await localGuest(provisioner, taskId);
+    if (screenless.has(vm.state)) {
+      throw new ProblemError('conflict', `the guest of task ${taskId} is ${vm.state}; it has no screen to show`);
     }
-    if (r.response.status === 404) throw new ProblemError('not-found', `no guest of task ${taskId} runs on this peer`);
-    if (!r.data) throw new ProblemError('upstream-failed', `the provisioner answered ${r.response.status} for task ${taskId}`);
-    if (screenless.has(r.data.state)) {
-      throw new ProblemError('conflict', `the guest of task ${taskId} is ${r.data.state}; it has no screen to show`);
-    }
-    const vnc: { host: unknown; port: unknown } = r.data.console?.vnc ?? { host: undefined, port: undefined };
+    const vnc: { host: unknown; port: unknown } = vm.console?.vnc ?? { host: undefined, port: undefined };
     // The provisioner reports port 0 until libvirt has picked the guest's VNC port.
     if (vnc.port === 0 && typeof vnc.host === 'string' && loopbackHosts.has(vnc.host)) {
       throw new ProblemError('conflict', `the guest of task ${taskId} has no VNC port yet; try again in a moment`);
@@ -55,7 +61,7 @@ export function provisionerTargets(provisioner: ProvisionerClient): ResolveTarge
         `the provisioner gave ${JSON.stringify(vnc.host)}:${JSON.stringify(vnc.port)} as the VNC address; only 127.0.0.1 or ::1 is ever dialled`,
       );
     }
-    const password = r.data.console.vnc.password;
+    const password = vm.console.vnc.password;
     return { host: vnc.host, port: vnc.port, ...(typeof password === 'string' && password !== '' ? { password } : {}) };
   };
 }

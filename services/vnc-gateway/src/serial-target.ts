@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import type { ProvisionerClient } from '@cps/openapi';
+import { localGuest } from './console-target.ts';
 import { ProblemError } from '@cps/common';
 
 /** Where a guest's serial port is: the unix socket QEMU listens on. */
@@ -19,16 +20,9 @@ const portless = new Set(['shutoff', 'crashed', 'shutdown']);
  */
 export function provisionerSerials(provisioner: ProvisionerClient, socketDir: string): ResolveSerial {
   return async (taskId) => {
-    let r;
-    try {
-      r = await provisioner.GET('/vms/{taskId}', { params: { path: { taskId } } });
-    } catch (err) {
-      throw new ProblemError('upstream-failed', `the provisioner is unreachable: ${(err as Error).message}`);
-    }
-    if (r.response.status === 404) throw new ProblemError('not-found', `no guest of task ${taskId} runs on this peer`);
-    if (!r.data) throw new ProblemError('upstream-failed', `the provisioner answered ${r.response.status} for task ${taskId}`);
-    if (portless.has(r.data.state)) throw new ProblemError('conflict', `the guest of task ${taskId} is ${r.data.state}; its serial port is gone`);
-    const socket: unknown = r.data.console?.serialSocket;
+    const vm = await localGuest(provisioner, taskId);
+    if (portless.has(vm.state)) throw new ProblemError('conflict', `the guest of task ${taskId} is ${vm.state}; its serial port is gone`);
+    const socket: unknown = vm.console?.serialSocket;
     if (socket === undefined) {
       throw new ProblemError('conflict', `the guest of task ${taskId} has no serial socket (it was made with a pty serial); its serial log is still at the provisioner`);
     }
