@@ -416,15 +416,34 @@ describe('admin: /api/users', () => {
     const { token } = await h.tokenFor(cookie);
     const res = await h.json('PATCH', `/api/users/${h.bob.id}`, { disabled: true }, admin);
     expect(await res.json()).toMatchObject({ disabled: true, disabledAt: h.clock.now().toISOString() });
-    for (const headers of [{ cookie }, bearer(token)]) {
-      const refused = await h.call('/api/whoami', { headers });
-      expect((await expectProblem(refused, 401, 'authentication-required')).detail).toBe('the account is disabled');
-    }
+    // The token is refused for the disabled account; the session is gone altogether.
+    const refused = await h.call('/api/whoami', { headers: bearer(token) });
+    expect((await expectProblem(refused, 401, 'authentication-required')).detail).toBe('the account is disabled');
+    await expectProblem(await h.call('/api/whoami', { headers: { cookie } }), 401, 'authentication-required');
+    expect(h.store.sessions.deleteForUser(h.bob.id)).toBe(0);
     await expectProblem(await h.signIn('bob', passwords.bob), 401, 'sign-in-failed');
 
     const enabled = await h.json('PATCH', `/api/users/${h.bob.id}`, { disabled: false }, admin);
     expect(await enabled.json()).toMatchObject({ disabled: false });
     expect((await h.call('/api/whoami', { headers: bearer(token) })).status).toBe(200);
+    // Disabling ended the session for good: enabling again does not bring an old cookie back.
+    await expectProblem(await h.call('/api/whoami', { headers: { cookie } }), 401, 'authentication-required');
+  });
+
+  it('a new password signs the user out of every session, their own included; tokens stay', async () => {
+    const h = await accountsHarness();
+    const admin = { cookie: await h.cookieFor('admin', h.adminPassword) };
+    const first = await h.cookieFor('alice', passwords.alice);
+    const second = await h.cookieFor('alice', passwords.alice);
+    const { token } = await h.tokenFor(first);
+    const other = await h.cookieFor('bob', passwords.bob);
+    expect((await h.json('PATCH', `/api/users/${h.alice.id}`, { password: 'alice-new-password' }, admin)).status).toBe(200);
+    for (const cookie of [first, second]) {
+      await expectProblem(await h.call('/api/whoami', { headers: { cookie } }), 401, 'authentication-required');
+    }
+    expect((await h.call('/api/whoami', { headers: bearer(token) })).status).toBe(200);
+    expect((await h.call('/api/whoami', { headers: { cookie: other } })).status).toBe(200);
+    expect((await h.call('/api/whoami', { headers: admin })).status).toBe(200);
   });
 
   it('keeps the last enabled admin one', async () => {

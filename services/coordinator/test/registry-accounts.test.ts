@@ -99,6 +99,20 @@ describe.each(stores)('%s', (_, { store, restart }) => {
     expect(store().sessions.get(s.idHash)).toBeUndefined();
   });
 
+  it('sessions: deleteForUser ends one user\'s sessions only, and survives a restart', () => {
+    store().users.put(bob);
+    store().users.put(ada);
+    store().sessions.put(session('b1', '2026-12-03T10:00:00.000Z', bob.id));
+    store().sessions.put(session('b2', '2026-12-03T10:00:00.000Z', bob.id));
+    store().sessions.put(session('a1', '2026-12-03T10:00:00.000Z', ada.id));
+    expect(store().sessions.deleteForUser(bob.id)).toBe(2);
+    expect(store().sessions.deleteForUser(bob.id)).toBe(0);
+    restart();
+    expect(store().sessions.get('b1')).toBeUndefined();
+    expect(store().sessions.get('b2')).toBeUndefined();
+    expect(store().sessions.get('a1')).toBeDefined();
+  });
+
   it('sessions: deleteExpired removes only those that expired before now, comparing instants', () => {
     store().users.put(bob);
     store().sessions.put(session('old', '2026-12-02T09:59:59.999Z'));

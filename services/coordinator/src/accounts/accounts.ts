@@ -103,6 +103,8 @@ export class Accounts {
     const user = this.require(userId);
     const changed = { ...user, passwordHash: await hashPassword(password) };
     this.store.users.put(changed);
+    // A new password ends the sessions the old one opened (someone else may hold one).
+    this.store.sessions.deleteForUser(userId);
     return changed;
   }
 
@@ -116,6 +118,9 @@ export class Accounts {
     }
     if (change.password !== undefined) next.passwordHash = await hashPassword(change.password);
     this.store.users.put(next);
+    // Disabling a user or setting a new password signs them out everywhere at once, rather than
+    // leaving each open session to be refused (or, for a password, to live on) until it ends.
+    if (change.password !== undefined || (change.disabled === true && !user.disabledAt)) this.store.sessions.deleteForUser(userId);
     return next;
   }
 

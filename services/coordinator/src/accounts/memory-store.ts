@@ -25,6 +25,16 @@ export class MemoryAccountStore implements AccountStore {
     get: (idHash: string) => copy(this.sessionMap.get(idHash)),
     put: (session: Session) => void this.sessionMap.set(session.idHash, copy(session)!),
     delete: (idHash: string) => void this.sessionMap.delete(idHash),
+    deleteForUser: (userId: string) => {
+      let n = 0;
+      for (const [k, s] of this.sessionMap) {
+        if (s.userId === userId) {
+          this.sessionMap.delete(k);
+          n++;
+        }
+      }
+      return n;
+    },
     deleteExpired: (now: Date) => {
       let n = 0;
       for (const [k, s] of this.sessionMap) {

@@ -62,6 +62,8 @@ export interface AccountStore {
     get(idHash: string): Session | undefined;
     put(session: Session): void;
     delete(idHash: string): void;
+    /** Ends every session of one user (disabled, or a new password); returns how many. */
+    deleteForUser(userId: string): number;
     /** Removes sessions that expired before `now`; returns how many. */
     deleteExpired(now: Date): number;
   };

@@ -97,6 +97,7 @@ export class SqliteAccountStore implements AccountStore {
       INSERT INTO sessions (id_hash, user_id, created_at, expires_at) VALUES (@id_hash, @user_id, @created_at, @expires_at)
       ON CONFLICT (id_hash) DO UPDATE SET user_id = excluded.user_id, created_at = excluded.created_at, expires_at = excluded.expires_at`);
     const deleteSession = db.prepare<[string]>('DELETE FROM sessions WHERE id_hash = ?');
+    const deleteUserSessions = db.prepare<[string]>('DELETE FROM sessions WHERE user_id = ?');
     // Compared as instants, not as strings: '...T10:00Z' and '...T10:00:00.000Z' are the same time.
     const deleteExpired = db.prepare<[string]>('DELETE FROM sessions WHERE unixepoch(expires_at, \'subsec\') < unixepoch(?, \'subsec\')');
 
@@ -104,6 +105,7 @@ export class SqliteAccountStore implements AccountStore {
       get: (idHash) => session(sessionByHash.get(idHash)),
       put: (s) => void putSession.run({ id_hash: s.idHash, user_id: s.userId, created_at: s.createdAt, expires_at: s.expiresAt }),
       delete: (idHash) => void deleteSession.run(idHash),
+      deleteForUser: (userId) => deleteUserSessions.run(userId).changes,
       deleteExpired: (now) => deleteExpired.run(now.toISOString()).changes,
     };
   }
