@@ -359,6 +359,13 @@ export interface components {
              * @enum {string}
              */
             network?: "user" | "none";
+            /**
+             * @description The node id of the coordinator that placed the guest. Kept in the domain's metadata and
+             *     returned by GET /vms, so a restarted coordinator can tell its own guests (to adopt, or list
+             *     as orphans) from another coordinator's (not its business). Not part of the spec's digest:
+             *     who asked does not change what runs.
+             */
+            placedBy?: string;
         };
         CheckpointRequest: {
             /** @description Restore the guest from the file at once so it runs on (default false). */
@@ -419,6 +426,8 @@ export interface components {
             accelerator: "kvm" | "tcg";
             /** @description The periodic checkpoint interval the guest was created with */
             checkpointEverySec?: number;
+            /** @description The node id of the coordinator that placed the guest (VmSpec.placedBy), if it said. */
+            placedBy?: string;
             console: {
                 vnc: {
                     /** @description Always 127.0.0.1; VNC never listens beyond loopback. */

@@ -7,6 +7,8 @@ import { el, renderXml, type XmlElement } from './xml.ts';
 export const CPS_NS = 'urn:cps:task:1';
 export const DOMAIN_PREFIX = 'cps-';
 export const TASK_ID = /^[a-z0-9][a-z0-9-]{0,62}$/;
+/** A node id, as discovery's contract spells it (NodeId). */
+export const NODE_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 export const MAX_DISPLAY_NAME = 128;
 export const MAX_CMDLINE = 2048;
 export const MAX_DISKS = 8;
@@ -62,6 +64,8 @@ export interface DomainSpec {
   specDigest?: string;
   /** Periodic checkpoints (seconds), kept in the metadata so a restarted provisioner goes on with them. */
   checkpointEverySec?: number;
+  /** The node id of the coordinator that placed the guest, kept so a restarted coordinator finds its own. */
+  placedBy?: string;
   /** The VNC password (VNC allows 8 characters); none: VNC without a password. */
   vncPassword?: string;
   /** Write the memory hard limit into the XML (default); false where it is set live or not at all (memoryCap.ts). */
@@ -117,6 +121,7 @@ export function buildDomainXml(spec: DomainSpec, policy: DomainPolicy): string {
   if (serialSocket !== undefined && Buffer.byteLength(serialSocket) > MAX_SOCKET_PATH) {
     throw invalid(`serial socket path is longer than a unix socket allows (${MAX_SOCKET_PATH} bytes): use a shorter data dir`);
   }
+  if (spec.placedBy !== undefined && !NODE_ID.test(spec.placedBy)) throw invalid('placedBy must be a node id');
   if (spec.checkpointEverySec !== undefined) checkInt(spec.checkpointEverySec, 30, 604_800, 'checkpointEverySec');
   if (spec.vncPassword !== undefined && !/^[A-Za-z0-9]{8}$/.test(spec.vncPassword)) throw invalid('VNC password must be 8 letters or digits');
   if (spec.network !== undefined && !GUEST_NETWORKS.includes(spec.network)) throw invalid('network must be user or none');
@@ -131,7 +136,7 @@ export function buildDomainXml(spec: DomainSpec, policy: DomainPolicy): string {
       el(
         'metadata',
         {},
-        el('cps:task', { 'xmlns:cps': CPS_NS, id: spec.taskId, spec: spec.specDigest, checkpointEverySec: spec.checkpointEverySec }),
+        el('cps:task', { 'xmlns:cps': CPS_NS, id: spec.taskId, spec: spec.specDigest, checkpointEverySec: spec.checkpointEverySec, placedBy: spec.placedBy }),
       ),
       el('memory', { unit: 'MiB' }, String(spec.memoryMiB)),
       el('currentMemory', { unit: 'MiB' }, String(spec.memoryMiB)),

@@ -1,12 +1,12 @@
 import { XMLParser } from 'fast-xml-parser';
-import { CPS_NS } from './domainXml.ts';
+import { CPS_NS, NODE_ID } from './domainXml.ts';
 
 /** What the provisioner reads back from a domain's live XML. */
 export interface LiveFacts {
   type: string;
   title?: string;
   /** Present only on domains a CPS provisioner made (our metadata element). */
-  task?: { id: string; spec?: string; checkpointEverySec?: number };
+  task?: { id: string; spec?: string; checkpointEverySec?: number; placedBy?: string };
   vncPort?: number;
   vncListen?: string;
   /** Only in XML read with libvirt's SECURE flag. */
@@ -38,6 +38,11 @@ function every(x: unknown): { checkpointEverySec?: number } {
   return Number.isInteger(n) && n > 0 ? { checkpointEverySec: n } : {};
 }
 
+function placedBy(x: unknown): { placedBy?: string } {
+  const id = str(x);
+  return id !== undefined && NODE_ID.test(id) ? { placedBy: id } : {};
+}
+
 /**
  * libvirt writes this XML, but the title inside came from a user: it is read with a real parser,
  * never with patterns over the text.
@@ -54,7 +59,7 @@ export function readLiveXml(xml: string): LiveFacts {
   return {
     type: str(domain['@type']) ?? '',
     title: text(domain.title),
-    task: task ? { id: task['@id'] as string, spec: str(task['@spec']), ...every(task['@checkpointEverySec']) } : undefined,
+    task: task ? { id: task['@id'] as string, spec: str(task['@spec']), ...every(task['@checkpointEverySec']), ...placedBy(task['@placedBy']) } : undefined,
     vncPort: Number.isInteger(port) && port > 0 ? port : undefined,
     vncListen: str(vnc?.['@listen']),
     vncPassword: str(vnc?.['@passwd']),

@@ -99,6 +99,7 @@ export class Vms {
         memtune: (this.d.memoryCap ?? 'xml') === 'xml',
         vncPassword: vncPassword(),
         checkpointEverySec: spec.checkpointEverySec,
+        placedBy: spec.placedBy,
         network: spec.network,
       },
       policyFor(this.d.dataDir, taskId),
@@ -289,6 +290,7 @@ export function toVm(taskId: string, status: DomainStatus, facts = readLiveXml(s
     memoryMiB: Math.floor(status.maxMemKiB / 1024),
     accelerator: facts.type === 'kvm' ? 'kvm' : 'tcg',
     ...(facts.task?.checkpointEverySec ? { checkpointEverySec: facts.task.checkpointEverySec } : {}),
+    ...(facts.task?.placedBy ? { placedBy: facts.task.placedBy } : {}),
     // Port 0: libvirt has not given the guest a VNC port (yet); the listen address is always loopback.
     console: {
       vnc: { host: '127.0.0.1', port: facts.vncPort ?? 0, ...(facts.vncPassword ? { password: facts.vncPassword } : {}) },
@@ -329,8 +331,9 @@ export function withNetwork(spec: VmSpec, guestNetwork: GuestNetwork): VmSpec {
  * at all: the guests made before the API had networks had none, and their digests still match.
  */
 export function specDigest(spec: VmSpec): string {
-  const { network, ...rest } = spec;
-  return createHash('sha256').update(canonicalJson(network === 'none' ? rest : spec)).digest('hex');
+  // Who placed it is not what runs: a repeated PUT from the same task is the same spec either way.
+  const { network, placedBy: _placedBy, ...rest } = spec;
+  return createHash('sha256').update(canonicalJson(network === 'none' ? rest : { ...rest, network })).digest('hex');
 }
 
 function canonicalJson(v: unknown): string {

@@ -91,6 +91,25 @@ describe('provisioner API on libvirt test:///default', () => {
     expect(await hv.inspect(`cps-${id}`)).toBeUndefined();
   });
 
+  it('keeps who placed the guest (placedBy) in its metadata and shows it in GET /vms and GET /vms/{id}; a repeat without it is the same spec', async () => {
+    const id = newTask();
+    const created = await put(id, spec({ placedBy: 'node-a.lan' }));
+    expect(created.status).toBe(201);
+    expect((await created.json()).placedBy).toBe('node-a.lan');
+    expect((await (await app.request(`/vms/${id}`)).json()).placedBy).toBe('node-a.lan');
+    const listed = (await (await app.request('/vms')).json()).items.find((v: { taskId: string }) => v.taskId === id);
+    expect(listed.placedBy).toBe('node-a.lan');
+    expect((await put(id, spec())).status).toBe(200);
+    const plain = newTask();
+    expect((await (await put(plain, spec())).json()).placedBy).toBeUndefined();
+  });
+
+  it.each([['a quote', 'a"/><x/>'], ['a space', 'a b'], ['too long', 'a'.repeat(65)], ['a number', 7]])('refuses placedBy with %s (400)', async (_, placedBy) => {
+    const r = await put(newTask(), spec({ placedBy }));
+    expect(r.status).toBe(400);
+    expect((await r.json()).type).toBe('urn:cps:problem:validation-failed');
+  });
+
   it('answers the same PUT twice with 200 and the existing guest', async () => {
     const id = newTask();
     const first = await put(id, spec());
