@@ -145,6 +145,77 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/portal/modules/{module}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One of the portal's script modules. */
+        get: operations["getPortalModule"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/peers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Every peer this node's discovery knows (itself first), what each lends, its load, whether its owner is busy, its uptime and its tasks. */
+        get: operations["listClusterPeers"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/join-tokens": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The join tokens this node issued, with their state (admin). */
+        get: operations["listClusterJoinTokens"];
+        put?: never;
+        /** Make a one-time join token for a new workstation (admin); the answer holds the `cps up --join ...` command to run there. */
+        post: operations["createClusterJoinToken"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/join-tokens/{tokenId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                tokenId: components["schemas"]["JoinTokenId"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Revoke a join token (admin); a join with it is refused from then on. */
+        delete: operations["revokeClusterJoinToken"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/session": {
         parameters: {
             query?: never;
@@ -369,6 +440,78 @@ export interface components {
                 at: string;
                 message?: string;
             }[];
+        };
+        ClusterResources: {
+            vcpus: number;
+            memoryMiB: number;
+            diskMiB: number;
+        };
+        ClusterPeer: {
+            nodeId: string;
+            address: string;
+            /** @description Whether this is the node that answered. */
+            self: boolean;
+            /**
+             * @description Liveness as this node's discovery sees it (itself: alive).
+             * @enum {string}
+             */
+            state: "alive" | "suspect" | "dead";
+            /** @description Whether the peer says it is the head. */
+            head?: boolean;
+            /** @description Milliseconds since this node last heard from the peer (absent for itself). */
+            lastSeenMs?: number;
+            uptimeSec: number;
+            /** @description The host's 1-minute load average. */
+            load?: number;
+            /** @enum {string} */
+            accelerator?: "kvm" | "tcg";
+            /** @description What the peer lends in all (its share policy). */
+            lends?: components["schemas"]["ClusterResources"];
+            /** @description What of that is free now. */
+            free?: components["schemas"]["ClusterResources"];
+            /**
+             * @description Whether the workstation's owner is using it: `busy` when the load beyond the vCPUs its guests hold is 0.5 or more (services/coordinator/README.md), `unknown` without a load or capacity.
+             * @enum {string}
+             */
+            owner: "busy" | "idle" | "unknown";
+            /** @description The tasks this coordinator placed there that have not ended: how many in all, and those the caller may see (their own; an admin every one). */
+            tasks: {
+                count: number;
+                items: {
+                    id: components["schemas"]["TaskId"];
+                    name: string;
+                    state: components["schemas"]["TaskState"];
+                    owner?: components["schemas"]["UserName"];
+                }[];
+            };
+        };
+        JoinTokenId: string;
+        JoinTokenRequest: {
+            /**
+             * @description How long the token is valid (1 h by default
+             * @default 3600
+             */
+            ttlSec: number;
+        };
+        JoinToken: {
+            id: components["schemas"]["JoinTokenId"];
+            /** Format: date-time */
+            createdAt: string;
+            /** Format: date-time */
+            expiresAt: string;
+            /** @enum {string} */
+            state: "valid" | "used" | "revoked" | "expired";
+            /** @description The node id that joined with it. */
+            usedBy?: string;
+            /** Format: date-time */
+            usedAt?: string;
+        };
+        NewJoinToken: {
+            /** @description The token (its id and one-time secret); shown once. */
+            token: string;
+            /** @description What to run on the new workstation: cps up --join HOST:PORT --token T. */
+            command: string;
+            info: components["schemas"]["JoinToken"];
         };
         UserId: string;
         TokenId: string;
@@ -764,6 +907,148 @@ export interface operations {
                 };
             };
             401: components["responses"]["AuthenticationRequired"];
+        };
+    };
+    getPortalModule: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                module: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The module. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/javascript": string;
+                };
+            };
+            default: components["responses"]["Problem"];
+        };
+    };
+    listClusterPeers: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Peers, this node first, then by node id. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: components["schemas"]["ClusterPeer"][];
+                    };
+                };
+            };
+            401: components["responses"]["AuthenticationRequired"];
+            /** @description This node's discovery did not answer. */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            default: components["responses"]["Problem"];
+        };
+    };
+    listClusterJoinTokens: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Tokens, as this node's discovery lists them. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: components["schemas"]["JoinToken"][];
+                    };
+                };
+            };
+            401: components["responses"]["AuthenticationRequired"];
+            403: components["responses"]["Forbidden"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    createClusterJoinToken: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["JoinTokenRequest"];
+            };
+        };
+        responses: {
+            /** @description The token and the command (shown once; discovery keeps only a hash of the secret). */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NewJoinToken"];
+                };
+            };
+            401: components["responses"]["AuthenticationRequired"];
+            403: components["responses"]["Forbidden"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    revokeClusterJoinToken: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                tokenId: components["schemas"]["JoinTokenId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The revoked token. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JoinToken"];
+                };
+            };
+            401: components["responses"]["AuthenticationRequired"];
+            403: components["responses"]["Forbidden"];
+            /** @description This node issued no such token. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            default: components["responses"]["Problem"];
         };
     };
     signIn: {
