@@ -47,6 +47,8 @@ export const problemTypes = {
   'user-quota-exceeded': { status: 403, title: "The request goes beyond the user's quota" },
   'idempotency-key-reused': { status: 422, title: 'The Idempotency-Key was used for another request' },
   interrupted: { status: 409, title: 'A restart interrupted this task' },
+  'guest-lost': { status: 410, title: "The task's guest was not found on its host after the coordinator restarted" },
+  'https-required': { status: 426, title: 'This port answers plain HTTP on loopback only; use https' },
   internal: { status: 500, title: 'Internal error' },
 } as const satisfies Record<string, { status: ContentfulStatusCode; title: string }>;
 

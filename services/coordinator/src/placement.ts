@@ -38,6 +38,8 @@ export interface PlacementDeps extends Partial<PlacementOptions> {
   log: Logger;
   /** The task's owner, for fairness between users (queue/fairness.ts); default: Task.owner's id. */
   ownerOf?: (task: Task) => string;
+  /** This coordinator's node id, written on each guest (placedBy) so a restart can tell its own (reconcile/). */
+  coordinatorId?: string;
 }
 
 export const defaultPlacementOptions: PlacementOptions = {
@@ -320,6 +322,7 @@ export class Placer {
         params: { path: { taskId: id } },
         body: {
           name: task.name,
+          ...(this.deps.coordinatorId ? { placedBy: this.deps.coordinatorId } : {}),
           vcpus: task.request.vcpus,
           memoryMiB: task.request.memoryMiB,
           // Copied field by field: the provisioner refuses properties it does not know.
