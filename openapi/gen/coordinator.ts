@@ -61,7 +61,16 @@ export interface paths {
         /** The images a task may boot (from this node's storage). */
         get: operations["listImages"];
         put?: never;
-        post?: never;
+        /**
+         * Upload an ISO, qcow2 or raw image to this node's storage, streamed (never held whole).
+         * @description The body is the image's bytes, passed on as they arrive to this node's storage (POST
+         *     /images) with their Content-Length; storage checks the format and keeps the image under an
+         *     id derived from its SHA-256. Storage's refusals are passed on as they are: larger than
+         *     CPS_STORAGE_MAX_UPLOAD_MIB `payload-too-large`, not an image it accepts `image-rejected`,
+         *     cut off or not the declared sha256 `upload-incomplete`. The same bytes again answer 200.
+         *     No timeout cuts a slow upload short.
+         */
+        post: operations["uploadImage"];
         delete?: never;
         options?: never;
         head?: never;
@@ -102,7 +111,7 @@ export interface paths {
         get: operations["getTask"];
         put?: never;
         post?: never;
-        /** Stop the task; its guest is destroyed and its disks discarded. Answers at once. */
+        /** Stop the task (its guest is destroyed, its disks discarded; answers at once), or with purge=true delete an ended task's record. */
         delete: operations["stopTask"];
         options?: never;
         head?: never;
@@ -139,6 +148,182 @@ export interface paths {
         get: operations["streamEvents"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/tasks/{taskId}/suspend": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                taskId: components["schemas"]["TaskId"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Pause the guest (running → suspended); it keeps its memory and its host slot.
+         * @description Allowed while running; a suspended task answers as it is (idempotent). The guest gets no CPU time
+         *     until resumed.
+         */
+        post: operations["suspendTask"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/tasks/{taskId}/resume": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                taskId: components["schemas"]["TaskId"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Let a suspended guest run again (suspended → running).
+         * @description Allowed while suspended; a running task answers as it is (idempotent).
+         */
+        post: operations["resumeTask"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/tasks/{taskId}/checkpoint": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                taskId: components["schemas"]["TaskId"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Save the guest's whole state (libvirt save) and let it run on; the task gains lastCheckpointAt.
+         * @description Allowed while running. Answers once the state file is written on the task's host (a few seconds
+         *     per GiB of memory); the guest pauses meanwhile.
+         */
+        post: operations["checkpointTask"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/tasks/{taskId}/restart": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                taskId: components["schemas"]["TaskId"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Hard reset: the guest is destroyed and created again with the same spec on the same host; its disks are kept.
+         * @description Allowed while running or suspended; the task is running again afterwards (what the guest had not
+         *     written to disk is lost, as with a power cut).
+         */
+        post: operations["restartTask"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/tasks/{taskId}/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                taskId: components["schemas"]["TaskId"];
+            };
+            cookie?: never;
+        };
+        /** Server-sent events of one task; each `task` event carries the whole Task (the first at once). */
+        get: operations["streamTaskEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/tasks/{taskId}/download": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                taskId: components["schemas"]["TaskId"];
+            };
+            cookie?: never;
+        };
+        /** The files of the compressed copy kept of an ended task's disks (submitted with keepCopy). */
+        get: operations["getTaskDownload"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/tasks/{taskId}/download/{fileName}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                taskId: components["schemas"]["TaskId"];
+                fileName: components["schemas"]["DownloadFileName"];
+            };
+            cookie?: never;
+        };
+        /** One file of the kept copy (a compressed qcow2), streamed from the task's host; supports Range and If-Range. */
+        get: operations["downloadTaskFile"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/bootstraps": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Upload a task's bootstrap files (one tar, or several files); answers the id a task request names.
+         * @description Either one tar archive (`application/x-tar`) or several files (`multipart/form-data`, each
+         *     part a file; the part's filename may be a relative path such as `lib/util.sh`), which the
+         *     coordinator packs into a tar. Regular files and folders only: an absolute name, a `..` part,
+         *     a link, device or fifo is refused (`archive-rejected`), the way every node's storage checks
+         *     it. The id is derived from the archive's SHA-256, so every node's storage gives it the same
+         *     id; the coordinator keeps the archive and sends it to the node a task is placed on. Larger
+         *     than CPS_BOOTSTRAP_MAX_MIB or more than CPS_BOOTSTRAP_MAX_FILES files: `payload-too-large`.
+         *     The same archive again answers 200.
+         */
+        post: operations["uploadBootstrap"];
         delete?: never;
         options?: never;
         head?: never;
@@ -376,12 +561,26 @@ export interface components {
              * @description Not placed before this time (a run reserved in advance); the task waits `queued` until then. At most a year ahead; a time past is now.
              */
             notBefore?: string;
+            network?: components["schemas"]["TaskNetwork"];
+            /** @description Save the guest's state (a checkpoint, the guest left running) this often, in minutes (at most a week). */
+            checkpointEveryMin?: number;
+            /** @description When the task stops, keep a compressed copy of its disks on its host for download (GET /api/tasks/{taskId}/download). */
+            keepCopy?: boolean;
+            /** @description cloud-init user-data (NoCloud seed on a CD-ROM labelled cidata), e.g. `#cloud-config` YAML or a script. */
+            userData?: string;
+            /** @description Files the guest sees as its bootstrap disk (an id from POST /api/bootstraps); the tiny guest runs its run.sh. */
+            bootstrap?: string;
         };
         /**
-         * @description `queued`: waiting for a peer with room, or for its `notBefore` (see Task.queue).
+         * @description `user`: one NIC on QEMU's user-mode NAT (outgoing connections only); `none`: no NIC. Left out: the host's default.
          * @enum {string}
          */
-        TaskState: "pending" | "queued" | "placing" | "starting" | "running" | "stopping" | "stopped" | "failed";
+        TaskNetwork: "user" | "none";
+        /**
+         * @description `queued`: waiting for a peer with room, or for its `notBefore` (see Task.queue). `suspended`: the guest is paused (it keeps its memory and host slot) until resumed.
+         * @enum {string}
+         */
+        TaskState: "pending" | "queued" | "placing" | "starting" | "running" | "suspended" | "stopping" | "stopped" | "failed";
         NodeRef: {
             nodeId: string;
             address: string;
@@ -405,6 +604,11 @@ export interface components {
                 image: string;
                 /** Format: date-time */
                 notBefore?: string;
+                network?: components["schemas"]["TaskNetwork"];
+                checkpointEveryMin?: number;
+                keepCopy?: boolean;
+                userData?: string;
+                bootstrap?: string;
             };
             /** @description While the task waits (pending or queued): its place in the queue and why it waits. */
             queue?: {
@@ -430,6 +634,12 @@ export interface components {
                 vncUrl: string;
             };
             error?: components["schemas"]["Problem"];
+            /**
+             * Format: date-time
+             * @description When the last checkpoint asked through the API was written.
+             */
+            lastCheckpointAt?: string;
+            download?: components["schemas"]["TaskDownload"];
             /** Format: date-time */
             createdAt: string;
             /** Format: date-time */
@@ -440,6 +650,60 @@ export interface components {
                 at: string;
                 message?: string;
             }[];
+        };
+        TaskDownloadFile: {
+            name: components["schemas"]["DownloadFileName"];
+            sizeBytes: number;
+            sha256: string;
+        };
+        /** @description Where the compressed copy of an ended task's disks is kept (a task submitted with keepCopy). */
+        TaskDownload: {
+            /** @description The host whose storage keeps the copy. */
+            nodeId: string;
+            files: components["schemas"]["TaskDownloadFile"][];
+            /**
+             * Format: date-time
+             * @description When the host deletes the copy.
+             */
+            expiresAt: string;
+        };
+        TaskDownloadList: {
+            files: (components["schemas"]["TaskDownloadFile"] & {
+                /** @description The file's download URL on this coordinator (/api/tasks/{taskId}/download/{name}). */
+                url: string;
+            })[];
+            /** Format: date-time */
+            expiresAt: string;
+        };
+        DownloadFileName: string;
+        /** @description A label for people; never a path. */
+        UploadImageName: string;
+        /** @enum {string} */
+        UploadFormat: "qcow2" | "raw" | "iso";
+        Sha256: string;
+        /** @description The image as this node's storage keeps it (storage's Image). */
+        UploadedImage: {
+            id: string;
+            name: string;
+            description?: string;
+            /**
+             * @description kernel: boots a kernel+initrd; disk: a bootable disk image; iso: a CD-ROM.
+             * @enum {string}
+             */
+            kind: "kernel" | "disk" | "iso";
+            /** @enum {string} */
+            format?: "qcow2" | "raw" | "iso";
+            builtin: boolean;
+            sizeBytes: number;
+            sha256?: string;
+        };
+        BootstrapUpload: {
+            /** @description What a task request names (`bootstrap`); the same on every node. */
+            id: string;
+            /** @description The archive's size. */
+            sizeBytes: number;
+            /** @description The paths of the files in the archive. */
+            files: string[];
         };
         ClusterResources: {
             vcpus: number;
@@ -743,6 +1007,47 @@ export interface operations {
             default: components["responses"]["Problem"];
         };
     };
+    uploadImage: {
+        parameters: {
+            query: {
+                name: components["schemas"]["UploadImageName"];
+                /** @description The format the uploader expects; refused (image-rejected) when the bytes are another. */
+                format?: components["schemas"]["UploadFormat"];
+                /** @description The SHA-256 the uploader computed; refused (upload-incomplete) when the bytes differ. */
+                sha256?: components["schemas"]["Sha256"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/octet-stream": string;
+            };
+        };
+        responses: {
+            /** @description These bytes were already an image. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UploadedImage"];
+                };
+            };
+            /** @description The image was added. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UploadedImage"];
+                };
+            };
+            401: components["responses"]["AuthenticationRequired"];
+            default: components["responses"]["Problem"];
+        };
+    };
     listTasks: {
         parameters: {
             query?: never;
@@ -842,7 +1147,10 @@ export interface operations {
     };
     stopTask: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description `true`: delete the record of a task that has ended (stopped or failed), its history with it; a task not ended is refused (409). */
+                purge?: "true" | "false";
+            };
             header?: never;
             path: {
                 taskId: components["schemas"]["TaskId"];
@@ -860,7 +1168,23 @@ export interface operations {
                     "application/json": components["schemas"]["Task"];
                 };
             };
+            /** @description Purged: the task's record is gone. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
             401: components["responses"]["AuthenticationRequired"];
+            /** @description `conflict`: purge of a task that has not ended (stop it first). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             default: components["responses"]["Problem"];
         };
     };
@@ -907,6 +1231,289 @@ export interface operations {
                 };
             };
             401: components["responses"]["AuthenticationRequired"];
+        };
+    };
+    suspendTask: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                taskId: components["schemas"]["TaskId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Done; the task as it is now. */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Task"];
+                };
+            };
+            401: components["responses"]["AuthenticationRequired"];
+            /** @description `conflict`: the task is in a state that does not allow this (the detail names it), or another action on it is under way. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            default: components["responses"]["Problem"];
+        };
+    };
+    resumeTask: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                taskId: components["schemas"]["TaskId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Done; the task as it is now. */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Task"];
+                };
+            };
+            401: components["responses"]["AuthenticationRequired"];
+            /** @description `conflict`: the task is in a state that does not allow this (the detail names it), or another action on it is under way. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            default: components["responses"]["Problem"];
+        };
+    };
+    checkpointTask: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                taskId: components["schemas"]["TaskId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Done; the task as it is now. */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Task"];
+                };
+            };
+            401: components["responses"]["AuthenticationRequired"];
+            /** @description `conflict`: the task is in a state that does not allow this (the detail names it), or another action on it is under way. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            default: components["responses"]["Problem"];
+        };
+    };
+    restartTask: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                taskId: components["schemas"]["TaskId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Done; the task as it is now. */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Task"];
+                };
+            };
+            401: components["responses"]["AuthenticationRequired"];
+            /** @description `conflict`: the task is in a state that does not allow this (the detail names it), or another action on it is under way. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            default: components["responses"]["Problem"];
+        };
+    };
+    streamTaskEvents: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                taskId: components["schemas"]["TaskId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description An event stream. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": string;
+                };
+            };
+            401: components["responses"]["AuthenticationRequired"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    getTaskDownload: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                taskId: components["schemas"]["TaskId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The copy's files, each with the URL to download it. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TaskDownloadList"];
+                };
+            };
+            401: components["responses"]["AuthenticationRequired"];
+            /** @description `not-found`: no such task, it was not submitted with keepCopy, or the copy has expired. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `conflict`: the task has not ended yet; the copy is made when it stops. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            default: components["responses"]["Problem"];
+        };
+    };
+    downloadTaskFile: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description One byte range, `bytes=START-[END]` or `bytes=-SUFFIX` (RFC 9110 §14.2). */
+                Range?: string;
+                "If-Range"?: string;
+            };
+            path: {
+                taskId: components["schemas"]["TaskId"];
+                fileName: components["schemas"]["DownloadFileName"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The whole file. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/octet-stream": string;
+                };
+            };
+            /** @description The requested range, with Content-Range. */
+            206: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/octet-stream": string;
+                };
+            };
+            401: components["responses"]["AuthenticationRequired"];
+            /** @description `range-not-satisfiable`: the range is outside the file or not one this API accepts; Content-Range says the size. */
+            416: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            default: components["responses"]["Problem"];
+        };
+    };
+    uploadBootstrap: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/x-tar": string;
+                "multipart/form-data": {
+                    [key: string]: string;
+                };
+            };
+        };
+        responses: {
+            /** @description This archive was already uploaded. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BootstrapUpload"];
+                };
+            };
+            /** @description The archive was checked and kept. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BootstrapUpload"];
+                };
+            };
+            401: components["responses"]["AuthenticationRequired"];
+            default: components["responses"]["Problem"];
         };
     };
     getPortalModule: {

@@ -6,16 +6,18 @@ export type TaskState = CoordinatorSchemas['TaskState'];
  * Every move a task may make. A task is placed (placing), its disks and guest are made on the
  * chosen node (starting), and it runs; a failure on a node sends it back to placing once (the
  * paper's best-effort re-deploy). A task no peer can take yet, or one whose start time has not
- * come, waits (queued) and is placed again when capacity frees. Stopping is allowed from anywhere
- * but stopped, so a user can cancel a task that waits or is still being placed, and clean up after
- * a failed one.
+ * come, waits (queued) and is placed again when capacity frees. A running guest may be paused
+ * (suspended) and let run again; it keeps its host slot meanwhile. Stopping is allowed from
+ * anywhere but stopped, so a user can cancel a task that waits or is still being placed, and clean
+ * up after a failed one.
  */
 export const transitions: Readonly<Record<TaskState, readonly TaskState[]>> = {
   pending: ['placing', 'queued', 'stopping', 'failed'],
   queued: ['placing', 'stopping', 'failed'],
   placing: ['starting', 'queued', 'stopping', 'failed'],
   starting: ['running', 'placing', 'stopping', 'failed'],
-  running: ['stopping', 'failed'],
+  running: ['suspended', 'stopping', 'failed'],
+  suspended: ['running', 'stopping', 'failed'],
   stopping: ['stopped', 'failed'],
   stopped: [],
   failed: ['stopping'],
