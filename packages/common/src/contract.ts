@@ -16,8 +16,13 @@ type Spec = { components?: { schemas?: Record<string, unknown> } };
 /**
  * The OpenAPI file is the contract: request bodies, queries and path parameters are checked
  * against its component schemas at the boundary, so a handler only ever sees contract-shaped data.
+ *
+ * Typed by the generated schema map (`Contract.fromFile<CoordinatorSchemas>(...)`): a check names
+ * a schema and its result has that schema's type, so no handler writes the type by hand. The
+ * untyped form (`check<T>(name, ...)`) stays for callers not yet on a schema map.
  */
-export class Contract {
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- no schema names: only the untyped form applies
+export class Contract<S extends object = {}> {
   private readonly ajv: Ajv2020;
   private readonly cache = new Map<string, ValidateFunction>();
 
@@ -27,8 +32,8 @@ export class Contract {
     this.ajv.addSchema({ $id: 'spec', components: spec.components ?? {} });
   }
 
-  static fromFile(path: string | URL): Contract {
-    return new Contract(parseYaml(readFileSync(path, 'utf8')) as Spec);
+  static fromFile<S extends object = {}>(path: string | URL): Contract<S> {
+    return new Contract<S>(parseYaml(readFileSync(path, 'utf8')) as Spec);
   }
 
   validatorFor(schemaName: string): ValidateFunction {
@@ -41,26 +46,48 @@ export class Contract {
   }
 
   /** Throws a `validation-failed` problem listing every mismatch. */
-  check<T>(schemaName: string, value: unknown, where = 'body'): T {
-    const v = this.validatorFor(schemaName);
-    if (!v(value)) throw validationProblem(where, v.errors ?? []);
-    return value as T;
+  check<K extends SchemaName<S>>(schemaName: K, value: unknown, where?: string): S[K];
+  check<T>(schemaName: AnyName<S>, value: unknown, where?: string): T;
+  check(schemaName: string, value: unknown, where = 'body'): unknown {
+    return this.checkAny(schemaName, value, where);
   }
 
-  /** Hono validator for a JSON body; `c.req.valid('json')` is then typed as T. */
-  json<T>(schemaName: string) {
-    return validator('json', (value) => this.check<T>(schemaName, value, 'body'));
+  private checkAny(schemaName: string, value: unknown, where: string): unknown {
+    const v = this.validatorFor(schemaName);
+    if (!v(value)) throw validationProblem(where, v.errors ?? []);
+    return value;
+  }
+
+  /** Hono validator for a JSON body; `c.req.valid('json')` is then typed as the schema. */
+  json<K extends SchemaName<S>>(schemaName: K): ReturnType<typeof validatorOf<S[K], 'json'>>;
+  json<T>(schemaName: AnyName<S>): ReturnType<typeof validatorOf<T, 'json'>>;
+  json(schemaName: string) {
+    return validatorOf('json', (value) => this.checkAny(schemaName, value, 'body'));
   }
 
   /** Hono validator for path parameters. */
-  param<T>(schemaName: string) {
-    return validator('param', (value) => this.check<T>(schemaName, value, 'path'));
+  param<K extends SchemaName<S>>(schemaName: K): ReturnType<typeof validatorOf<S[K], 'param'>>;
+  param<T>(schemaName: AnyName<S>): ReturnType<typeof validatorOf<T, 'param'>>;
+  param(schemaName: string) {
+    return validatorOf('param', (value) => this.checkAny(schemaName, value, 'path'));
   }
 
   /** Hono validator for the query string. */
-  query<T>(schemaName: string) {
-    return validator('query', (value) => this.check<T>(schemaName, value, 'query'));
+  query<K extends SchemaName<S>>(schemaName: K): ReturnType<typeof validatorOf<S[K], 'query'>>;
+  query<T>(schemaName: AnyName<S>): ReturnType<typeof validatorOf<T, 'query'>>;
+  query(schemaName: string) {
+    return validatorOf('query', (value) => this.checkAny(schemaName, value, 'query'));
   }
+}
+
+/** The names of a schema map's schemas. */
+export type SchemaName<S> = keyof S & string;
+
+/** What the untyped form accepts: a typed contract's own names only, an untyped one's any string. */
+type AnyName<S> = [keyof S] extends [never] ? string : SchemaName<S>;
+
+function validatorOf<T, W extends 'json' | 'param' | 'query'>(target: W, check: (value: unknown) => unknown) {
+  return validator(target, (value) => check(value) as T);
 }
 
 export function validationProblem(where: string, errors: ErrorObject[]): ProblemError {

@@ -27,6 +27,22 @@ app.onError(problemErrorHandler());
 const post = (body: string, type = 'application/json') =>
   app.request('/x', { method: 'POST', body, headers: { 'content-type': type } });
 
+/** A contract typed by its schema map, as the services' are (`Contract.fromFile<CoordinatorSchemas>`). */
+type Schemas = { Req: { name: string; n: number } };
+const typed = new Contract<Schemas>({ components: { schemas: { Req: { type: 'object', required: ['name', 'n'], properties: { name: { type: 'string' }, n: { type: 'integer' } }, additionalProperties: false } } } });
+
+describe('a contract typed by schema name', () => {
+  it('gives a check the schema\'s type from its name alone, and refuses what does not match at run time', () => {
+    const req = typed.check('Req', { name: 'a', n: 1 });
+    // Type-level: the result is Schemas['Req'] (tsc runs over the tests in npm test).
+    const n: number = req.n;
+    expect(n).toBe(1);
+    // @ts-expect-error -- a schema name the map does not have is a type error
+    expect(() => typed.check('Nope', {})).toThrow();
+    expect(() => typed.check('Req', { name: 'a' })).toThrow(/n/);
+  });
+});
+
 describe('Contract', () => {
   it('passes a valid body through', async () => {
     const res = await post(JSON.stringify({ name: 'a', n: 2 }));

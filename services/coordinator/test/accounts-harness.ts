@@ -1,13 +1,13 @@
 import { Hono } from 'hono';
-import { Contract, loopbackDoor, problemErrorHandler, problemNotFound, publicDoor } from '@cps/common';
-import { specFiles } from '@cps/openapi';
+import { loopbackDoor, problemErrorHandler, problemNotFound, publicDoor } from '@cps/common';
+import { coordinatorContract } from '../src/api/contract.ts';
 import { Accounts, type SessionTimes } from '../src/accounts/accounts.ts';
 import { authenticate, requireUser } from '../src/accounts/authenticate.ts';
 import { MemoryAccountStore } from '../src/accounts/memory-store.ts';
 import { SignInLimiter, type SignInLimits, defaultSignInLimits } from '../src/accounts/sign-in-limiter.ts';
 import { accountRoutes } from '../src/api/accounts.ts';
 
-export const contract = Contract.fromFile(specFiles.coordinator);
+export const contract = coordinatorContract;
 
 /** A clock the test moves by hand. */
 export function virtualClock(start = '2026-12-01T10:00:00.000Z') {

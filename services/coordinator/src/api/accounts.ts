@@ -1,5 +1,5 @@
 import { Hono } from 'hono';
-import { bodyLimit, ProblemError, problemResponse, type Contract } from '@cps/common';
+import { bodyLimit, ProblemError, problemResponse } from '@cps/common';
 import type { CoordinatorSchemas } from '@cps/openapi';
 import type { Accounts } from '../accounts/accounts.ts';
 import { authenticate, requireAdmin, requireUser, type AuthEnv } from '../accounts/authenticate.ts';
@@ -8,11 +8,12 @@ import type { SignInLimiter } from '../accounts/sign-in-limiter.ts';
 import { sourceAddress } from '../accounts/source-address.ts';
 import { tokenView, userView } from '../accounts/views.ts';
 import { contractBody } from './body.ts';
+import type { CoordinatorContract } from './contract.ts';
 
 type S = CoordinatorSchemas;
 
 export interface AccountRoutesDeps {
-  contract: Contract;
+  contract: CoordinatorContract;
   accounts: Accounts;
   limiter: SignInLimiter;
 }
@@ -25,11 +26,11 @@ export function accountRoutes({ contract, accounts, limiter }: AccountRoutesDeps
   const app = new Hono<AuthEnv>();
   const auth = authenticate({ accounts });
   const small = bodyLimit(maxBodyBytes);
-  const tokenId = (raw: string) => contract.check<S['TokenId']>('TokenId', raw, 'path/tokenId');
-  const userId = (raw: string) => contract.check<S['UserId']>('UserId', raw, 'path/userId');
+  const tokenId = (raw: string) => contract.check('TokenId', raw, 'path/tokenId');
+  const userId = (raw: string) => contract.check('UserId', raw, 'path/userId');
 
   app.post('/api/session', small, async (c) => {
-    const body = await contractBody<S['SignIn']>(c, contract, 'SignIn');
+    const body = await contractBody(c, contract, 'SignIn');
     const address = sourceAddress(c);
     try {
       limiter.begin(body.name, address);
@@ -69,7 +70,7 @@ export function accountRoutes({ contract, accounts, limiter }: AccountRoutesDeps
   app.get('/api/tokens', auth, requireUser(), (c) => c.json({ items: accounts.listTokens(c.var.user!.id).map(tokenView) }));
 
   app.post('/api/tokens', small, auth, requireUser(), async (c) => {
-    const body = await contractBody<S['TokenRequest']>(c, contract, 'TokenRequest');
+    const body = await contractBody(c, contract, 'TokenRequest');
     const { token, value } = await accounts.createToken(c.var.user!.id, body.name, body.expiresInDays);
     return c.json<S['NewApiToken']>({ ...tokenView(token), token: value }, 201);
   });
@@ -82,14 +83,14 @@ export function accountRoutes({ contract, accounts, limiter }: AccountRoutesDeps
   app.get('/api/users', auth, requireAdmin(), (c) => c.json({ items: accounts.list().map(userView) }));
 
   app.post('/api/users', small, auth, requireAdmin(), async (c) => {
-    const body = await contractBody<S['UserRequest']>(c, contract, 'UserRequest');
+    const body = await contractBody(c, contract, 'UserRequest');
     const user = await accounts.createUser(body);
     return c.json<S['User']>(userView(user), 201, { Location: `/api/users/${user.id}` });
   });
 
   app.patch('/api/users/:userId', small, auth, requireAdmin(), async (c) => {
     const id = userId(c.req.param('userId'));
-    const body = await contractBody<S['UserPatch']>(c, contract, 'UserPatch');
+    const body = await contractBody(c, contract, 'UserPatch');
     return c.json<S['User']>(userView(await accounts.update(id, body)));
   });
 

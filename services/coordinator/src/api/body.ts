@@ -1,5 +1,5 @@
 import type { Context } from 'hono';
-import { ProblemError, type Contract } from '@cps/common';
+import { ProblemError, type Contract, type SchemaName } from '@cps/common';
 
 const jsonType = /^application\/(?:[\w.-]+\+)?json\s*(?:;|$)/i;
 const utf8 = new TextDecoder('utf-8', { fatal: true });
@@ -9,7 +9,11 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
  * JSON document of the right shape is a `validation-failed` problem naming what is wrong. Demanding
  * the JSON content type also keeps cross-site HTML forms (which cannot send it) from creating tasks.
  */
-export async function contractBody<T>(c: Context, contract: Contract, schema: string): Promise<T> {
+export async function contractBody<S extends object, K extends SchemaName<S>>(c: Context, contract: Contract<S>, schema: K): Promise<S[K]>;
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- the untyped form takes any contract
+export async function contractBody<T>(c: Context, contract: Contract<any>, schema: string): Promise<T>;
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export async function contractBody(c: Context, contract: Contract<any>, schema: string): Promise<unknown> {
   const type = c.req.header('content-type') ?? '';
   if (!jsonType.test(type)) {
     throw new ProblemError('validation-failed', `the body must be JSON, sent with content-type application/json (got ${type ? JSON.stringify(type.slice(0, 100)) : 'none'})`, {
@@ -30,5 +34,5 @@ export async function contractBody<T>(c: Context, contract: Contract, schema: st
       errors: [{ location: 'body', message: 'must be a JSON document' }],
     });
   }
-  return contract.check<T>(schema, value, 'body');
+  return contract.check<unknown>(schema, value, 'body');
 }
