@@ -1,11 +1,12 @@
 import { Hono } from 'hono';
-import { Contract, healthRoutes, loopbackDoor, problemErrorHandler, problemNotFound, publicDoor, type DoorLists, type Logger } from '@cps/common';
+import { healthRoutes, loopbackDoor, problemErrorHandler, problemNotFound, publicDoor, type DoorLists, type Logger } from '@cps/common';
 import { specFiles, type StorageClient } from '@cps/openapi';
 import type { Accounts } from './accounts/accounts.ts';
 import { authenticate } from './accounts/authenticate.ts';
 import { requireUserOrMemberRead } from './accounts/member-read.ts';
 import { SignInLimiter } from './accounts/sign-in-limiter.ts';
 import { accountRoutes } from './api/accounts.ts';
+import { coordinatorContract } from './api/contract.ts';
 import { eventRoutes } from './api/events.ts';
 import type { IdempotencyKeys } from './api/idempotency.ts';
 import { imageRoutes } from './api/images.ts';
@@ -36,7 +37,7 @@ export interface AppDeps {
   idempotency?: IdempotencyKeys;
 }
 
-const contract = Contract.fromFile(specFiles.coordinator);
+const contract = coordinatorContract;
 
 export function createApp(deps: AppDeps) {
   const app = new Hono();

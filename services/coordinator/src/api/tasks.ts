@@ -10,12 +10,13 @@ import type { AuthEnv } from '../accounts/authenticate.ts';
 import { checkQuota } from '../accounts/quota.ts';
 import { ownerView, requireOwned, usageOf, visibleTasks } from '../tasks/ownership.ts';
 import { contractBody } from './body.ts';
+import type { CoordinatorContract } from './contract.ts';
 import { fingerprintOf, idempotencyKey, replayOf, type IdempotencyKeys } from './idempotency.ts';
 
 type TaskRequest = CoordinatorSchemas['TaskRequest'];
 
 export interface TaskRoutesDeps {
-  contract: Contract;
+  contract: CoordinatorContract;
   tasks: Tasks;
   placer: Placer;
   clientsFor: ClientsFor;
