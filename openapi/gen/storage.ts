@@ -420,6 +420,7 @@ export interface components {
             /** @description The device whose file system receives the files, as libguestfs names it: /dev/sda1, /dev/sda for a disk without partitions, /dev/VG/LV. The task's disk is the appliance's only disk, /dev/sda (other /dev/sdX would be the appliance's own). Absent: the operating system's root found by inspection (virt-copy-in's way). */
             filesystem?: string;
         };
+        /** @description The provisioner's DiskSpec, the same shape (no other fields): the coordinator passes TaskDisks.disks to PUT /vms as it is. */
         DiskSpec: {
             path: string;
             /** @enum {string} */
@@ -428,6 +429,7 @@ export interface components {
             device: "disk" | "cdrom";
             readonly?: boolean;
         };
+        /** @description The provisioner's BootSpec, the same shape (no other fields): passed to PUT /vms as it is. */
         BootSpec: {
             /** @constant */
             kind: "kernel";

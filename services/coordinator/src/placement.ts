@@ -1,12 +1,16 @@
-import type { DiscoveryClient, DiscoverySchemas } from '@cps/openapi';
+import type { DiscoveryClient, DiscoverySchemas, StorageClient, StorageSchemas } from '@cps/openapi';
 import { ProblemError, problemTypeUri, type Logger } from '@cps/common';
 import { consoleUrl, type ClientsFor, type NodeAddress, type NodeClients } from './clients.ts';
-import type { Problem, Tasks } from './tasks/tasks.ts';
+import type { Problem, TaskPatch, Tasks } from './tasks/tasks.ts';
 import type { Task } from './tasks/store.ts';
 import { call, UpstreamError, upstreamProblem, type UpstreamFailure } from './upstream.ts';
 import { Dispatcher, realTimers, type Timers, type TryOutcome } from './queue/dispatcher.ts';
 import { TaskQueue, type Waiting } from './queue/queue.ts';
 import type { PeerCapacity } from './queue/reason.ts';
+import { Readable } from 'node:stream';
+import { disksRequest, vmSpec } from './tasks/guest-spec.ts';
+import { untilRunning } from './tasks/until-running.ts';
+import type { BootstrapArchives } from './uploads/bootstraps.ts';
 
 type NodeInfo = DiscoverySchemas['NodeInfo'];
 
@@ -40,6 +44,8 @@ export interface PlacementDeps extends Partial<PlacementOptions> {
   ownerOf?: (task: Task) => string;
   /** This coordinator's node id, written on each guest (placedBy) so a restart can tell its own (reconcile/). */
   coordinatorId?: string;
+  /** The bootstrap archives users uploaded (POST /api/bootstraps); a task naming one sends it to its host. */
+  bootstraps?: BootstrapArchives;
 }
 
 export const defaultPlacementOptions: PlacementOptions = {
@@ -56,8 +62,6 @@ export const defaultPlacementOptions: PlacementOptions = {
 
 /** Thrown inside a placement when the user stopped the task meanwhile. */
 class Cancelled extends Error {}
-
-const guestDead = new Set(['crashed', 'shutoff', 'shutdown']);
 
 /**
  * Turns a pending task into a running guest: publish through discovery, then disks on the chosen
@@ -302,56 +306,66 @@ export class Placer {
     return { chosen: nodeAddress(placement.chosen), backups: placement.backups.map(nodeAddress) };
   }
 
-  /** Disks, then the guest, then wait until it runs. Throws UpstreamError or Cancelled. */
+  /**
+   * The bootstrap archive (if any) to the node's storage, then disks, then the guest, then wait
+   * until it runs. Throws UpstreamError or Cancelled.
+   */
   private async startOn(task: Task, node: NodeAddress, { storage, provisioner }: NodeClients): Promise<void> {
     const id = task.id;
     const where = { nodeId: node.nodeId };
     const checkpoint = () => {
       if (this.cancelled(id)) throw new Cancelled();
     };
+    const bootstrap = task.request.bootstrap === undefined ? undefined : await this.sendBootstrap(task.request.bootstrap, node, storage);
+    checkpoint();
     const disks = await call({ service: 'storage', ...where }, () =>
       storage.PUT('/disks/{taskId}', {
         params: { path: { taskId: id } },
-        body: { image: task.request.image, diskMiB: task.request.diskMiB },
+        body: disksRequest(task.request, bootstrap),
         signal: this.timeout(),
       }),
     );
     checkpoint();
-    let vm = await call({ service: 'provisioner', ...where }, () =>
+    const vm = await call({ service: 'provisioner', ...where }, () =>
       provisioner.PUT('/vms/{taskId}', {
         params: { path: { taskId: id } },
-        body: {
-          name: task.name,
-          ...(this.deps.coordinatorId ? { placedBy: this.deps.coordinatorId } : {}),
-          vcpus: task.request.vcpus,
-          memoryMiB: task.request.memoryMiB,
-          // Copied field by field: the provisioner refuses properties it does not know.
-          disks: disks.disks.map((d) => ({ path: d.path, format: d.format, device: d.device, ...(d.readonly === undefined ? {} : { readonly: d.readonly }) })),
-          boot: disks.boot.kind === 'kernel'
-            ? { kind: 'kernel', kernel: disks.boot.kernel, initrd: disks.boot.initrd, ...(disks.boot.cmdline === undefined ? {} : { cmdline: disks.boot.cmdline }) }
-            : { kind: disks.boot.kind },
-        },
+        body: vmSpec(task, disks, this.deps.coordinatorId),
         signal: this.timeout(),
       }),
     );
-    const deadline = this.o.now().getTime() + this.o.startTimeoutMs;
-    for (;;) {
-      checkpoint();
-      if (vm.state === 'running') return;
-      if (guestDead.has(vm.state)) {
-        throw new UpstreamError({ service: 'provisioner', ...where, type: problemTypeUri('upstream-failed'), status: 502, detail: `the guest is ${vm.state}` });
-      }
-      if (this.o.now().getTime() >= deadline) {
-        throw new UpstreamError({
-          service: 'provisioner', ...where, type: problemTypeUri('upstream-failed'), status: 504,
-          detail: `the guest did not reach running within ${Math.round(this.o.startTimeoutMs / 1000)} s (last state: ${vm.state})`,
-        });
-      }
-      await this.o.sleep(this.o.pollIntervalMs);
-      vm = await call({ service: 'provisioner', ...where }, () =>
-        provisioner.GET('/vms/{taskId}', { params: { path: { taskId: id } }, signal: this.timeout() }),
-      );
+    await untilRunning(
+      vm,
+      () => call({ service: 'provisioner', ...where }, () => provisioner.GET('/vms/{taskId}', { params: { path: { taskId: id } }, signal: this.timeout() })),
+      { ...this.o, nodeId: node.nodeId, checkpoint },
+    );
+  }
+
+  /**
+   * Uploads the user's bootstrap archive (kept by this coordinator) to the chosen node's storage,
+   * which builds the disk and names it by content: that id, not the coordinator's, goes into the
+   * disks request. The archive is streamed, never read whole.
+   */
+  private async sendBootstrap(id: string, node: NodeAddress, storage: NodeClients['storage']): Promise<string> {
+    const archives = this.deps.bootstraps;
+    if (!archives?.has(id)) {
+      throw new UpstreamError({ service: 'storage', nodeId: node.nodeId, type: problemTypeUri('not-found'), status: 404, detail: `the bootstrap files ${id} are no longer kept by this coordinator` });
     }
+    const made = await call<StorageSchemas['Bootstrap']>({ service: 'storage', nodeId: node.nodeId }, () =>
+      storage.POST('/bootstraps', {
+        body: Readable.toWeb(archives.open(id)) as unknown as string,
+        bodySerializer: (b: unknown) => b as BodyInit,
+        headers: { 'content-type': 'application/x-tar' },
+        // A streamed request body needs half duplex in Node's fetch.
+        duplex: 'half',
+        signal: this.timeout(),
+      } as Parameters<StorageClient['POST']>[1] & { duplex: 'half' }),
+    );
+    return made.id;
+  }
+
+  /** Whether this coordinator keeps the bootstrap archive `id` (a submit naming another is refused). */
+  hasBootstrap(id: string): boolean {
+    return this.deps.bootstraps?.has(id) ?? false;
   }
 
   /** Best effort: both deletes are idempotent, so they are sent whatever got created. */
@@ -396,14 +410,32 @@ export class Placer {
       const path = { params: { path: { taskId: id } }, signal: this.timeout() };
       try {
         await call({ service: 'provisioner', ...where }, () => provisioner.DELETE('/vms/{taskId}', path));
+        // With keepCopy, storage makes the compressed copy before it answers.
         await call({ service: 'storage', ...where }, () => storage.DELETE('/disks/{taskId}', path));
       } catch (err) {
         if (!(err instanceof UpstreamError)) throw err;
         return this.fail(id, upstreamProblem(err.failure, ' (stop again to retry)'));
       }
       await this.release(id);
+      if (task.request.keepCopy) {
+        const download = await this.keptCopy(id, node, storage);
+        return this.stopped(id, download ? `guest destroyed on ${node.nodeId}; a compressed copy of its disks is kept there until ${download.expiresAt}` : `guest destroyed and disks discarded on ${node.nodeId}; no copy was kept (see the coordinator's log)`, download ? { download } : {});
+      }
     }
     this.stopped(id, node ? `guest destroyed and disks discarded on ${node.nodeId}` : 'nothing was running');
+  }
+
+  /** Where storage kept the copy of a task's disks, or undefined (logged) when it did not say. */
+  private async keptCopy(id: string, node: NodeAddress, storage: NodeClients['storage']): Promise<NonNullable<Task['download']> | undefined> {
+    try {
+      const exp = await call({ service: 'storage', nodeId: node.nodeId }, () =>
+        storage.GET('/exports/{taskId}', { params: { path: { taskId: id } }, signal: this.timeout() }),
+      );
+      return { nodeId: node.nodeId, files: exp.files.map((f) => ({ name: f.name, sizeBytes: f.sizeBytes, sha256: f.sha256 })), expiresAt: exp.expiresAt };
+    } catch (err) {
+      this.deps.log.warn({ taskId: id, node: node.nodeId, err: (err as Error).message }, 'the kept copy of the disks is not listed');
+      return undefined;
+    }
   }
 
   private publishProblem(f: UpstreamFailure, earlier: UpstreamFailure | undefined): Problem {
@@ -421,8 +453,8 @@ export class Placer {
   }
 
   /** The task ended: a waiting one may have its capacity now. */
-  private stopped(id: string, message: string): void {
-    this.deps.tasks.transition(id, 'stopped', message);
+  private stopped(id: string, message: string, patch: TaskPatch = {}): void {
+    this.deps.tasks.transition(id, 'stopped', message, patch);
     this.done(id);
     this.dispatcher.kick();
   }

@@ -61,7 +61,7 @@ export function fakeNode(nodeId: string, address: string, opts: FakeNodeOptions 
     disks.add(id);
     return c.json({
       taskId: id, image: body.image,
-      disks: [{ path: `/var/lib/cps/disks/${id}/root.qcow2`, format: 'qcow2', device: 'disk', extra: 'dropped by the coordinator' }],
+      disks: [{ path: `/var/lib/cps/disks/${id}/root.qcow2`, format: 'qcow2', device: 'disk' }],
       boot: { kind: 'kernel', kernel: '/img/vmlinuz', initrd: '/img/initrd.img', cmdline: 'console=ttyS0' },
     }, 201);
   });

@@ -26,7 +26,7 @@ describe('placement', () => {
       { taskId: id, requirements: { ...request, arch: 'x86_64', needsKvm: false }, timeoutMs: 2000 },
     ]);
     expect(a.calls).toEqual([`PUT /disks/${id}`, `PUT /vms/${id}`]);
-    // The guest is built from what storage made, minus fields the provisioner does not know.
+    // The guest is built from what storage made, passed as it is (the contracts share DiskSpec and BootSpec).
     expect(a.specs).toEqual([{
       name: 'demo </b>', vcpus: 2, memoryMiB: 128,
       disks: [{ path: `/var/lib/cps/disks/${id}/root.qcow2`, format: 'qcow2', device: 'disk' }],

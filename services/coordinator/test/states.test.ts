@@ -10,7 +10,8 @@ const allowed: [TaskState, TaskState][] = [
   ['queued', 'placing'], ['queued', 'stopping'], ['queued', 'failed'],
   ['placing', 'starting'], ['placing', 'queued'], ['placing', 'stopping'], ['placing', 'failed'],
   ['starting', 'running'], ['starting', 'placing'], ['starting', 'stopping'], ['starting', 'failed'],
-  ['running', 'stopping'], ['running', 'failed'],
+  ['running', 'suspended'], ['running', 'stopping'], ['running', 'failed'],
+  ['suspended', 'running'], ['suspended', 'stopping'], ['suspended', 'failed'],
   ['stopping', 'stopped'], ['stopping', 'failed'],
   ['failed', 'stopping'],
 ];
@@ -19,7 +20,7 @@ const illegal = all.flatMap((from) => all.map((to) => [from, to] as [TaskState, 
 
 describe('task state machine', () => {
   it('covers every state of the contract', () => {
-    expect(all.sort()).toEqual(['failed', 'pending', 'placing', 'queued', 'running', 'starting', 'stopped', 'stopping']);
+    expect(all.sort()).toEqual(['failed', 'pending', 'placing', 'queued', 'running', 'starting', 'stopped', 'stopping', 'suspended']);
   });
 
   it.each(allowed)('allows %s → %s', (from, to) => {

@@ -9,6 +9,8 @@ export interface TaskStore {
   list(): Task[];
   /** `owner` (a user id) is given when the task is made; a later put keeps the stored owner. */
   put(task: Task, owner?: string | null): void;
+  /** Forgets the task with its history; false if there was none. */
+  delete(id: string): boolean;
 }
 
 export class MemoryTaskStore implements TaskStore {
@@ -26,5 +28,9 @@ export class MemoryTaskStore implements TaskStore {
   // The owner travels in the task itself (Task.owner); the id is for stores that index it.
   put(task: Task, _owner?: string | null): void {
     this.tasks.set(task.id, task);
+  }
+
+  delete(id: string): boolean {
+    return this.tasks.delete(id);
   }
 }

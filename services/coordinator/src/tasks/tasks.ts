@@ -9,7 +9,7 @@ export type NodeRef = CoordinatorSchemas['NodeRef'];
 export type Problem = CoordinatorSchemas['Problem'];
 
 /** What a transition may set besides the state. */
-export type TaskPatch = Partial<Pick<Task, 'node' | 'backups' | 'console' | 'error'>>;
+export type TaskPatch = Partial<Pick<Task, 'node' | 'backups' | 'console' | 'error' | 'lastCheckpointAt' | 'download'>>;
 
 export type TaskListener = (task: Task) => void;
 
@@ -88,6 +88,53 @@ export class Tasks {
     this.store.put(next);
     this.emit(next);
     return structuredClone(next);
+  }
+
+  /**
+   * Takes in a guest that already runs under its own task id (an orphan an admin adopts): the task
+   * is made running at once, its first history line saying where it came from.
+   */
+  adopt(id: string, name: string, request: TaskRequest, patch: TaskPatch, message: string, owner?: Task['owner']): Task {
+    if (this.store.get(id)) throw new ProblemError('conflict', `a task ${id} exists already`);
+    const at = this.now().toISOString();
+    const task: Task = {
+      id,
+      name,
+      state: 'running',
+      request: { ...request },
+      ...(owner ? { owner: { ...owner } } : {}),
+      ...structuredClone(patch),
+      createdAt: at,
+      updatedAt: at,
+      history: [{ state: 'running', at, message }],
+    };
+    this.store.put(task, owner?.id);
+    this.emit(task);
+    return structuredClone(task);
+  }
+
+  /**
+   * A line in the task's history that leaves its state as it is (a checkpoint, a restart, the
+   * reconcile's "adopted after restart"), with what it may set; listeners hear of it as of any change.
+   */
+  note(id: string, message: string, patch: TaskPatch = {}): Task {
+    const current = this.store.get(id);
+    if (!current) throw new Error(`note on unknown task ${id}`);
+    const at = this.now().toISOString();
+    const next: Task = {
+      ...structuredClone(current),
+      ...structuredClone(patch),
+      updatedAt: at,
+      history: [...structuredClone(current.history), { state: current.state, at, message }],
+    };
+    this.store.put(next);
+    this.emit(next);
+    return structuredClone(next);
+  }
+
+  /** Forgets a task and its history (the caller checked it has ended); false if there was none. */
+  remove(id: string): boolean {
+    return this.store.delete(id);
   }
 
   /** Calls `listener` with a copy of every task as it changes; returns the unsubscribe function. */
