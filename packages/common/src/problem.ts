@@ -38,6 +38,7 @@ export const problemTypes = {
   'join-refused': { status: 403, title: 'The join request is refused' },
   'disk-rejected': { status: 422, title: 'A disk reaches beyond the files storage built for the task' },
   'console-limit': { status: 429, title: 'The task has as many consoles open as this gateway allows' },
+  'console-ticket-refused': { status: 403, title: 'The console needs a valid ticket for this task and kind' },
   'host-not-allowed': { status: 403, title: 'This node is not reached by that name' },
   'cross-site-request': { status: 403, title: 'A request another site could have made is refused' },
   'authentication-required': { status: 401, title: 'Sign in, or send an API token' },

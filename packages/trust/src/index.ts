@@ -1,5 +1,6 @@
 export * from './certificates.ts';
 export * from './cluster-tls.ts';
+export * from './console-ticket.ts';
 export * from './files.ts';
 export * from './identity.ts';
 export * from './join-token.ts';

@@ -2,7 +2,7 @@ import { Contract, healthRoutes, loopbackDoor, ProblemError, publicDoor, problem
 import { specFiles, type ProvisionerClient, type VncGatewaySchemas } from '@cps/openapi';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { Hono, type Context } from 'hono';
+import { Hono, type Context, type MiddlewareHandler } from 'hono';
 import { provisionerTargets, type ResolveTarget } from './console-target.ts';
 import { dialTcp, dialUnix, type DialSerial, type DialVnc } from './dial.ts';
 import { defaultIdleSec, realTimers, type Timers } from './idle-watch.ts';
@@ -16,6 +16,7 @@ import { SessionRegistry } from './sessions.ts';
 import { novncRoot, staticFiles, xtermRoot } from './static-files.ts';
 import { noAuthFacade, vncLogin } from './vnc-auth.ts';
 import type { UpgradeBindings } from './upgrade.ts';
+import { requireTicket, UsedTickets, type TicketEnv } from './tickets.ts';
 
 export interface GatewayDeps {
   /** The local provisioner, which knows each guest's VNC port. */
@@ -48,9 +49,28 @@ export interface GatewayDeps {
   idleMs?: number;
   now?: () => Date;
   timers?: Timers;
+  /**
+   * The cluster's console-ticket key (`consoleTicketKey` of the CA key, the same on every member):
+   * every console socket needs a ticket the coordinator signed with it.
+   */
+  ticketKey: Uint8Array;
+  /** The tickets already used here; a fresh memory by default. */
+  usedTickets?: UsedTickets;
 }
 
 type Bindings = UpgradeBindings & { incoming?: IncomingMessage; caller?: Caller };
+type Env = { Bindings: Bindings } & TicketEnv;
+
+/**
+ * Who opens a console, for the log line: the browser's address; for the portal's proxy (a member
+ * on loopback) the address it forwards; for a hop, the member's node.
+ */
+function openedFrom(c: Context<Env>, hopped: boolean): string | undefined {
+  const caller = c.env?.caller;
+  if (caller?.kind !== 'member') return c.env?.incoming?.socket.remoteAddress;
+  const forwarded = c.req.header('x-forwarded-for')?.split(',')[0]?.trim().slice(0, 64);
+  return !hopped && forwarded ? `${forwarded} via member ${caller.nodeId}` : `member ${caller.nodeId}`;
+}
 
 type ConsolePath = VncGatewaySchemas['ConsolePath'];
 const contract = Contract.fromFile(specFiles.vncGateway);
@@ -71,14 +91,23 @@ export function createApp(deps: GatewayDeps) {
   const idleMs = deps.idleMs ?? defaultIdleSec * 1000;
   const serialRoutes = consoleRoutes(deps.resolveSerial ?? provisionerSerials(deps.provisioner, deps.serialSocketDir ?? '/var/lib/cps/serial'), deps.locatePeer);
   const hubs = deps.serialHubs ?? new SerialHubs({ dial: deps.dialSerial ?? dialUnix(), log, timers });
+  const tickets = { key: deps.ticketKey, used: deps.usedTickets ?? new UsedTickets(), now };
 
-  const app = new Hono<{ Bindings: Bindings }>();
+  const app = new Hono<Env>();
   app.onError(problemErrorHandler(log));
   app.notFound(problemNotFound);
   // The browser's doors: the Host must be one of this node's names (DNS rebinding), an upgrade's
   // Origin one of its origins. The member-only /hop carries no Origin and is not behind this.
-  app.use('/console/*', publicDoor(door));
-  app.use('/serial/*', publicDoor(door));
+  // Nor is a member here: the portal on this node proxies its users' consoles over mutual TLS,
+  // after its own door checked the browser's Host and Origin against the portal's names.
+  const browserDoor = publicDoor(door);
+  const doorForBrowsers: MiddlewareHandler<Env> = (c, next) => (c.env?.caller?.kind === 'member' ? next() : browserDoor(c, next));
+  app.use('/console/*', doorForBrowsers);
+  app.use('/serial/*', doorForBrowsers);
+  const browserOrigin: MiddlewareHandler<Env> = async (c, next) => {
+    if (c.env?.upgrader && c.env.caller?.kind !== 'member') assertConsoleOrigin(c.req.header('origin'), door.origins);
+    await next();
+  };
   app.route('/', healthRoutes('vnc-gateway', async () => ({ sessions: sessions.size, serialSockets: hubs.size })));
 
   for (const [at, files] of [[mount, novnc], ['/xterm/', xterm]] as const) {
@@ -110,19 +139,21 @@ export function createApp(deps: GatewayDeps) {
   });
 
   /** Dials the task's console (here, or through its host's gateway) and hands it to the WebSocket. */
-  const openConsole = (kind: ConsoleKind, hopped: boolean) => async (c: Context<{ Bindings: Bindings }>, taskId: string) => {
+  const openConsole = (kind: ConsoleKind, hopped: boolean) => async (c: Context<Env>, taskId: string) => {
     let opened: { stream: Duplex; target: SessionTarget };
+    // The far gateway checks the same ticket itself (it is signed; its own memory has not seen it).
+    const ticket = c.req.query('ticket');
     if (kind === 'vnc') {
       const route = await routes(taskId, { hopped });
       opened =
         route.kind === 'peer'
-          ? { stream: await dialPeer(route.gateway, taskId, 'vnc'), target: { peer: route.gateway } }
+          ? { stream: await dialPeer(route.gateway, taskId, 'vnc', ticket), target: { peer: route.gateway } }
           : await dialLocalScreen(route.target);
     } else {
       const route = await serialRoutes(taskId, { hopped });
       opened =
         route.kind === 'peer'
-          ? { stream: await dialPeer(route.gateway, taskId, 'serial'), target: { peer: route.gateway } }
+          ? { stream: await dialPeer(route.gateway, taskId, 'serial', ticket), target: { peer: route.gateway } }
           : { stream: await hubs.viewer(taskId, route.target.socket), target: route.target };
     }
     const { stream, target } = opened;
@@ -132,10 +163,10 @@ export function createApp(deps: GatewayDeps) {
       stream.destroy();
       throw new ProblemError('bad-request', `the ${kind === 'vnc' ? 'console' : 'serial console'} of ${taskId} is reachable; this endpoint needs a WebSocket upgrade (Upgrade: websocket)`);
     }
-    const caller = c.env?.caller;
-    const from = caller?.kind === 'member' ? `member ${caller.nodeId}` : c.env?.incoming?.socket.remoteAddress;
-    const session = new ConsoleSession(stream, { taskId, kind, target, from, user: undefined, log, now, timers, idleMs });
-    sessions.add(session, kind);
+    const who = c.var.ticket;
+    const user = `${who.userName} (${who.userId})`;
+    const session = new ConsoleSession(stream, { taskId, kind, target, from: openedFrom(c, hopped), user, log, now, timers, idleMs });
+    sessions.add(session, kind, who.userId);
     return upgrader.accept(
       (ws) => session.attach(ws),
       (reason) => session.abort(reason),
@@ -156,19 +187,23 @@ export function createApp(deps: GatewayDeps) {
     return { stream: tcp, target: t };
   };
 
-  // The cap is taken before any dial: a task's 5th console must not cost its guest a connection.
-  app.get('/console/:taskId/websockify', params, sessions.capPerTask('vnc'), async (c) => {
-    if (c.env?.upgrader) assertConsoleOrigin(c.req.header('origin'), door.origins);
-    return openConsole('vnc', false)(c, c.req.valid('param').taskId);
-  });
-  app.get('/serial/:taskId/socket', params, sessions.capPerTask('serial'), async (c) => {
-    if (c.env?.upgrader) assertConsoleOrigin(c.req.header('origin'), door.origins);
-    return openConsole('serial', false)(c, c.req.valid('param').taskId);
-  });
+  // Origin, then the ticket, then the caps, all before any dial: a socket without a valid ticket
+  // never reaches the guest or the hop, and a task's 5th console must not cost its guest a connection.
+  const vncTicket = requireTicket('vnc', 'query', tickets);
+  const serialTicket = requireTicket('serial', 'query', tickets);
+  app.get('/console/:taskId/websockify', params, browserOrigin, vncTicket, sessions.capPerUser(), sessions.capPerTask('vnc'), async (c) =>
+    openConsole('vnc', false)(c, c.req.valid('param').taskId),
+  );
+  app.get('/serial/:taskId/socket', params, browserOrigin, serialTicket, sessions.capPerUser(), sessions.capPerTask('serial'), async (c) =>
+    openConsole('serial', false)(c, c.req.valid('param').taskId),
+  );
 
-  // Members only (the door in front of the app): another gateway carrying a browser's console here.
-  app.get('/hop/:taskId', params, sessions.capPerTask('vnc'), async (c) => openConsole('vnc', true)(c, c.req.valid('param').taskId));
-  app.get('/hop/:taskId/serial', params, sessions.capPerTask('serial'), async (c) => openConsole('serial', true)(c, c.req.valid('param').taskId));
+  // Members only (the door in front of the app): another gateway carrying a browser's console
+  // here, with the browser's ticket in `x-cps-console-ticket` (who it is, for the caps and the log).
+  app.get('/hop/:taskId', params, requireTicket('vnc', 'hop', tickets), sessions.capPerUser(), sessions.capPerTask('vnc'), async (c) => openConsole('vnc', true)(c, c.req.valid('param').taskId));
+  app.get('/hop/:taskId/serial', params, requireTicket('serial', 'hop', tickets), sessions.capPerUser(), sessions.capPerTask('serial'), async (c) =>
+    openConsole('serial', true)(c, c.req.valid('param').taskId),
+  );
 
   return app;
 }

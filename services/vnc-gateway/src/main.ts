@@ -1,6 +1,6 @@
 import { createLogger, dataDirVar, doorLists, loadConfig, memberClientTls, memberFetch, onShutdown, portsFrom, portsSchema, publicHostsVar, publicRoutesOfFile, serveApp, serviceUrl, serialSocketDir } from '@cps/common';
 import { coordinatorClient, provisionerClient, specFiles } from '@cps/openapi';
-import { loadTrustOrExit } from '@cps/trust';
+import { consoleTicketKey, loadCa, loadTrustOrExit } from '@cps/trust';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { Server } from 'node:http';
@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { createApp } from './app.ts';
 import { defaultIdleSec } from './idle-watch.ts';
 import { coordinatorLocator, dialPeerGateway } from './peer-hop.ts';
-import { defaultMaxConsolesPerTask, SessionRegistry } from './sessions.ts';
+import { defaultMaxConsolesPerTask, defaultMaxConsolesPerUser, SessionRegistry } from './sessions.ts';
 import { attachWebSockets } from './upgrade.ts';
 
 const log = createLogger('vnc-gateway');
@@ -19,6 +19,8 @@ const config = loadConfig(
     CPS_PUBLIC_HOSTS: publicHostsVar,
     // A guest's VNC server serves a handful of viewers; the next one is told so, not dropped.
     CPS_CONSOLE_MAX_PER_TASK: z.coerce.number().int().min(1).max(64).default(defaultMaxConsolesPerTask),
+    // One user's consoles on this gateway, of all their tasks, desktops and serial together.
+    CPS_CONSOLE_MAX_PER_USER: z.coerce.number().int().min(1).max(256).default(defaultMaxConsolesPerUser),
     // A console nobody types into is closed after this long (seconds).
     CPS_CONSOLE_IDLE_SEC: z.coerce.number().int().min(10).max(7 * 24 * 3600).default(defaultIdleSec),
   }),
@@ -26,7 +28,7 @@ const config = loadConfig(
 const ports = portsFrom(config);
 const trust = loadTrustOrExit(config.CPS_DATA_DIR, { log });
 const fetch = memberFetch(trust.tls);
-const sessions = new SessionRegistry({ maxPerTask: config.CPS_CONSOLE_MAX_PER_TASK });
+const sessions = new SessionRegistry({ maxPerTask: config.CPS_CONSOLE_MAX_PER_TASK, maxPerUser: config.CPS_CONSOLE_MAX_PER_USER });
 const app = createApp({
   provisioner: provisionerClient({ baseUrl: serviceUrl('127.0.0.1', ports.provisioner), fetch }),
   log,
@@ -37,6 +39,8 @@ const app = createApp({
   // The provisioner makes each guest's serial socket there.
   serialSocketDir: serialSocketDir(config.CPS_DATA_DIR),
   idleMs: config.CPS_CONSOLE_IDLE_SEC * 1000,
+  // The coordinators of every member sign console tickets with this key (derived from the CA key).
+  ticketKey: consoleTicketKey(loadCa(config.CPS_DATA_DIR).keyPem),
   door: doorLists({ port: ports.vncGateway, advertiseAddress: config.CPS_ADVERTISE_ADDRESS, nodeId: trust.identity.nodeId, hostName: hostname(), publicHosts: config.CPS_PUBLIC_HOSTS }),
 });
 

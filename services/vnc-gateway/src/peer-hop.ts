@@ -4,6 +4,7 @@ import type { CoordinatorClient } from '@cps/openapi';
 import { createWebSocketStream, WebSocket, type ClientOptions } from 'ws';
 import type { VncTarget } from './console-target.ts';
 import type { ConsoleKind, PeerClosed } from './session.ts';
+import { hopTicketHeader } from './tickets.ts';
 
 /**
  * The hop between peers: a gateway asked for the console of a task that runs on another peer
@@ -20,7 +21,7 @@ export type ConsoleRoute<T = VncTarget> = { kind: 'local'; target: T } | { kind:
 export type LocatePeer = (taskId: string) => Promise<string | undefined>;
 
 /** Opens a byte stream to a task's console (its screen by default) through a peer's gateway. */
-export type DialPeer = (gateway: string, taskId: string, kind?: ConsoleKind) => Promise<Duplex>;
+export type DialPeer = (gateway: string, taskId: string, kind?: ConsoleKind, ticket?: string) => Promise<Duplex>;
 
 /** Local first; only a task unknown here, and not already hopped, is looked for elsewhere. */
 export function consoleRoutes<T>(local: (taskId: string) => Promise<T>, locate?: LocatePeer) {
@@ -63,12 +64,14 @@ export type HopTls = ReturnType<typeof memberClientTls>;
 
 /** Opens the peer gateway's hop WebSocket as a member; its refusal becomes ours, with its detail. */
 export function dialPeerGateway(tls?: HopTls, timeoutMs = 5000): DialPeer {
-  return (gateway, taskId, kind = 'vnc') =>
+  return (gateway, taskId, kind = 'vnc', ticket) =>
     new Promise((resolve, reject) => {
       const url = new URL(hopPath(taskId, kind), gateway);
       url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
       // ws hands the TLS options to https.request; its typing of checkServerIdentity is not node:tls's.
-      const ws = new WebSocket(url, { ...(tls ?? {}), handshakeTimeout: timeoutMs, perMessageDeflate: false } as unknown as ClientOptions);
+      // The browser's ticket goes on: the far gateway checks it too and knows whose console it is.
+      const headers = ticket ? { [hopTicketHeader]: ticket } : {};
+      const ws = new WebSocket(url, { ...(tls ?? {}), headers, handshakeTimeout: timeoutMs, perMessageDeflate: false } as unknown as ClientOptions);
       ws.on('error', (err) => reject(new ProblemError('upstream-failed', `the gateway at ${gateway} is unreachable: ${err.message}`)));
       ws.once('open', () => {
         const stream: Duplex & PeerClosed = createWebSocketStream(ws);
@@ -102,6 +105,7 @@ function peerRefusal(gateway: string, status: number, body: string): ProblemErro
   } catch {
     // not problem+json: the status says enough
   }
-  const type = status === 404 ? 'not-found' : status === 409 ? 'conflict' : 'upstream-failed';
+  // The far gateway's cap and ticket refusals are the user's to read as such, not a failure.
+  const type = status === 404 ? 'not-found' : status === 409 ? 'conflict' : status === 429 ? 'console-limit' : status === 403 ? 'console-ticket-refused' : 'upstream-failed';
   return new ProblemError(type, `the gateway at ${gateway}: ${detail}`);
 }

@@ -13,7 +13,7 @@ import { dialUnix } from '../src/dial.ts';
 import { SerialHubs } from '../src/serial-hub.ts';
 import { SessionRegistry } from '../src/sessions.ts';
 import { attachWebSockets } from '../src/upgrade.ts';
-import { fakeProvisioner, fakeSerialGuest, fakeVncServer, manualTime, memoryLogger, vm, type FakeSerial, type FakeVnc } from './fakes.ts';
+import { fakeProvisioner, fakeSerialGuest, fakeVncServer, manualTime, memoryLogger, vm, type FakeSerial, type FakeVnc, testTicketKey, ticket, ticketed } from './fakes.ts';
 
 // A fast source and a deliberately slow browser over real sockets: the gateway must hold no more
 // than a bounded amount for the slow side (its WebSocket's unsent bytes plus its stream buffers),
@@ -36,7 +36,7 @@ beforeAll(async () => {
   vms.set('t-bp', vm('t-bp', { host: '127.0.0.1', port: flood.port }));
   vms.set('t-bps', vm('t-bps', { host: '127.0.0.1', port: flood.port }, 'running', join(dir, 't-bps.sock')));
   const hubs = new SerialHubs({ dial: dialUnix(2000), log, timers: time.timers, stallMs: 10_000 });
-  const app = createApp({ provisioner: provisionerClient(viaApp(fakeProvisioner(vms))), log, sessions, serialSocketDir: dir, serialHubs: hubs, timers: time.timers, now: time.now });
+  const app = createApp({ ticketKey: testTicketKey, provisioner: provisionerClient(viaApp(fakeProvisioner(vms))), log, sessions, serialSocketDir: dir, serialHubs: hubs, timers: time.timers, now: time.now });
   gw = await serveApp(app, { port: 0, hostname: '127.0.0.1', log }, (server, gated) => attachWebSockets(server as Server, gated, { log }));
 });
 
@@ -49,7 +49,9 @@ afterAll(async () => {
 });
 
 function connect(path: string): WebSocket {
-  const ws = new WebSocket(`ws://127.0.0.1:${gw.port}${path}`, { origin: `http://127.0.0.1:${gw.port}` });
+  const [, kind, taskId] = /^\/(console|serial)\/([^/]+)\//.exec(path)!;
+  const t = ticket(taskId!, { kind: kind === 'serial' ? 'serial' : 'vnc', now: time.now() });
+  const ws = new WebSocket(`ws://127.0.0.1:${gw.port}${path}?ticket=${t}`, { origin: `http://127.0.0.1:${gw.port}` });
   ws.on('error', () => {});
   return ws;
 }

@@ -9,7 +9,7 @@ import { createApp } from '../src/app.ts';
 import { dialTcp } from '../src/dial.ts';
 import { SessionRegistry } from '../src/sessions.ts';
 import { attachWebSockets } from '../src/upgrade.ts';
-import { fakeProvisioner, fakeVncServer, memoryLogger, vm, type FakeVnc } from './fakes.ts';
+import { fakeProvisioner, fakeVncServer, memoryLogger, vm, type FakeVnc, testTicketKey, ticket, ticketed } from './fakes.ts';
 import { rawExchange, rawGet } from './http.ts';
 
 const vms = new Map<string, ProvisionerSchemas['Vm']>();
@@ -25,6 +25,7 @@ beforeAll(async () => {
   vms.set('t-echo', vm('t-echo', { host: '127.0.0.1', port: vnc.port }));
   const real = dialTcp(2000);
   const app = createApp({
+    ticketKey: testTicketKey,
     provisioner: provisionerClient(viaApp(fakeProvisioner(vms))),
     log,
     sessions,
@@ -46,7 +47,7 @@ afterAll(async () => {
   await vnc?.close();
 });
 
-const url = (taskId: string) => `ws://127.0.0.1:${gw.port}/console/${taskId}/websockify`;
+const url = (taskId: string) => `ws://127.0.0.1:${gw.port}${ticketed(`/console/${taskId}/websockify`, taskId)}`;
 
 function connect(taskId: string): WebSocket {
   const ws = new WebSocket(url(taskId), { origin: `http://127.0.0.1:${gw.port}` });
@@ -234,21 +235,21 @@ describe('the WebSocket bridge', () => {
   });
 
   it('refuses a hostile task id before asking anyone', async () => {
-    const r = await refusal(new WebSocket(`ws://127.0.0.1:${gw.port}/console/..%2F..%2Fetc/websockify`, { origin: `http://127.0.0.1:${gw.port}` }));
+    const r = await refusal(new WebSocket(`ws://127.0.0.1:${gw.port}/console/..%2F..%2Fetc/websockify?ticket=${ticket('..%2F..%2Fetc')}`, { origin: `http://127.0.0.1:${gw.port}` }));
     expect([400, 404]).toContain(r.status);
-    const r2 = await refusal(new WebSocket(`ws://127.0.0.1:${gw.port}/console/T%00X/websockify`, { origin: `http://127.0.0.1:${gw.port}` }));
+    const r2 = await refusal(new WebSocket(`ws://127.0.0.1:${gw.port}/console/T%00X/websockify?ticket=${ticket('T\0X')}`, { origin: `http://127.0.0.1:${gw.port}` }));
     expect(r2.status).toBe(400);
   });
 
   it('answers a plain GET with 400 after the same checks, so a page can learn why an upgrade fails', async () => {
-    expect((await rawGet(gw.port, '/console/t-echo/websockify')).status).toBe(400);
-    const unknown = await rawGet(gw.port, '/console/t-unknown/websockify');
+    expect((await rawGet(gw.port, ticketed('/console/t-echo/websockify', 't-echo'))).status).toBe(400);
+    const unknown = await rawGet(gw.port, ticketed('/console/t-unknown/websockify', 't-unknown'));
     expect(unknown.status).toBe(404);
     expect(unknown.type).toBe('application/problem+json');
     const dead = await fakeVncServer();
     await dead.close();
     vms.set('t-gone', vm('t-gone', { host: '127.0.0.1', port: dead.port }));
-    const gone = await rawGet(gw.port, '/console/t-gone/websockify');
+    const gone = await rawGet(gw.port, ticketed('/console/t-gone/websockify', 't-gone'));
     expect(gone.status).toBe(502);
     expect(gone.body).toMatch(/unreachable/);
   });
@@ -270,7 +271,7 @@ describe('the WebSocket bridge', () => {
     const before = vnc.sockets.length;
     const answer = await rawExchange(
       gw.port,
-      `GET /console/t-echo/websockify HTTP/1.1\r\nHost: 127.0.0.1:${gw.port}\r\nOrigin: http://127.0.0.1:${gw.port}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: short\r\n\r\n`,
+      `GET ${ticketed('/console/t-echo/websockify', 't-echo')} HTTP/1.1\r\nHost: 127.0.0.1:${gw.port}\r\nOrigin: http://127.0.0.1:${gw.port}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: short\r\n\r\n`,
     );
     expect(answer).toMatch(/^HTTP\/1\.1 400/);
     await vnc.closed(before);
@@ -278,7 +279,7 @@ describe('the WebSocket bridge', () => {
   });
 
   it('answers other upgrades (not websocket) with problem+json', async () => {
-    const answer = await rawExchange(gw.port, `GET /console/t-unknown/websockify HTTP/1.1\r\nHost: 127.0.0.1:${gw.port}\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n`);
+    const answer = await rawExchange(gw.port, `GET ${ticketed('/console/t-unknown/websockify', 't-unknown')} HTTP/1.1\r\nHost: 127.0.0.1:${gw.port}\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n`);
     expect(answer).toMatch(/^HTTP\/1\.1 404/);
     expect(answer).toContain('application/problem+json');
     const bogus = await rawExchange(gw.port, `GET /nowhere HTTP/1.1\r\nHost: 127.0.0.1:${gw.port}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n`);

@@ -7,7 +7,7 @@ import { WebSocket } from 'ws';
 import { createApp } from '../src/app.ts';
 import { SessionRegistry } from '../src/sessions.ts';
 import { attachWebSockets } from '../src/upgrade.ts';
-import { fakeProvisioner, fakeVncServer, memoryLogger, vm, type FakeVnc } from './fakes.ts';
+import { fakeProvisioner, fakeVncServer, memoryLogger, vm, type FakeVnc, testTicketKey, ticket, ticketed } from './fakes.ts';
 
 // A cap on consoles per task, over real WebSockets to a real (fake) VNC server: at the cap the
 // upgrade is answered 429 problem+json, and the guest's VNC server is never dialled for it.
@@ -24,7 +24,7 @@ beforeAll(async () => {
   other = await fakeVncServer();
   vms.set('t-capped', vm('t-capped', { host: '127.0.0.1', port: vnc.port }));
   vms.set('t-other', vm('t-other', { host: '127.0.0.1', port: other.port }));
-  const app = createApp({ provisioner: provisionerClient(viaApp(fakeProvisioner(vms))), log, sessions });
+  const app = createApp({ ticketKey: testTicketKey, provisioner: provisionerClient(viaApp(fakeProvisioner(vms))), log, sessions });
   gw = await serveApp(app, { port: 0, hostname: '127.0.0.1', log }, (server, gated) => attachWebSockets(server as Server, gated, { log }));
 });
 afterEach(async () => {
@@ -40,7 +40,7 @@ afterAll(async () => {
 });
 
 function connect(taskId: string): WebSocket {
-  const ws = new WebSocket(`ws://127.0.0.1:${gw.port}/console/${taskId}/websockify`, { origin: `http://127.0.0.1:${gw.port}` });
+  const ws = new WebSocket(`ws://127.0.0.1:${gw.port}${ticketed(`/console/${taskId}/websockify`, taskId)}`, { origin: `http://127.0.0.1:${gw.port}` });
   ws.on('error', () => {});
   open.push(ws);
   return ws;
@@ -108,11 +108,11 @@ describe('consoles per task', () => {
 
   it('holds to the cap it is configured with (CPS_CONSOLE_MAX_PER_TASK)', async () => {
     const two = new SessionRegistry({ maxPerTask: 2 });
-    const app = createApp({ provisioner: provisionerClient(viaApp(fakeProvisioner(vms))), log, sessions: two });
+    const app = createApp({ ticketKey: testTicketKey, provisioner: provisionerClient(viaApp(fakeProvisioner(vms))), log, sessions: two });
     const gw2 = await serveApp(app, { port: 0, hostname: '127.0.0.1', log }, (server, gated) => attachWebSockets(server as Server, gated, { log }));
     try {
       const at = (taskId: string) => {
-        const ws = new WebSocket(`ws://127.0.0.1:${gw2.port}/console/${taskId}/websockify`, { origin: `http://127.0.0.1:${gw2.port}` });
+        const ws = new WebSocket(`ws://127.0.0.1:${gw2.port}${ticketed(`/console/${taskId}/websockify`, taskId)}`, { origin: `http://127.0.0.1:${gw2.port}` });
         ws.on('error', () => {});
         open.push(ws);
         return outcome(ws);

@@ -7,7 +7,7 @@ import { WebSocket } from 'ws';
 import { createApp } from '../src/app.ts';
 import { SessionRegistry } from '../src/sessions.ts';
 import { attachWebSockets } from '../src/upgrade.ts';
-import { fakeProvisioner, fakeVncServer, manualTime, memoryLogger, vm, type FakeVnc } from './fakes.ts';
+import { fakeProvisioner, fakeVncServer, manualTime, memoryLogger, vm, type FakeVnc, testTicketKey, ticket, ticketed } from './fakes.ts';
 
 // The desktop console over a real WebSocket to an echoing VNC stand-in: the browser's ClientInit
 // reaches the guest as shared whatever it said, and only the user's input keeps a console open.
@@ -21,7 +21,7 @@ let gw: Served;
 beforeAll(async () => {
   vnc = await fakeVncServer();
   vms.set('t-idle', vm('t-idle', { host: '127.0.0.1', port: vnc.port }));
-  const app = createApp({ provisioner: provisionerClient(viaApp(fakeProvisioner(vms))), log, sessions, now: time.now, timers: time.timers, idleMs: 60_000 });
+  const app = createApp({ ticketKey: testTicketKey, provisioner: provisionerClient(viaApp(fakeProvisioner(vms))), log, sessions, now: time.now, timers: time.timers, idleMs: 60_000 });
   gw = await serveApp(app, { port: 0, hostname: '127.0.0.1', log }, (server, gated) => attachWebSockets(server as Server, gated, { log }));
 });
 afterAll(async () => {
@@ -32,7 +32,7 @@ afterAll(async () => {
 
 /** A browser past the handshake: version, security None, ClientInit asking for exclusive access. */
 async function browser(): Promise<{ ws: WebSocket; echoed: () => Buffer }> {
-  const ws = new WebSocket(`ws://127.0.0.1:${gw.port}/console/t-idle/websockify`, { origin: `http://127.0.0.1:${gw.port}` });
+  const ws = new WebSocket(`ws://127.0.0.1:${gw.port}${ticketed('/console/t-idle/websockify', 't-idle', { now: time.now() })}`, { origin: `http://127.0.0.1:${gw.port}` });
   const got: Buffer[] = [];
   ws.on('message', (d: Buffer) => got.push(d));
   await once(ws, 'open');

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchChromium } from '../../../tests/helpers/browser.ts';
 import { createApp } from '../src/app.ts';
 import { attachWebSockets } from '../src/upgrade.ts';
-import { fakeProvisioner, memoryLogger, vm } from './fakes.ts';
+import { fakeProvisioner, memoryLogger, vm, testTicketKey, ticket, ticketed } from './fakes.ts';
 
 // A real tiny guest under QEMU (booted here with virsh, so this test needs no provisioner), its
 // screen through the gateway into Debian's Chromium: the page must show the guest's text console.
@@ -61,7 +61,7 @@ beforeAll(async () => {
   virsh('create', file);
   const vms = new Map<string, ProvisionerSchemas['Vm']>([[taskId, vm(taskId, { host: '127.0.0.1', port: vncPort() })]]);
   const { log } = memoryLogger();
-  const app = createApp({ provisioner: provisionerClient(viaApp(fakeProvisioner(vms))), log });
+  const app = createApp({ ticketKey: testTicketKey, provisioner: provisionerClient(viaApp(fakeProvisioner(vms))), log });
   gw = await serveApp(app, { port: 0, hostname: '127.0.0.1', log }, (server, gated) => attachWebSockets(server as Server, gated, { log }));
   browser = await launchChromium();
 });

@@ -1,3 +1,4 @@
+import { createHmac, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer, type Server, type Socket } from 'node:net';
 import { Writable } from 'node:stream';
@@ -156,3 +157,30 @@ export function manualTime(start = 0) {
     },
   };
 }
+
+/** The tests' console-ticket key (a gateway's `ticketKey`); a real node derives it from the CA key. */
+export const testTicketKey = new Uint8Array(randomBytes(32));
+
+export interface TestTicket {
+  kind?: 'vnc' | 'serial';
+  now?: Date;
+  ttlSec?: number;
+  user?: { id: string; name: string };
+  key?: Uint8Array;
+  id?: string;
+}
+
+/**
+ * A console ticket, signed here by hand as HS256 over the claims the coordinator puts in (so it is
+ * synchronous, and proves the gateway accepts any signer of the right claims and key, not only jose).
+ */
+export function ticket(taskId: string, t: TestTicket = {}): string {
+  const iat = Math.floor((t.now ?? new Date()).getTime() / 1000);
+  const b64 = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
+  const user = t.user ?? { id: 'u-00000000000000aa', name: 'alice' };
+  const body = `${b64({ alg: 'HS256', typ: 'cps-console+jwt' })}.${b64({ task: taskId, kind: t.kind ?? 'vnc', name: user.name, sub: user.id, jti: t.id ?? randomBytes(9).toString('base64url'), iat, exp: iat + (t.ttlSec ?? 40) })}`;
+  return `${body}.${createHmac('sha256', t.key ?? testTicketKey).update(body).digest('base64url')}`;
+}
+
+/** `path?ticket=…` for the console (or, with kind serial, the serial console) of `taskId`. */
+export const ticketed = (path: string, taskId: string, t: TestTicket = {}): string => `${path}?ticket=${ticket(taskId, t)}`;

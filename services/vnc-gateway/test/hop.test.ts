@@ -13,7 +13,7 @@ import { attachWebSockets } from '../src/upgrade.ts';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fakeProvisioner, fakeSerialGuest, fakeVncServer, memoryLogger, vm, type FakeSerial, type FakeVnc } from './fakes.ts';
+import { fakeProvisioner, fakeSerialGuest, fakeVncServer, memoryLogger, vm, type FakeSerial, type FakeVnc, testTicketKey, ticket, ticketed } from './fakes.ts';
 
 // Two gateways on loopback, members of one cluster: `near` runs no guest, `far` runs t-far. Asked
 // for t-far, `near` carries the console on to `far`'s member-only /hop over mutual TLS.
@@ -32,11 +32,14 @@ const serialDir = mkdtempSync(join(tmpdir(), 'cps-hop-'));
 let serial: FakeSerial;
 
 async function gateway(vms: Vms, tls: ClusterTls, locatePeer?: LocatePeer): Promise<Served> {
-  const app = createApp({ provisioner: provisionerClient(viaApp(fakeProvisioner(vms))), log, locatePeer, dialPeer: dialPeerGateway(memberClientTls(tls)), serialSocketDir: serialDir });
+  const app = createApp({ ticketKey: testTicketKey, provisioner: provisionerClient(viaApp(fakeProvisioner(vms))), log, locatePeer, dialPeer: dialPeerGateway(memberClientTls(tls)), serialSocketDir: serialDir });
   return serveApp(app, { port: 0, hostname: '127.0.0.1', log, tls, publicRoutes: routes }, (s, gated) => attachWebSockets(s as Server, gated, { log }));
 }
 
-const browser = (path: string) => new WebSocket(`ws://127.0.0.1:${near.port}${path}`, { origin: `http://127.0.0.1:${near.port}` });
+const browser = (path: string) => {
+  const [, kind, taskId] = /^\/(console|serial)\/([^/]+)\//.exec(path)!;
+  return new WebSocket(`ws://127.0.0.1:${near.port}${ticketed(path, taskId!, { kind: kind === 'serial' ? 'serial' : 'vnc' })}`, { origin: `http://127.0.0.1:${near.port}` });
+};
 
 beforeAll(async () => {
   const ca = await createCa({ now: new Date() });
@@ -103,6 +106,8 @@ describe('the hop to a peer gateway', () => {
     await expect.poll(() => lines().filter((l) => l.msg === 'console session closed' && l.kind === 'serial' && l.taskId === 't-far').length).toBe(2);
     const hopped = lines().find((l) => l.msg === 'console session open' && l.kind === 'serial' && String(l.from).startsWith('member '));
     expect(hopped?.from).toBe('member near');
+    // The far gateway knows whose console it carries: the ticket went on with the hop.
+    expect(hopped?.user).toBe('alice (u-00000000000000aa)');
   });
 
   it('serves the page for a task on a peer', async () => {
@@ -119,10 +124,12 @@ describe('the hop to a peer gateway', () => {
     expect(String(r.body.detail)).toContain('t-nowhere');
   });
 
-  it('never hops twice: a gateway pointed at itself answers 404, not a loop', async () => {
+  it('never hops twice: a gateway pointed at itself answers, not a loop', async () => {
     locate = async () => `https://127.0.0.1:${near.port}`;
     const r = await refusal(browser('/console/t-loop/websockify'));
-    expect(r.status).toBe(404);
+    // Its own hop brings back the ticket it just used: refused as a replay before any lookup.
+    expect(r.status).toBe(403);
+    expect(String(r.body.detail)).toContain('used already');
   });
 
   it('says 404 when no peer is known, and 502 when the peer is down', async () => {
@@ -159,6 +166,13 @@ describe('the hop is for members only', () => {
     expect(r.body.type).toBe('urn:cps:problem:member-certificate-required');
     const plain = await refusal(new WebSocket(`ws://127.0.0.1:${far.port}/hop/t-far`));
     expect(plain.status).toBe(401);
+    expect(vnc.sockets.length).toBe(before);
+  });
+  it("refuses a member's hop without the browser's ticket, or with a ticket for another task", async () => {
+    const before = vnc.sockets.length;
+    const member = { cert: nearTls.cert, key: nearTls.key, ca: nearTls.ca };
+    expect(await hop(member)).toMatchObject({ status: 403, body: { type: 'urn:cps:problem:console-ticket-refused', reason: 'missing' } });
+    expect(await hop({ ...member, headers: { 'x-cps-console-ticket': ticket('t-other') } })).toMatchObject({ status: 403, body: { reason: 'wrong-task' } });
     expect(vnc.sockets.length).toBe(before);
   });
   it("refuses another cluster's node", async () => {

@@ -2,13 +2,13 @@ import { provisionerClient, viaApp } from '@cps/openapi';
 import { describe, expect, it } from 'vitest';
 import { createApp } from '../src/app.ts';
 import { escapeHtml, renderConsolePage } from '../src/page.ts';
-import { fakeProvisioner, memoryLogger, vm } from './fakes.ts';
+import { fakeProvisioner, memoryLogger, vm, testTicketKey, ticket, ticketed } from './fakes.ts';
 
 const vms = new Map([
   ['t-0a1b2c3d', vm('t-0a1b2c3d', { host: '127.0.0.1', port: 5900 })],
   ['t-off', vm('t-off', { host: '127.0.0.1', port: 5901 }, 'shutoff')],
 ]);
-const gateway = createApp({ provisioner: provisionerClient(viaApp(fakeProvisioner(vms))), log: memoryLogger().log });
+const gateway = createApp({ ticketKey: testTicketKey, provisioner: provisionerClient(viaApp(fakeProvisioner(vms))), log: memoryLogger().log });
 // The gateway answers only to its own names: a browser sends the Host it used.
 const app = { request: (path: string) => gateway.request(path, { headers: { host: 'localhost:8084' } }) };
 

@@ -12,7 +12,7 @@ import { SerialHubs } from '../src/serial-hub.ts';
 import { dialUnix } from '../src/dial.ts';
 import { SessionRegistry } from '../src/sessions.ts';
 import { attachWebSockets } from '../src/upgrade.ts';
-import { fakeProvisioner, fakeSerialGuest, manualTime, memoryLogger, vm, type FakeSerial } from './fakes.ts';
+import { fakeProvisioner, fakeSerialGuest, manualTime, memoryLogger, vm, type FakeSerial, testTicketKey, ticket, ticketed } from './fakes.ts';
 import { rawGet } from './http.ts';
 
 // The serial console over real WebSockets to a real unix socket standing in for QEMU's: one
@@ -35,7 +35,7 @@ beforeAll(async () => {
   guest = await fakeSerialGuest(sockOf('t-ser'));
   vms.set('t-ser', vm('t-ser', { host: '127.0.0.1', port: 5900 }, 'running', sockOf('t-ser')));
   const hubs = new SerialHubs({ dial: dialUnix(2000), log, timers: time.timers, stallMs: 5000, viewerHighWater: 16 << 10 });
-  const app = createApp({ provisioner: provisionerClient(viaApp(fakeProvisioner(vms))), log, sessions, serialSocketDir: socketDir, serialHubs: hubs, now: time.now, timers: time.timers, idleMs: 60_000 });
+  const app = createApp({ ticketKey: testTicketKey, provisioner: provisionerClient(viaApp(fakeProvisioner(vms))), log, sessions, serialSocketDir: socketDir, serialHubs: hubs, now: time.now, timers: time.timers, idleMs: 60_000 });
   gw = await serveApp(app, { port: 0, hostname: '127.0.0.1', log }, (server, gated) => attachWebSockets(server as Server, gated, { log }));
 });
 
@@ -52,7 +52,7 @@ afterAll(async () => {
 });
 
 function viewer(taskId = 't-ser', origin = `http://127.0.0.1:${gw.port}`): WebSocket & { text: () => string } {
-  const ws = new WebSocket(`ws://127.0.0.1:${gw.port}/serial/${taskId}/socket`, { origin }) as WebSocket & { text: () => string };
+  const ws = new WebSocket(`ws://127.0.0.1:${gw.port}${ticketed(`/serial/${taskId}/socket`, taskId, { kind: 'serial', now: time.now() })}`, { origin }) as WebSocket & { text: () => string };
   let got = '';
   ws.on('message', (d: Buffer) => (got += d.toString('utf8')));
   ws.on('error', () => {});
@@ -164,7 +164,7 @@ describe('the serial console', () => {
     expect((await refusal(viewer('t-ser', 'http://evil.example'))).status).toBe(403);
     expect(guest.clients.length).toBe(dialled);
     // A plain GET runs the same checks, so the page can say why.
-    expect((await rawGet(gw.port, '/serial/t-pty/socket')).status).toBe(409);
+    expect((await rawGet(gw.port, ticketed('/serial/t-pty/socket', 't-pty', { kind: 'serial', now: time.now() }))).status).toBe(409);
   });
 
   it('holds each task to CPS_CONSOLE_MAX_PER_TASK serial consoles, apart from its desktop consoles', async () => {

@@ -6,11 +6,11 @@ import { provisionerClient, viaApp } from '@cps/openapi';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../src/app.ts';
 import { assetPath, novncRoot, staticFiles } from '../src/static-files.ts';
-import { fakeProvisioner, memoryLogger } from './fakes.ts';
+import { fakeProvisioner, memoryLogger, testTicketKey, ticket, ticketed } from './fakes.ts';
 import { rawGet } from './http.ts';
 
 const { log } = memoryLogger();
-const app = createApp({ provisioner: provisionerClient(viaApp(fakeProvisioner(new Map()))), log });
+const app = createApp({ ticketKey: testTicketKey, provisioner: provisionerClient(viaApp(fakeProvisioner(new Map()))), log });
 
 describe('the noVNC library under /novnc/', () => {
   it('serves core/rfb.js and its vendor imports as JavaScript', async () => {

@@ -10,7 +10,7 @@ import { createApp } from '../src/app.ts';
 import { SessionRegistry } from '../src/sessions.ts';
 import { attachWebSockets } from '../src/upgrade.ts';
 import { vncAuthResponse } from '../src/vnc-auth.ts';
-import { fakeProvisioner, fakeVncServer, memoryLogger, vm, type FakeVnc } from './fakes.ts';
+import { fakeProvisioner, fakeVncServer, memoryLogger, vm, type FakeVnc, testTicketKey, ticket, ticketed } from './fakes.ts';
 
 // The gateway logs in to a guest's password-protected VNC server for the user, and shows the
 // browser a server that asks for no password.
@@ -80,7 +80,7 @@ async function scriptedServer(script: (s: Socket) => void, banner = 'RFB 003.008
 }
 
 beforeAll(async () => {
-  const app = createApp({ provisioner: provisionerClient(viaApp(fakeProvisioner(vms))), log, sessions });
+  const app = createApp({ ticketKey: testTicketKey, provisioner: provisionerClient(viaApp(fakeProvisioner(vms))), log, sessions });
   gw = await serveApp(app, { port: 0, hostname: '127.0.0.1', log }, (server, gated) => attachWebSockets(server as Server, gated, { log }));
 });
 afterEach(() => {
@@ -99,7 +99,7 @@ function guest(taskId: string, port: number, password?: string) {
 }
 
 function connect(taskId: string): WebSocket {
-  const ws = new WebSocket(`ws://127.0.0.1:${gw.port}/console/${taskId}/websockify`, { origin: `http://127.0.0.1:${gw.port}` });
+  const ws = new WebSocket(`ws://127.0.0.1:${gw.port}${ticketed(`/console/${taskId}/websockify`, taskId)}`, { origin: `http://127.0.0.1:${gw.port}` });
   open.push(ws);
   return ws;
 }
