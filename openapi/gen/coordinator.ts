@@ -330,6 +330,123 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/docs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The API reference (Swagger UI, served from this node; no other host is loaded). */
+        get: operations["getApiReference"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/docs/{asset}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The reference page's script and style sheet (Swagger UI's bundle, from node_modules, and the page's own start script). */
+        get: operations["getApiReferenceAsset"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/openapi/{file}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The OpenAPI contracts this node's services follow, as written (YAML). */
+        get: operations["getContract"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/orphans": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Guests this coordinator placed that no task of its registry knows (admin).
+         * @description Found when the coordinator reconciles its registry with what every live peer runs (on start,
+         *     and again while a peer has not answered): a guest whose `placedBy` is this node but whose task
+         *     id the registry does not hold (its row was lost). Guests placed by another coordinator are
+         *     never listed.
+         */
+        get: operations["listOrphans"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/orphans/{taskId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                taskId: components["schemas"]["TaskId"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Destroy an orphan guest and discard its disks on its node (admin). */
+        delete: operations["destroyOrphan"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/orphans/{taskId}/adopt": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                taskId: components["schemas"]["TaskId"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Make an orphan guest a running task again (admin), owned by the admin or the user named.
+         * @description The task keeps the guest's task id; its spec is read from the provisioner (name, vCPUs,
+         *     memory) and storage (the image) of the node that runs it. Quotas are not checked: an admin
+         *     decides.
+         */
+        post: operations["adoptOrphan"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/portal/modules/{module}": {
         parameters: {
             query?: never;
@@ -396,6 +513,175 @@ export interface paths {
         post?: never;
         /** Revoke a join token (admin); a join with it is refused from then on. */
         delete: operations["revokeClusterJoinToken"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/tasks/{taskId}/console-ticket": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                taskId: components["schemas"]["TaskId"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A short-lived, single-use ticket for one console (desktop or serial) of the caller's task.
+         * @description For the task's owner or an admin (another user's task is 404). The ticket is bound to the
+         *     task, the user and the kind of console and expires after at most 40 s; any member's gateway
+         *     checks it on its own (an HS256 signature with a key every member derives from the cluster
+         *     CA's key, docs/trust.md) and accepts it once. The console page asks for one itself before
+         *     each connection; open the socket at `url` (relative to the portal) within `expiresAt`.
+         *     409 when the task has no running guest.
+         */
+        post: operations["createConsoleTicket"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/console/{taskId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                taskId: components["schemas"]["TaskId"];
+            };
+            cookie?: never;
+        };
+        /** The noVNC page of the task's guest (this node's gateway's page, on the portal's origin). */
+        get: operations["getConsolePage"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/console/{taskId}/websockify": {
+        parameters: {
+            query?: {
+                /** @description A ticket from POST /api/tasks/{taskId}/console-ticket (kind vnc). */
+                ticket?: string;
+            };
+            header?: never;
+            path: {
+                taskId: components["schemas"]["TaskId"];
+            };
+            cookie?: never;
+        };
+        /**
+         * WebSocket upgrade carrying the guest's RFB stream, through this node's gateway (and the hop to the guest's host).
+         * @description The answers are the gateway's (openapi/vnc-gateway.yaml): 403 `console-ticket-refused`
+         *     with `reason` (missing, malformed, forged, expired, wrong-task, wrong-kind, replayed), 429
+         *     `console-limit` (per task or per user), 404, 409, 502. 502 `upstream-failed` also when this
+         *     node's gateway cannot be reached. A plain GET runs the same checks (and uses the ticket up).
+         */
+        get: operations["openConsoleSocket"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/serial/{taskId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                taskId: components["schemas"]["TaskId"];
+            };
+            cookie?: never;
+        };
+        /** The serial terminal page (xterm.js) of the task's guest. */
+        get: operations["getSerialPage"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/serial/{taskId}/socket": {
+        parameters: {
+            query?: {
+                /** @description A ticket from POST /api/tasks/{taskId}/console-ticket (kind serial). */
+                ticket?: string;
+            };
+            header?: never;
+            path: {
+                taskId: components["schemas"]["TaskId"];
+            };
+            cookie?: never;
+        };
+        /**
+         * WebSocket upgrade carrying the guest's serial port both ways, through this node's gateway.
+         * @description Answers as for `/console/{taskId}/websockify`.
+         */
+        get: operations["openSerialSocket"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/novnc/{path}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A file of the noVNC library. */
+        get: operations["getNovncFile"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/xterm/{path}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A file of the xterm.js library. */
+        get: operations["getXtermFile"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/console-assets/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The console pages' script and style sheet. */
+        get: operations["getConsoleAsset"];
+        put?: never;
+        post?: never;
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -705,6 +991,24 @@ export interface components {
             /** @description The paths of the files in the archive. */
             files: string[];
         };
+        Orphan: {
+            taskId: components["schemas"]["TaskId"];
+            node: components["schemas"]["NodeRef"];
+            /** @description The guest's name (the domain's title). */
+            name: string;
+            /** @description The guest's state as its provisioner says it (running, paused, ...). */
+            state: string;
+            vcpus?: number;
+            memoryMiB?: number;
+            /**
+             * Format: date-time
+             * @description When this coordinator first found it.
+             */
+            since: string;
+        };
+        OrphanAdopt: {
+            owner?: components["schemas"]["UserName"];
+        };
         ClusterResources: {
             vcpus: number;
             memoryMiB: number;
@@ -776,6 +1080,25 @@ export interface components {
             /** @description What to run on the new workstation: cps up --join HOST:PORT --token T. */
             command: string;
             info: components["schemas"]["JoinToken"];
+        };
+        /**
+         * @description `vnc`: the guest's screen (noVNC); `serial`: its serial port (xterm.js).
+         * @enum {string}
+         */
+        ConsoleKind: "vnc" | "serial";
+        ConsoleTicketRequest: {
+            kind: components["schemas"]["ConsoleKind"];
+        };
+        ConsoleTicket: {
+            /** @description Opaque; put it in the socket URL's `ticket` query parameter (`url` has it already). */
+            ticket: string;
+            /**
+             * Format: date-time
+             * @description At most 40 s after it was issued.
+             */
+            expiresAt: string;
+            /** @description The socket to open, relative to the portal: /console/{taskId}/websockify?ticket=… or /serial/{taskId}/socket?ticket=… */
+            url: string;
         };
         UserId: string;
         TokenId: string;
@@ -1516,6 +1839,170 @@ export interface operations {
             default: components["responses"]["Problem"];
         };
     };
+    getApiReference: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description HTML. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+        };
+    };
+    getApiReferenceAsset: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                asset: "swagger-ui.css" | "swagger-ui-bundle.js" | "docs.js" | "docs.css";
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The file. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/javascript": string;
+                    "text/css": string;
+                };
+            };
+            default: components["responses"]["Problem"];
+        };
+    };
+    getContract: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                file: "coordinator.yaml" | "discovery.yaml" | "provisioner.yaml" | "storage.yaml" | "vnc-gateway.yaml";
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The contract. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/yaml": string;
+                };
+            };
+            default: components["responses"]["Problem"];
+        };
+    };
+    listOrphans: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The orphans, oldest first. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: components["schemas"]["Orphan"][];
+                    };
+                };
+            };
+            401: components["responses"]["AuthenticationRequired"];
+            403: components["responses"]["Forbidden"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    destroyOrphan: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                taskId: components["schemas"]["TaskId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The guest and its disks are gone. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: components["responses"]["AuthenticationRequired"];
+            403: components["responses"]["Forbidden"];
+            /** @description No such orphan. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            default: components["responses"]["Problem"];
+        };
+    };
+    adoptOrphan: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                taskId: components["schemas"]["TaskId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["OrphanAdopt"];
+            };
+        };
+        responses: {
+            /** @description The task. */
+            201: {
+                headers: {
+                    /** @description The task's URL. */
+                    Location?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Task"];
+                };
+            };
+            401: components["responses"]["AuthenticationRequired"];
+            403: components["responses"]["Forbidden"];
+            /** @description No such orphan, or no such user. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            default: components["responses"]["Problem"];
+        };
+    };
     getPortalModule: {
         parameters: {
             query?: never;
@@ -1654,6 +2141,191 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
+            };
+            default: components["responses"]["Problem"];
+        };
+    };
+    createConsoleTicket: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                taskId: components["schemas"]["TaskId"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ConsoleTicketRequest"];
+            };
+        };
+        responses: {
+            /** @description The ticket. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConsoleTicket"];
+                };
+            };
+            401: components["responses"]["AuthenticationRequired"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    getConsolePage: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                taskId: components["schemas"]["TaskId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description An HTML page. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            default: components["responses"]["Problem"];
+        };
+    };
+    openConsoleSocket: {
+        parameters: {
+            query?: {
+                /** @description A ticket from POST /api/tasks/{taskId}/console-ticket (kind vnc). */
+                ticket?: string;
+            };
+            header?: never;
+            path: {
+                taskId: components["schemas"]["TaskId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Switching protocols. */
+            101: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            default: components["responses"]["Problem"];
+        };
+    };
+    getSerialPage: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                taskId: components["schemas"]["TaskId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description An HTML page. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            default: components["responses"]["Problem"];
+        };
+    };
+    openSerialSocket: {
+        parameters: {
+            query?: {
+                /** @description A ticket from POST /api/tasks/{taskId}/console-ticket (kind serial). */
+                ticket?: string;
+            };
+            header?: never;
+            path: {
+                taskId: components["schemas"]["TaskId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Switching protocols. */
+            101: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            default: components["responses"]["Problem"];
+        };
+    };
+    getNovncFile: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                path: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The file. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            default: components["responses"]["Problem"];
+        };
+    };
+    getXtermFile: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                path: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The file. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            default: components["responses"]["Problem"];
+        };
+    };
+    getConsoleAsset: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The file. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             default: components["responses"]["Problem"];
         };

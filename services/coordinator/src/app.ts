@@ -10,6 +10,9 @@ import { coordinatorContract } from './api/contract.ts';
 import { eventRoutes } from './api/events.ts';
 import type { IdempotencyKeys } from './api/idempotency.ts';
 import { imageRoutes } from './api/images.ts';
+import { docsRoutes } from './api/docs.ts';
+import { orphanRoutes } from './api/orphans.ts';
+import type { Orphans } from './reconcile/orphans.ts';
 import { taskRoutes } from './api/tasks.ts';
 import type { ClientsFor } from './clients.ts';
 import type { Placer } from './placement.ts';
@@ -35,6 +38,8 @@ export interface AppDeps {
   signInLimiter?: SignInLimiter;
   /** Which task each Idempotency-Key made (the registry's). */
   idempotency?: IdempotencyKeys;
+  /** The guests the reconcile found that no task knows (reconcile/); absent or without accounts: no orphan routes. */
+  orphans?: Orphans;
 }
 
 const contract = coordinatorContract;
@@ -52,11 +57,13 @@ export function createApp(deps: AppDeps) {
   }
   app.route('/', healthRoutes('coordinator', async () => ({ tasks: deps.tasks.list().length })));
   app.route('/', portalRoutes());
+  app.route('/', docsRoutes());
   app.route('/', imageRoutes(deps.localStorage));
   // With accounts (every node), the task routes and events need a signed-in user (a member of
   // the cluster may read: the gateway locates tasks); without (placement-only tests), no users.
   const signedIn = deps.accounts ? requireUserOrMemberRead() : undefined;
   app.route('/', taskRoutes({ contract, tasks: deps.tasks, placer: deps.placer, clientsFor: deps.clientsFor, ...(deps.idempotency ? { idempotency: deps.idempotency } : {}), ...(signedIn ? { signedIn } : {}) }));
   app.route('/', eventRoutes(deps.tasks, deps.placer, deps.heartbeatMs, signedIn));
+  if (deps.orphans && deps.accounts) app.route('/', orphanRoutes({ contract, orphans: deps.orphans, tasks: deps.tasks, accounts: deps.accounts, clientsFor: deps.clientsFor }));
   return app;
 }

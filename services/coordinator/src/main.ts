@@ -9,6 +9,9 @@ import { Accounts } from './accounts/accounts.ts';
 import { SignInLimiter } from './accounts/sign-in-limiter.ts';
 import { Placer } from './placement.ts';
 import { openRegistry, registryPath } from './registry/db.ts';
+import { realTimers } from './queue/dispatcher.ts';
+import { Orphans } from './reconcile/orphans.ts';
+import { Reconciler } from './reconcile/reconcile.ts';
 import { recoverAfterRestart } from './tasks/recover.ts';
 import { Tasks } from './tasks/tasks.ts';
 
@@ -52,11 +55,17 @@ const placer = new Placer({
   tasks,
   discovery: discoveryClient({ baseUrl: serviceUrl('127.0.0.1', ports.discovery), fetch }),
   clientsFor,
+  coordinatorId: trust.identity.nodeId,
   log,
   publishTimeoutMs: config.CPS_PUBLISH_TIMEOUT_MS,
   startTimeoutMs: config.CPS_START_TIMEOUT_MS,
 });
 recoverAfterRestart(tasks, placer, log);
+// What the hosts run is the truth: the guests the registry knows are adopted, vanished ones are
+// lost, and this node's guests no task knows are orphans for an admin (reconcile/).
+const orphans = new Orphans(now);
+const reconciler = new Reconciler({ tasks, placer, discovery: discoveryClient({ baseUrl: serviceUrl('127.0.0.1', ports.discovery), fetch }), clientsFor, coordinatorId: trust.identity.nodeId, orphans, log, timers: realTimers });
+void reconciler.pass();
 const app = createApp({
   log,
   tasks,
@@ -66,6 +75,7 @@ const app = createApp({
   accounts,
   signInLimiter: new SignInLimiter(now),
   idempotency: registry.idempotency,
+  orphans,
   door: doorLists({ port: ports.coordinator, advertiseAddress: config.CPS_ADVERTISE_ADDRESS, nodeId: trust.identity.nodeId, hostName: hostname(), publicHosts: config.CPS_PUBLIC_HOSTS }),
 });
 
@@ -74,6 +84,7 @@ const app = createApp({
 const served = await serveApp(app, { port: ports.coordinator, log, tls: trust.tls, publicRoutes: publicRoutesOfFile(specFiles.coordinator) });
 onShutdown(log, async () => {
   placer.close();
+  reconciler.close();
   trust.stop();
   await served.close();
   registry.close();
