@@ -6,3 +6,9 @@ import { join } from 'node:path';
  * serial socket here; the vnc-gateway of the same node dials it.
  */
 export const serialSocketDir = (dataDir: string): string => join(dataDir, 'serial');
+
+/**
+ * The coordinator's copies of users' bootstrap archives (`<id>.tar` and `<id>.json`): kept on the
+ * node the user uploaded to, and sent to the storage of whichever node a task is placed on.
+ */
+export const bootstrapArchiveDir = (dataDir: string): string => join(dataDir, 'coordinator', 'bootstraps');

@@ -10,6 +10,7 @@ import { coordinatorContract } from './api/contract.ts';
 import { eventRoutes } from './api/events.ts';
 import type { IdempotencyKeys } from './api/idempotency.ts';
 import { imageRoutes } from './api/images.ts';
+import { uploadRoutes } from './api/uploads.ts';
 import { docsRoutes } from './api/docs.ts';
 import { orphanRoutes } from './api/orphans.ts';
 import type { Orphans } from './reconcile/orphans.ts';
@@ -18,6 +19,7 @@ import type { ClientsFor } from './clients.ts';
 import type { Placer } from './placement.ts';
 import { portalRoutes } from './portal/routes.ts';
 import type { Tasks } from './tasks/tasks.ts';
+import type { BootstrapUploads } from './uploads/bootstrap-upload.ts';
 
 export interface AppDeps {
   log: Logger;
@@ -40,6 +42,8 @@ export interface AppDeps {
   idempotency?: IdempotencyKeys;
   /** The guests the reconcile found that no task knows (reconcile/); absent or without accounts: no orphan routes. */
   orphans?: Orphans;
+  /** Users' bootstrap files (POST /api/bootstraps), checked by this node's storage; absent: no such route. */
+  bootstraps?: BootstrapUploads;
 }
 
 const contract = coordinatorContract;
@@ -58,10 +62,12 @@ export function createApp(deps: AppDeps) {
   app.route('/', healthRoutes('coordinator', async () => ({ tasks: deps.tasks.list().length })));
   app.route('/', portalRoutes());
   app.route('/', docsRoutes());
-  app.route('/', imageRoutes(deps.localStorage));
   // With accounts (every node), the task routes and events need a signed-in user (a member of
   // the cluster may read: the gateway locates tasks); without (placement-only tests), no users.
   const signedIn = deps.accounts ? requireUserOrMemberRead() : undefined;
+  // Uploads are writes: a signed-in user, as for a submit.
+  app.route('/', imageRoutes({ contract, storage: deps.localStorage, ...(signedIn ? { signedIn } : {}) }));
+  if (deps.bootstraps) app.route('/', uploadRoutes({ bootstraps: deps.bootstraps, ...(signedIn ? { signedIn } : {}) }));
   app.route('/', taskRoutes({ contract, tasks: deps.tasks, placer: deps.placer, clientsFor: deps.clientsFor, ...(deps.idempotency ? { idempotency: deps.idempotency } : {}), ...(signedIn ? { signedIn } : {}) }));
   app.route('/', eventRoutes(deps.tasks, deps.placer, deps.heartbeatMs, signedIn));
   if (deps.orphans && deps.accounts) app.route('/', orphanRoutes({ contract, orphans: deps.orphans, tasks: deps.tasks, accounts: deps.accounts, clientsFor: deps.clientsFor }));

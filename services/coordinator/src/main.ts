@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { hostname } from 'node:os';
-import { createLogger, dataDirVar, doorLists, loadConfig, memberFetch, onShutdown, portsFrom, portsSchema, publicHostsVar, publicRoutesOfFile, serveApp, serviceUrl } from '@cps/common';
+import { bootstrapArchiveDir, createLogger, dataDirVar, doorLists, loadConfig, memberFetch, onShutdown, portsFrom, portsSchema, publicHostsVar, publicRoutesOfFile, serveApp, serviceUrl } from '@cps/common';
 import { discoveryClient, specFiles, storageClient } from '@cps/openapi';
 import { loadTrustOrExit } from '@cps/trust';
 import { createApp } from './app.ts';
@@ -14,6 +14,8 @@ import { Orphans } from './reconcile/orphans.ts';
 import { Reconciler } from './reconcile/reconcile.ts';
 import { recoverAfterRestart } from './tasks/recover.ts';
 import { Tasks } from './tasks/tasks.ts';
+import { BootstrapUploads } from './uploads/bootstrap-upload.ts';
+import { BootstrapArchiveStore } from './uploads/bootstraps.ts';
 
 const config = loadConfig(
   portsSchema.extend({
@@ -25,6 +27,9 @@ const config = loadConfig(
     CPS_PUBLISH_TIMEOUT_MS: z.coerce.number().int().min(50).max(60_000).default(5000),
     /** How long a created guest may take to report running (TCG guests are slow). */
     CPS_START_TIMEOUT_MS: z.coerce.number().int().min(1000).max(600_000).default(120_000),
+    /** The largest bootstrap archive a user may upload (POST /api/bootstraps), and its most files. */
+    CPS_BOOTSTRAP_MAX_MIB: z.coerce.number().int().min(1).max(4096).default(64),
+    CPS_BOOTSTRAP_MAX_FILES: z.coerce.number().int().min(1).max(10_000).default(1000),
   }),
 );
 const ports = portsFrom(config);
@@ -51,6 +56,9 @@ tasks.subscribe((t) => {
   const last = t.history.at(-1);
   log.info({ taskId: t.id, state: t.state, node: t.node?.nodeId, detail: last?.message }, 'task');
 });
+// Users' bootstrap archives, kept here and sent to the storage of the node a task is placed on.
+const bootstrapArchives = new BootstrapArchiveStore(bootstrapArchiveDir(config.CPS_DATA_DIR));
+const localStorage = storageClient({ baseUrl: serviceUrl('127.0.0.1', ports.storage), fetch });
 const placer = new Placer({
   tasks,
   discovery: discoveryClient({ baseUrl: serviceUrl('127.0.0.1', ports.discovery), fetch }),
@@ -70,7 +78,8 @@ const app = createApp({
   log,
   tasks,
   placer,
-  localStorage: storageClient({ baseUrl: serviceUrl('127.0.0.1', ports.storage), fetch }),
+  localStorage,
+  bootstraps: new BootstrapUploads({ archives: bootstrapArchives, storage: localStorage, maxBytes: config.CPS_BOOTSTRAP_MAX_MIB * 1024 * 1024, maxFiles: config.CPS_BOOTSTRAP_MAX_FILES }),
   clientsFor,
   accounts,
   signInLimiter: new SignInLimiter(now),
@@ -81,7 +90,11 @@ const app = createApp({
 
 // The public API and portal: plain HTTP or HTTPS with the node certificate on one port; every
 // route of the contract says why it is public (users authenticate in the app).
-const served = await serveApp(app, { port: ports.coordinator, log, tls: trust.tls, publicRoutes: publicRoutesOfFile(specFiles.coordinator) });
+const served = await serveApp(app, { port: ports.coordinator, log, tls: trust.tls, publicRoutes: publicRoutesOfFile(specFiles.coordinator) }, (server) => {
+  // Node cuts any request after 5 minutes (requestTimeout); an image upload over a slow link takes
+  // longer. headersTimeout still bounds a client that never finishes its headers.
+  server.requestTimeout = 0;
+});
 onShutdown(log, async () => {
   placer.close();
   reconciler.close();
