@@ -47,6 +47,7 @@ export const problemTypes = {
   'too-many-attempts': { status: 429, title: 'Too many failed sign-in attempts; wait before trying again' },
   'user-quota-exceeded': { status: 403, title: "The request goes beyond the user's quota" },
   'idempotency-key-reused': { status: 422, title: 'The Idempotency-Key was used for another request' },
+  'unknown-bootstrap': { status: 422, title: 'The request names bootstrap files this coordinator does not keep' },
   interrupted: { status: 409, title: 'A restart interrupted this task' },
   'guest-lost': { status: 410, title: "The task's guest was not found on its host after the coordinator restarted" },
   'https-required': { status: 426, title: 'This port answers plain HTTP on loopback only; use https' },

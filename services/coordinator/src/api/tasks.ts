@@ -1,6 +1,6 @@
 import { Hono, type MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
-import { ProblemError, type Contract } from '@cps/common';
+import { ProblemError } from '@cps/common';
 import type { CoordinatorSchemas } from '@cps/openapi';
 import type { ClientsFor, NodeAddress } from '../clients.ts';
 import type { Placer } from '../placement.ts';
@@ -8,12 +8,14 @@ import type { Tasks } from '../tasks/tasks.ts';
 import { call, UpstreamError } from '../upstream.ts';
 import type { AuthEnv } from '../accounts/authenticate.ts';
 import { checkQuota } from '../accounts/quota.ts';
-import { ownerView, requireOwned, usageOf, visibleTasks } from '../tasks/ownership.ts';
+import { ownerView, usageOf, visibleTasks } from '../tasks/ownership.ts';
 import { contractBody } from './body.ts';
 import type { CoordinatorContract } from './contract.ts';
+import { ownedTaskOf } from './owned-task.ts';
 import { fingerprintOf, idempotencyKey, replayOf, type IdempotencyKeys } from './idempotency.ts';
 
 type TaskRequest = CoordinatorSchemas['TaskRequest'];
+type Task = CoordinatorSchemas['Task'];
 
 export interface TaskRoutesDeps {
   contract: CoordinatorContract;
@@ -45,12 +47,7 @@ function checkNotBefore(notBefore: string | undefined, now: Date): void {
 export function taskRoutes({ contract, tasks, placer, clientsFor, idempotency, signedIn }: TaskRoutesDeps) {
   const app = new Hono<AuthEnv>();
   if (signedIn) app.use('/api/tasks', signedIn).use('/api/tasks/*', signedIn);
-  const taskId = (raw: string) => contract.check<string>('TaskId', raw, 'path/taskId');
-  // A user reaches only their own tasks (an admin all); another's is "no task", not "forbidden".
-  const ownedTask = (c: { var: AuthEnv['Variables']; req: { param(name: 'taskId'): string } }) => {
-    const id = taskId(c.req.param('taskId'));
-    return requireOwned(c.var.user, tasks.get(id), id);
-  };
+  const ownedTask = ownedTaskOf(contract, tasks);
 
   app.get('/api/tasks', (c) => c.json({ items: placer.listWithQueue(visibleTasks(c.var.user, tasks.list())) }));
 
@@ -66,13 +63,23 @@ export function taskRoutes({ contract, tasks, placer, clientsFor, idempotency, s
       const key = idempotencyKey(c.req.header('idempotency-key'));
       const req = await contractBody<TaskRequest>(c, contract, 'TaskRequest');
       checkNotBefore(req.notBefore, placer.now());
-      const request = {
+      if (req.bootstrap !== undefined && !placer.hasBootstrap(req.bootstrap)) {
+        throw new ProblemError('unknown-bootstrap', `there are no bootstrap files ${req.bootstrap} on this coordinator: upload them first (POST /api/bootstraps) and use the id it answers`, {
+          errors: [{ location: 'body/bootstrap', message: 'must be the id of an uploaded bootstrap' }],
+        });
+      }
+      const request: Task['request'] = {
         vcpus: req.vcpus ?? 1,
         memoryMiB: req.memoryMiB ?? 256,
         diskMiB: req.diskMiB ?? 64,
         image: req.image ?? 'tiny',
         // Kept as one instant in UTC, whatever offset the request wrote it with.
         ...(req.notBefore === undefined ? {} : { notBefore: new Date(req.notBefore).toISOString() }),
+        ...(req.network === undefined ? {} : { network: req.network }),
+        ...(req.checkpointEveryMin === undefined ? {} : { checkpointEveryMin: req.checkpointEveryMin }),
+        ...(req.keepCopy ? { keepCopy: true } : {}),
+        ...(req.userData === undefined ? {} : { userData: req.userData }),
+        ...(req.bootstrap === undefined ? {} : { bootstrap: req.bootstrap }),
       };
       // Keys are per user: a key needs a caller who signed in (token or session).
       const user = c.var.user;
@@ -98,9 +105,22 @@ export function taskRoutes({ contract, tasks, placer, clientsFor, idempotency, s
 
   app.get('/api/tasks/:taskId', (c) => c.json(placer.withQueue(ownedTask(c))));
 
-  // A stop of a task that waits cancels it: it leaves the queue.
+  // A stop of a task that waits cancels it: it leaves the queue. With purge=true, an ended task's
+  // record goes (a live one must be stopped first, so no guest is left that no record knows).
   app.delete('/api/tasks/:taskId', (c) => {
-    const { task } = placer.stop(ownedTask(c).id);
+    const purge = c.req.query('purge');
+    if (purge !== undefined && purge !== 'true' && purge !== 'false') {
+      throw new ProblemError('validation-failed', `purge must be true or false (got ${JSON.stringify(purge.slice(0, 40))})`, { errors: [{ location: 'query/purge', message: 'must be true or false' }] });
+    }
+    const owned = ownedTask(c);
+    if (purge === 'true') {
+      if (owned.state !== 'stopped' && owned.state !== 'failed') {
+        throw new ProblemError('conflict', `task ${owned.id} is ${owned.state}: stop it first, then delete its record`, { state: owned.state });
+      }
+      tasks.remove(owned.id);
+      return c.body(null, 204);
+    }
+    const { task } = placer.stop(owned.id);
     return c.json(task, 202);
   });
 
