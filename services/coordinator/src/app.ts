@@ -15,6 +15,9 @@ import { docsRoutes } from './api/docs.ts';
 import { orphanRoutes } from './api/orphans.ts';
 import type { Orphans } from './reconcile/orphans.ts';
 import { taskRoutes } from './api/tasks.ts';
+import { taskActionRoutes } from './api/task-actions.ts';
+import { downloadRoutes } from './api/download.ts';
+import { TaskActions } from './tasks/actions.ts';
 import type { ClientsFor } from './clients.ts';
 import type { Placer } from './placement.ts';
 import { portalRoutes } from './portal/routes.ts';
@@ -44,6 +47,8 @@ export interface AppDeps {
   orphans?: Orphans;
   /** Users' bootstrap files (POST /api/bootstraps), checked by this node's storage; absent: no such route. */
   bootstraps?: BootstrapUploads;
+  /** Suspend, resume, checkpoint, restart on the task's host (default: made from tasks and clientsFor). */
+  actions?: TaskActions;
 }
 
 const contract = coordinatorContract;
@@ -69,7 +74,10 @@ export function createApp(deps: AppDeps) {
   app.route('/', imageRoutes({ contract, storage: deps.localStorage, ...(signedIn ? { signedIn } : {}) }));
   if (deps.bootstraps) app.route('/', uploadRoutes({ bootstraps: deps.bootstraps, ...(signedIn ? { signedIn } : {}) }));
   app.route('/', taskRoutes({ contract, tasks: deps.tasks, placer: deps.placer, clientsFor: deps.clientsFor, ...(deps.idempotency ? { idempotency: deps.idempotency } : {}), ...(signedIn ? { signedIn } : {}) }));
-  app.route('/', eventRoutes(deps.tasks, deps.placer, deps.heartbeatMs, signedIn));
+  app.route('/', eventRoutes(deps.tasks, deps.placer, deps.heartbeatMs, signedIn, contract));
+  const actions = deps.actions ?? new TaskActions({ tasks: deps.tasks, clientsFor: deps.clientsFor, log: deps.log });
+  app.route('/', taskActionRoutes({ contract, tasks: deps.tasks, actions, placer: deps.placer, ...(signedIn ? { signedIn } : {}) }));
+  app.route('/', downloadRoutes({ contract, tasks: deps.tasks, clientsFor: deps.clientsFor, now: () => deps.placer.now(), ...(signedIn ? { signedIn } : {}) }));
   if (deps.orphans && deps.accounts) app.route('/', orphanRoutes({ contract, orphans: deps.orphans, tasks: deps.tasks, accounts: deps.accounts, clientsFor: deps.clientsFor }));
   return app;
 }

@@ -14,6 +14,7 @@ import { Orphans } from './reconcile/orphans.ts';
 import { Reconciler } from './reconcile/reconcile.ts';
 import { recoverAfterRestart } from './tasks/recover.ts';
 import { Tasks } from './tasks/tasks.ts';
+import { TaskActions } from './tasks/actions.ts';
 import { BootstrapUploads } from './uploads/bootstrap-upload.ts';
 import { BootstrapArchiveStore } from './uploads/bootstraps.ts';
 
@@ -64,6 +65,7 @@ const placer = new Placer({
   discovery: discoveryClient({ baseUrl: serviceUrl('127.0.0.1', ports.discovery), fetch }),
   clientsFor,
   coordinatorId: trust.identity.nodeId,
+  bootstraps: bootstrapArchives,
   log,
   publishTimeoutMs: config.CPS_PUBLISH_TIMEOUT_MS,
   startTimeoutMs: config.CPS_START_TIMEOUT_MS,
@@ -79,6 +81,8 @@ const app = createApp({
   tasks,
   placer,
   localStorage,
+  // Suspend, resume, checkpoint and restart on the task's host; a restarted guest may boot as slowly as a new one.
+  actions: new TaskActions({ tasks, clientsFor, log, coordinatorId: trust.identity.nodeId, startTimeoutMs: config.CPS_START_TIMEOUT_MS }),
   bootstraps: new BootstrapUploads({ archives: bootstrapArchives, storage: localStorage, maxBytes: config.CPS_BOOTSTRAP_MAX_MIB * 1024 * 1024, maxFiles: config.CPS_BOOTSTRAP_MAX_FILES }),
   clientsFor,
   accounts,
