@@ -2,7 +2,7 @@ import { defineConfig } from 'vitest/config';
 
 // One project per workspace (as honojs/middleware does), plus the slow end-to-end suites that
 // need real libvirt, a browser or docker. `npm test` runs them all; `npm run test:fast` only units.
-const unit = ['packages/common', 'packages/trust', 'services/discovery', 'services/provisioner', 'services/storage', 'services/vnc-gateway', 'services/coordinator', 'cli'];
+const unit = ['packages/common', 'packages/trust', 'packages/head', 'services/discovery', 'services/provisioner', 'services/storage', 'services/vnc-gateway', 'services/coordinator', 'cli'];
 
 // `cps up` advertises and multicasts on the interface of the default route unless told otherwise.
 // Tests stay on loopback (or on namespace hosts they make, which set their own addresses): no test

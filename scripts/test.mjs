@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-const fast = ['common', 'trust', 'discovery', 'provisioner', 'storage', 'vnc-gateway', 'coordinator', 'cli'];
+const fast = ['common', 'trust', 'head', 'discovery', 'provisioner', 'storage', 'vnc-gateway', 'coordinator', 'cli'];
 const args = process.argv.slice(2);
 const dir = mkdtempSync(join(tmpdir(), 'cps-test-'));
 const run = (cmd, argv) => spawnSync(cmd, argv, { stdio: 'inherit', env: process.env }).status ?? 1;
