@@ -1,8 +1,8 @@
 import { Hono } from 'hono';
 import { healthRoutes, loopbackDoor, problemErrorHandler, problemNotFound, publicDoor, type DoorLists, type Logger } from '@cps/common';
-import { specFiles, type StorageClient } from '@cps/openapi';
+import { specFiles, type DiscoveryClient, type StorageClient } from '@cps/openapi';
 import type { Accounts } from './accounts/accounts.ts';
-import { authenticate } from './accounts/authenticate.ts';
+import { authenticate, requireAdmin, requireUser } from './accounts/authenticate.ts';
 import { requireUserOrMemberRead } from './accounts/member-read.ts';
 import { SignInLimiter } from './accounts/sign-in-limiter.ts';
 import { accountRoutes } from './api/accounts.ts';
@@ -13,6 +13,8 @@ import { imageRoutes } from './api/images.ts';
 import { uploadRoutes } from './api/uploads.ts';
 import { docsRoutes } from './api/docs.ts';
 import { orphanRoutes } from './api/orphans.ts';
+import { joinTokenRoutes } from './api/join-tokens.ts';
+import { peerRoutes } from './api/peers.ts';
 import type { Orphans } from './reconcile/orphans.ts';
 import { taskRoutes } from './api/tasks.ts';
 import { taskActionRoutes } from './api/task-actions.ts';
@@ -47,6 +49,8 @@ export interface AppDeps {
   orphans?: Orphans;
   /** Users' bootstrap files (POST /api/bootstraps), checked by this node's storage; absent: no such route. */
   bootstraps?: BootstrapUploads;
+  /** This node's discovery, for the Peers page and the admin's join tokens; absent: no such routes. */
+  discovery?: DiscoveryClient;
   /** Suspend, resume, checkpoint, restart on the task's host (default: made from tasks and clientsFor). */
   actions?: TaskActions;
 }
@@ -79,5 +83,10 @@ export function createApp(deps: AppDeps) {
   app.route('/', taskActionRoutes({ contract, tasks: deps.tasks, actions, placer: deps.placer, ...(signedIn ? { signedIn } : {}) }));
   app.route('/', downloadRoutes({ contract, tasks: deps.tasks, clientsFor: deps.clientsFor, now: () => deps.placer.now(), ...(signedIn ? { signedIn } : {}) }));
   if (deps.orphans && deps.accounts) app.route('/', orphanRoutes({ contract, orphans: deps.orphans, tasks: deps.tasks, accounts: deps.accounts, clientsFor: deps.clientsFor }));
+  if (deps.discovery) {
+    // The Peers page is for signed-in users; join tokens admit machines, so admins only.
+    app.route('/', peerRoutes({ discovery: deps.discovery, tasks: deps.tasks, ...(deps.accounts ? { signedIn: requireUser() } : {}) }));
+    if (deps.accounts) app.route('/', joinTokenRoutes({ contract, discovery: deps.discovery, admin: requireAdmin() }));
+  }
   return app;
 }

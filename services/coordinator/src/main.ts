@@ -89,6 +89,7 @@ const app = createApp({
   signInLimiter: new SignInLimiter(now),
   idempotency: registry.idempotency,
   orphans,
+  discovery: discoveryClient({ baseUrl: serviceUrl('127.0.0.1', ports.discovery), fetch }),
   door: doorLists({ port: ports.coordinator, advertiseAddress: config.CPS_ADVERTISE_ADDRESS, nodeId: trust.identity.nodeId, hostName: hostname(), publicHosts: config.CPS_PUBLIC_HOSTS }),
 });
 

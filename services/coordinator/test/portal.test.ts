@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger, serveApp, type Served } from '@cps/common';
 import { fakeCluster, fakeNode } from './fakes.ts';
@@ -31,13 +31,39 @@ describe('portal', () => {
     expect(js.status).toBe(200);
     expect(js.headers.get('content-type')).toMatch(/^text\/javascript/);
     expect(js.headers.get('x-content-type-options')).toBe('nosniff');
-    expect(await js.text()).toContain("new EventSource('/api/events')");
+    expect(await js.text()).toContain("from '/portal/modules/tasks.js'");
     const css = await fetch(`${base}/portal/portal.css`);
     expect(css.headers.get('content-type')).toMatch(/^text\/css/);
   });
 
+  it('serves every module the entry imports, as JavaScript', async () => {
+    const entry = await (await fetch(`${base}/portal/portal.js`)).text();
+    const imported = [...entry.matchAll(/from '(\/portal\/modules\/[a-z-]+\.js)'/g)].map((m) => m[1]!);
+    expect(imported.length).toBeGreaterThanOrEqual(5);
+    for (const path of imported) {
+      const res = await fetch(`${base}${path}`);
+      expect(res.status, path).toBe(200);
+      expect(res.headers.get('content-type')).toMatch(/^text\/javascript/);
+      expect(res.headers.get('x-content-type-options')).toBe('nosniff');
+    }
+    expect(await (await fetch(`${base}/portal/modules/tasks.js`)).text()).toContain("new EventSource('/api/events')");
+  });
+
+  it('answers not-found for any other module name, never a file from disk', async () => {
+    for (const path of ['/portal/modules/nope.js', '/portal/modules/..%2Froutes.ts', '/portal/modules/%2e%2e%2f%2e%2e%2fapp.ts', '/portal/modules/dom.js%00', '/portal/modules/DOM.js', '/portal/modules/../routes.ts']) {
+      const res = await fetch(`${base}${path}`);
+      expect(res.status, path).toBe(404);
+      expect(res.headers.get('content-type'), path).toMatch(/^application\/problem\+json/);
+      expect(await res.text(), path).not.toContain('import ');
+    }
+  });
+
   it('never turns data into markup', () => {
-    const src = readFileSync(new URL('../src/portal/portal.js', import.meta.url), 'utf8');
-    expect(src).not.toMatch(/innerHTML|outerHTML|insertAdjacentHTML|document\.write/);
+    const dir = new URL('../src/portal/modules/', import.meta.url);
+    const sources = ['../src/portal/portal.js', ...readdirSync(dir).map((n) => `../src/portal/modules/${n}`)];
+    for (const f of sources) {
+      const src = readFileSync(new URL(f, import.meta.url), 'utf8');
+      expect(src, f).not.toMatch(/innerHTML|outerHTML|insertAdjacentHTML|document\.write|eval\(|new Function/);
+    }
   });
 });
