@@ -140,7 +140,9 @@ describe('joining a cluster in one command', () => {
   });
 
   it('a task submitted on A runs on B, and its console works through A’s gateway', async () => {
-    const api = `http://${a.address}:${cluster.ports.coordinator}`;
+    // From the test's side of the bridge, not loopback: the public port answers users over https only.
+    const api = serviceUrl(a.address, cluster.ports.coordinator);
+    const fetch = (url: string, init?: RequestInit) => memberFetch(tlsOf(a), { anonymous: true })(new Request(url, init));
     // A user of A's portal, made in A's registry; its password and token are secrets of this run too.
     const user = await makeUser(a.dataDir);
     secrets.set("the portal user's password", user.password);
@@ -161,7 +163,7 @@ describe('joining a cluster in one command', () => {
     expect((await vmAs(b)).console.vnc.password).toBe(passwd);
     expect((await vmAs(a)).console.vnc).not.toHaveProperty('password');
     const gw = `${a.address}:${cluster.ports.vncGateway}`;
-    const ws = new WebSocket(`ws://${gw}/console/${taskId}/websockify`, { origin: `http://${gw}` });
+    const ws = new WebSocket(`wss://${gw}/console/${taskId}/websockify`, { origin: `https://${gw}`, ca: tlsOf(a).ca, ...({ checkServerIdentity: () => undefined } as object) });
     const banner = await new Promise<string>((resolve, reject) => {
       ws.once('message', (d: Buffer) => resolve(d.toString()));
       ws.once('unexpected-response', (_q, r) => reject(new Error(`refused ${r.statusCode}`)));

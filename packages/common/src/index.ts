@@ -13,3 +13,4 @@ export * from './public-routes.ts';
 export * from './names.ts';
 export * from './public-door.ts';
 export * from './node-layout.ts';
+export * from './public-tls.ts';

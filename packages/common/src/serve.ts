@@ -1,6 +1,8 @@
 import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
+import { X509Certificate } from 'node:crypto';
 import { createServer as createNetServer, type Socket } from 'node:net';
+import { createSecureContext, type SecureContext } from 'node:tls';
 import type { Duplex } from 'node:stream';
 import { getRequestListener, serve, type ServerType } from '@hono/node-server';
 import type { Hono } from 'hono';
@@ -29,6 +31,28 @@ export interface ServeOptions {
   tls?: ClusterTls;
   /** The routes strangers may reach (the contract's `x-cps-public`); with `tls` only. */
   publicRoutes?: PublicRoutes;
+  /**
+   * With `tls`: who may speak plain HTTP to this port. `loopback` (the default): a user on this
+   * machine only; from any other address a GET or HEAD is redirected (308) to the same URL on
+   * https, anything else is refused (426 `https-required`), a WebSocket upgrade too. `any`: plain
+   * HTTP from anywhere (CPS_PLAIN_HTTP_FROM=any, for a deployment that cannot reach the port as
+   * loopback, like a published container port; see docs/compose.md).
+   */
+  plainHttpFrom?: PlainHttpFrom;
+  /**
+   * With `tls`: a certificate the admin provides for the public door (CPS_PUBLIC_TLS_CERT/KEY),
+   * shown to clients that ask for one of the names it holds (TLS SNI). Every other client, and so
+   * every member that reaches the node by its address, gets the node certificate; client
+   * certificates are still verified against the cluster CA either way.
+   */
+  publicCert?: PublicCert;
+}
+
+export type PlainHttpFrom = 'loopback' | 'any';
+
+export interface PublicCert {
+  cert: string;
+  key: string;
 }
 
 // A client that connects and says nothing holds a socket; it gets this long for its first byte.
@@ -59,8 +83,13 @@ export function serveApp(app: Hono<any, any, any>, opts: ServeOptions, setup?: (
 
 function serveWithTls(app: Hono<any, any, any>, opts: ServeOptions & { tls: ClusterTls }, setup?: (server: HttpServer, gated: GatedApp) => void): Promise<Served> {
   const routes = opts.publicRoutes ?? { match: () => undefined, list: () => [] };
+  const plainFrom = opts.plainHttpFrom ?? 'loopback';
   const gated: GatedApp = {
     fetch(req, env) {
+      // Before the member gate: over plain HTTP from afar, nothing is answered but the way to https.
+      if (plainFrom === 'loopback' && !isEncrypted(env.incoming) && !isLoopbackAddress(env.incoming.socket.remoteAddress)) {
+        return toHttps(req, env.incoming, opts.log);
+      }
       const gate = checkCaller(env.incoming, opts.tls, routes);
       if ('refusal' in gate) {
         opts.log.warn({ method: env.incoming.method, path: env.incoming.url?.slice(0, 200), from: env.incoming.socket.remoteAddress, type: gate.refusal.problemType }, 'refused a caller that is not a member');
@@ -72,7 +101,10 @@ function serveWithTls(app: Hono<any, any, any>, opts: ServeOptions & { tls: Clus
   // HTTP/1.1 only here, so the incoming message is node:http's.
   const listener = getRequestListener((req, bindings) => gated.fetch(req, bindings as { incoming: IncomingMessage }));
   const plain = createHttpServer(listener);
-  const secure = createHttpsServer({ ca: opts.tls.ca, cert: opts.tls.cert, key: opts.tls.key, requestCert: true, rejectUnauthorized: false, minVersion: 'TLSv1.2' }, listener);
+  const secure = createHttpsServer(
+    { ca: opts.tls.ca, cert: opts.tls.cert, key: opts.tls.key, requestCert: true, rejectUnauthorized: false, minVersion: 'TLSv1.2', ...(opts.publicCert ? { SNICallback: publicCertBySni(opts.tls, opts.publicCert) } : {}) },
+    listener,
+  );
   const servers = [plain, secure as unknown as HttpServer];
   for (const s of servers) {
     answerClientErrors(s, opts.log);
@@ -109,6 +141,41 @@ function serveWithTls(app: Hono<any, any, any>, opts: ServeOptions & { tls: Clus
       });
     });
   });
+}
+
+/** 127.0.0.0/8 and ::1, also as IPv4-mapped IPv6: a client on this machine. */
+export function isLoopbackAddress(address: string | undefined): boolean {
+  if (!address) return false;
+  const v4 = address.startsWith('::ffff:') ? address.slice(7) : address;
+  return v4.startsWith('127.') || address === '::1';
+}
+
+const isEncrypted = (incoming: IncomingMessage): boolean => (incoming.socket as { encrypted?: boolean }).encrypted === true;
+
+/** The answer to plain HTTP from afar: GET/HEAD go to the same URL on https; the rest are refused. */
+function toHttps(req: Request, incoming: IncomingMessage, log: Logger): Response {
+  const url = new URL(req.url);
+  const upgrade = /\bwebsocket\b/i.test(incoming.headers.upgrade ?? '');
+  log.info({ method: req.method, path: url.pathname.slice(0, 200), from: incoming.socket.remoteAddress, upgrade }, 'plain HTTP from afar: pointed to https');
+  if ((req.method === 'GET' || req.method === 'HEAD') && !upgrade) {
+    url.protocol = 'https:';
+    return new Response(null, { status: 308, headers: { location: url.href } });
+  }
+  const detail = `plain HTTP is answered only on this machine (loopback); send ${upgrade ? 'the WebSocket (wss://)' : `${req.method} ${url.pathname.slice(0, 200)}`} over https://${url.host} instead`;
+  return problemOf(new ProblemError('https-required', detail), incoming.url);
+}
+
+/**
+ * The admin's certificate for the names it holds, the node certificate for everything else: a
+ * browser that asks for the head's DNS name sees the certificate it can check, a member that
+ * reaches a node by address the one signed by the cluster CA.
+ */
+function publicCertBySni(tls: ClusterTls, pub: PublicCert): (servername: string, cb: (err: Error | null, ctx?: SecureContext) => void) => void {
+  const names = new X509Certificate(pub.cert);
+  const base = { ca: tls.ca, minVersion: 'TLSv1.2' as const };
+  const publicCtx = createSecureContext({ ...base, cert: pub.cert, key: pub.key });
+  const nodeCtx = createSecureContext({ ...base, cert: tls.cert, key: tls.key });
+  return (servername, cb) => cb(null, servername && names.checkHost(servername) !== undefined ? publicCtx : nodeCtx);
 }
 
 function closeServers(servers: HttpServer[]): Promise<void> {

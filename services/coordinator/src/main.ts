@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { publicDoorOptions, publicDoorVars } from '@cps/common';
 import { hostname } from 'node:os';
 import { bootstrapArchiveDir, createLogger, dataDirVar, doorLists, loadConfig, memberFetch, onShutdown, portsFrom, portsSchema, publicHostsVar, publicRoutesOfFile, serveApp, serviceUrl } from '@cps/common';
 import { discoveryClient, specFiles, storageClient } from '@cps/openapi';
@@ -20,6 +21,8 @@ import { BootstrapArchiveStore } from './uploads/bootstraps.ts';
 
 const config = loadConfig(
   portsSchema.extend({
+    // Plain HTTP from loopback only, and the admin's certificate for the public port (CPS_PUBLIC_TLS_*).
+    ...publicDoorVars,
     CPS_DATA_DIR: dataDirVar,
     CPS_ADVERTISE_ADDRESS: z.string().regex(/^[A-Za-z0-9.:-]{1,64}$/).default('127.0.0.1'),
     // More names users reach this node by (the head's DNS name): the Host and Origin allow-lists.
@@ -95,7 +98,7 @@ const app = createApp({
 
 // The public API and portal: plain HTTP or HTTPS with the node certificate on one port; every
 // route of the contract says why it is public (users authenticate in the app).
-const served = await serveApp(app, { port: ports.coordinator, log, tls: trust.tls, publicRoutes: publicRoutesOfFile(specFiles.coordinator) }, (server) => {
+const served = await serveApp(app, { port: ports.coordinator, log, tls: trust.tls, publicRoutes: publicRoutesOfFile(specFiles.coordinator), ...publicDoorOptions(config) }, (server) => {
   // Node cuts any request after 5 minutes (requestTimeout); an image upload over a slow link takes
   // longer. headersTimeout still bounds a client that never finishes its headers.
   server.requestTimeout = 0;

@@ -1,3 +1,4 @@
+import { publicDoorOptions, publicDoorVars } from '@cps/common';
 import { createLogger, dataDirVar, doorLists, loadConfig, memberClientTls, memberFetch, onShutdown, portsFrom, portsSchema, publicHostsVar, publicRoutesOfFile, serveApp, serviceUrl, serialSocketDir } from '@cps/common';
 import { coordinatorClient, provisionerClient, specFiles } from '@cps/openapi';
 import { consoleTicketKey, loadCa, loadTrustOrExit } from '@cps/trust';
@@ -14,6 +15,8 @@ import { attachWebSockets } from './upgrade.ts';
 const log = createLogger('vnc-gateway');
 const config = loadConfig(
   portsSchema.extend({
+    // Plain HTTP from loopback only, and the admin's certificate for the public port (CPS_PUBLIC_TLS_*).
+    ...publicDoorVars,
     CPS_DATA_DIR: dataDirVar,
     CPS_ADVERTISE_ADDRESS: z.string().regex(/^[A-Za-z0-9.:-]{1,64}$/).default('127.0.0.1'),
     CPS_PUBLIC_HOSTS: publicHostsVar,
@@ -46,7 +49,7 @@ const app = createApp({
 
 // The console page and the browser's socket are public (the contract says why); the hop between
 // gateways is for members, over the cluster's mutual TLS on the same port.
-const served = await serveApp(app, { port: ports.vncGateway, log, tls: trust.tls, publicRoutes: publicRoutesOfFile(specFiles.vncGateway) }, (server, gated) =>
+const served = await serveApp(app, { port: ports.vncGateway, log, tls: trust.tls, publicRoutes: publicRoutesOfFile(specFiles.vncGateway), ...publicDoorOptions(config) }, (server, gated) =>
   attachWebSockets(server as Server, gated, { log }),
 );
 
