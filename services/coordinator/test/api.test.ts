@@ -123,9 +123,9 @@ describe('POST /api/tasks', () => {
     expect(locations).toEqual(expect.arrayContaining(['body/name', 'body/vcpus', 'body/memoryMiB']));
   });
 
-  it('refuses a body over 64 KiB unread', async () => {
+  it('refuses a body over 192 KiB unread', async () => {
     const { http, tasks } = setup();
-    const res = await http.post('/api/tasks').set('content-type', 'application/json').send(JSON.stringify({ name: 'x'.repeat(70_000) })).expect(413);
+    const res = await http.post('/api/tasks').set('content-type', 'application/json').send(JSON.stringify({ name: 'x'.repeat(200_000) })).expect(413);
     expect(res.body.type).toBe('urn:cps:problem:payload-too-large');
     expect(tasks.list()).toEqual([]);
   });

@@ -7,7 +7,13 @@ import {
   viaApp,
   type DiscoverySchemas,
   type ProvisionerSchemas,
+  type StorageSchemas,
 } from '@cps/openapi';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileResponse } from '../../storage/src/ranges.ts';
 import { createApp } from '../src/app.ts';
 import type { IdempotencyKeys } from '../src/api/idempotency.ts';
 import { Accounts } from '../src/accounts/accounts.ts';
@@ -16,6 +22,7 @@ import type { Quota } from '../src/accounts/types.ts';
 import type { ClientsFor } from '../src/clients.ts';
 import { Placer, type PlacementOptions } from '../src/placement.ts';
 import { Tasks } from '../src/tasks/tasks.ts';
+import type { BootstrapArchives } from '../src/uploads/bootstraps.ts';
 
 type NodeInfo = DiscoverySchemas['NodeInfo'];
 type VmState = ProvisionerSchemas['VmState'];
@@ -29,12 +36,24 @@ export interface FakeNodeOptions {
   failDestroy?: [ProblemType, string];
   /** States the guest reports: the PUT answer, then one per GET (the last one repeats). */
   vmStates?: VmState[];
+  /** Provisioner answers POST /vms/{id}/suspend, resume, checkpoint with this problem. */
+  failActions?: [ProblemType, string];
+  /** The kept copy's bytes (one file, root.qcow2) when a task made with keepCopy is discarded. */
+  exportBytes?: Buffer;
 }
 
 /** One peer's storage and provisioner, as small Hono apps that follow their contracts. */
 export function fakeNode(nodeId: string, address: string, opts: FakeNodeOptions = {}) {
   const calls: string[] = [];
   const disks = new Set<string>();
+  /** The bodies of PUT /disks, in order. */
+  const diskRequests: StorageSchemas['TaskDisksRequest'][] = [];
+  /** The archives POST /bootstraps received. */
+  const bootstraps: Buffer[] = [];
+  /** The kept copies: what DELETE /disks made for a task created with keepCopy. */
+  const exportFiles = new Map<string, { dir: string; exp: StorageSchemas['Export'] }>();
+  const paused = new Set<string>();
+  const keeps = new Set<string>();
   const vms = new Map<string, number>();
   const info: NodeInfo = {
     nodeId,
@@ -44,7 +63,7 @@ export function fakeNode(nodeId: string, address: string, opts: FakeNodeOptions 
   };
   const states = opts.vmStates ?? ['running'];
   const vm = (taskId: string, n: number) => ({
-    taskId, domain: `cps-${taskId}`, name: taskId, state: states[Math.min(n, states.length - 1)]!,
+    taskId, domain: `cps-${taskId}`, name: taskId, state: paused.has(taskId) ? 'paused' : states[Math.min(n, states.length - 1)]!,
     vcpus: 1, memoryMiB: 256, accelerator: 'tcg', console: { vnc: { host: '127.0.0.1', port: 5900 } },
   });
 
@@ -57,18 +76,58 @@ export function fakeNode(nodeId: string, address: string, opts: FakeNodeOptions 
     const id = c.req.param('taskId');
     calls.push(`PUT /disks/${id}`);
     const body = await c.req.json();
+    diskRequests.push(body);
     if (opts.failDisks) throw new ProblemError(...opts.failDisks);
     disks.add(id);
+    if (body.keepCopy) keeps.add(id);
     return c.json({
       taskId: id, image: body.image,
       disks: [{ path: `/var/lib/cps/disks/${id}/root.qcow2`, format: 'qcow2', device: 'disk' }],
       boot: { kind: 'kernel', kernel: '/img/vmlinuz', initrd: '/img/initrd.img', cmdline: 'console=ttyS0' },
     }, 201);
   });
-  storage.delete('/disks/:taskId', (c) => {
-    calls.push(`DELETE /disks/${c.req.param('taskId')}`);
-    disks.delete(c.req.param('taskId'));
+  storage.get('/disks/:taskId', (c) => {
+    const id = c.req.param('taskId');
+    if (!disks.has(id)) throw new ProblemError('not-found', `no disks for ${id}`);
+    return c.json({
+      taskId: id, image: 'tiny',
+      disks: [{ path: `/var/lib/cps/disks/${id}/root.qcow2`, format: 'qcow2', device: 'disk' }],
+      boot: { kind: 'kernel', kernel: '/img/vmlinuz', initrd: '/img/initrd.img', cmdline: 'console=ttyS0' },
+    });
+  });
+  storage.delete('/disks/:taskId', async (c) => {
+    const id = c.req.param('taskId');
+    calls.push(`DELETE /disks/${id}`);
+    if (keeps.has(id) && disks.has(id)) {
+      const bytes = opts.exportBytes ?? Buffer.from('QFI\xfb a compressed copy');
+      const dir = mkdtempSync(path.join(tmpdir(), 'fake-export-'));
+      writeFileSync(path.join(dir, 'root.qcow2'), bytes);
+      const sha256 = createHash('sha256').update(bytes).digest('hex');
+      exportFiles.set(id, { dir, exp: { taskId: id, createdAt: '2026-12-01T10:00:00.000Z', expiresAt: '2999-01-01T00:00:00.000Z', files: [{ name: 'root.qcow2', sizeBytes: bytes.length, sha256 }] } });
+    }
+    disks.delete(id);
     return c.body(null, 204);
+  });
+  storage.post('/bootstraps', async (c) => {
+    calls.push('POST /bootstraps');
+    if (c.req.header('content-type') !== 'application/x-tar') throw new ProblemError('unsupported-media-type', 'send a tar');
+    const body = Buffer.from(await c.req.arrayBuffer());
+    bootstraps.push(body);
+    const sha256 = createHash('sha256').update(body).digest('hex');
+    return c.json({ id: `b-${sha256.slice(0, 24)}`, sha256, sizeBytes: body.length, files: [] }, 201);
+  });
+  storage.get('/exports/:taskId', (c) => {
+    const e = exportFiles.get(c.req.param('taskId'));
+    if (!e) throw new ProblemError('not-found', 'no kept copy');
+    return c.json(e.exp);
+  });
+  // The real storage's Range handling, on a file the fake kept.
+  storage.get('/exports/:taskId/:fileName', (c) => {
+    const e = exportFiles.get(c.req.param('taskId'));
+    const f = e?.exp.files.find((x) => x.name === c.req.param('fileName'));
+    if (!e || !f) throw new ProblemError('not-found', 'no such file');
+    calls.push(`GET /exports/${e.exp.taskId}/${f.name}${c.req.header('range') ? ` ${c.req.header('range')}` : ''}`);
+    return fileResponse(path.join(e.dir, f.name), f.sizeBytes, `"${f.sha256}"`, { range: c.req.header('range'), ifRange: c.req.header('if-range') });
   });
 
   const provisioner = new Hono();
@@ -93,15 +152,31 @@ export function fakeNode(nodeId: string, address: string, opts: FakeNodeOptions 
     if (!vms.has(c.req.param('taskId'))) throw new ProblemError('not-found', 'no guest');
     return c.text('cps-guest: up\ncps-guest: tick 1\n');
   });
+  for (const action of ['suspend', 'resume', 'checkpoint'] as const) {
+    provisioner.post(`/vms/:taskId/${action}`, async (c) => {
+      const id = c.req.param('taskId');
+      calls.push(`POST /vms/${id}/${action}${action === 'checkpoint' ? ` ${await c.req.text()}` : ''}`);
+      if (opts.failActions) throw new ProblemError(...opts.failActions);
+      const n = vms.get(id);
+      if (n === undefined) throw new ProblemError('not-found', `no guest ${id}`);
+      if (action === 'suspend') paused.add(id);
+      if (action === 'resume') paused.delete(id);
+      if (action === 'checkpoint') {
+        return c.json({ taskId: id, path: `/var/lib/cps/checkpoints/${id}/state.sav`, sizeBytes: 4096, createdAt: '2026-12-01T10:05:00.000Z', vcpus: 1, memoryMiB: 256, running: true });
+      }
+      return c.json(vm(id, n));
+    });
+  }
   provisioner.delete('/vms/:taskId', (c) => {
     calls.push(`DELETE /vms/${c.req.param('taskId')}`);
     if (opts.failDestroy) throw new ProblemError(...opts.failDestroy);
     vms.delete(c.req.param('taskId'));
+    paused.delete(c.req.param('taskId'));
     return c.body(null, 204);
   });
 
   // `behaviour` is live: a test may change how the node answers mid-way.
-  return { info, storage, provisioner, calls, disks, vms, specs, behaviour: opts };
+  return { info, storage, provisioner, calls, disks, vms, specs, diskRequests, bootstraps, exports: exportFiles, paused, behaviour: opts };
 }
 
 export type FakeNode = ReturnType<typeof fakeNode>;
@@ -125,7 +200,7 @@ export function fakeDiscovery(nodes: FakeNode[]) {
 export const fastPolling: Partial<PlacementOptions> = { pollIntervalMs: 1, sleep: () => Promise.resolve() };
 
 /** A coordinator wired to fake peers through viaApp: no socket anywhere. */
-export function fakeCluster(nodes: FakeNode[], opts: Partial<PlacementOptions> & { clientsFor?: ClientsFor; heartbeatMs?: number; door?: DoorLists; idempotency?: IdempotencyKeys; tasks?: Tasks; accounts?: Accounts } = {}) {
+export function fakeCluster(nodes: FakeNode[], opts: Partial<PlacementOptions> & { bootstraps?: BootstrapArchives; clientsFor?: ClientsFor; heartbeatMs?: number; door?: DoorLists; idempotency?: IdempotencyKeys; tasks?: Tasks; accounts?: Accounts } = {}) {
   const log = createLogger('coordinator-test', 'silent');
   const discovery = fakeDiscovery(nodes);
   const byId = new Map(nodes.map((n) => [n.info.nodeId, n]));

@@ -85,7 +85,7 @@ export function downloadRoutes({ contract, tasks, clientsFor, now, signedIn }: D
       }
       return new Response(res.body, { status: res.status, headers });
     }
-    await res.body?.cancel();
+    // A refusal's body was read by the client already (as its problem).
     if (res.status === 416) {
       const size = download.files.find((f) => f.name === fileName)!.sizeBytes;
       const body = new ProblemError('range-not-satisfiable', `the range is outside the file, which has ${size} bytes`).toBody();

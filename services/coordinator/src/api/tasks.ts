@@ -28,8 +28,8 @@ export interface TaskRoutesDeps {
   signedIn?: MiddlewareHandler<AuthEnv>;
 }
 
-/** Big enough for any valid request many times over; anything larger is refused unread. */
-const maxBodyBytes = 64 * 1024;
+/** Big enough for any valid request (64 KiB of cloud-init user-data, JSON-escaped, and the rest); anything larger is refused unread. */
+const maxBodyBytes = 192 * 1024;
 
 /** How far ahead a run may be reserved (TaskRequest.notBefore). */
 const maxReserveAheadMs = 366 * 24 * 3600 * 1000;
