@@ -13,4 +13,5 @@ export * from './public-routes.ts';
 export * from './names.ts';
 export * from './public-door.ts';
 export * from './node-layout.ts';
+export * from './upgrade-request.ts';
 export * from './public-tls.ts';

@@ -24,6 +24,9 @@ import type { ClientsFor } from './clients.ts';
 import type { Placer } from './placement.ts';
 import { portalRoutes } from './portal/routes.ts';
 import type { Tasks } from './tasks/tasks.ts';
+import { consoleRoutes } from './api/console.ts';
+import type { LocalGateway } from './console/local-gateway.ts';
+import type { ConsoleTickets } from './console/tickets.ts';
 import type { BootstrapUploads } from './uploads/bootstrap-upload.ts';
 
 export interface AppDeps {
@@ -51,6 +54,8 @@ export interface AppDeps {
   bootstraps?: BootstrapUploads;
   /** This node's discovery, for the Peers page and the admin's join tokens; absent: no such routes. */
   discovery?: DiscoveryClient;
+  /** Console tickets and this node's vnc-gateway, for the consoles on the portal's origin; absent: no console routes. */
+  consoles?: { tickets: ConsoleTickets; gateway: LocalGateway };
   /** Suspend, resume, checkpoint, restart on the task's host (default: made from tasks and clientsFor). */
   actions?: TaskActions;
 }
@@ -79,6 +84,11 @@ export function createApp(deps: AppDeps) {
   if (deps.bootstraps) app.route('/', uploadRoutes({ bootstraps: deps.bootstraps, ...(signedIn ? { signedIn } : {}) }));
   app.route('/', taskRoutes({ contract, tasks: deps.tasks, placer: deps.placer, clientsFor: deps.clientsFor, ...(deps.idempotency ? { idempotency: deps.idempotency } : {}), ...(signedIn ? { signedIn } : {}) }));
   app.route('/', eventRoutes(deps.tasks, deps.placer, deps.heartbeatMs, signedIn, contract));
+  if (deps.consoles) {
+    // The pages and tickets are a signed-in user's; the console sockets need a ticket instead.
+    const user = deps.accounts ? [authenticate({ accounts: deps.accounts }), requireUser()] : [];
+    app.route('/', consoleRoutes({ contract, tasks: deps.tasks, ...deps.consoles, signedIn: user }));
+  }
   const actions = deps.actions ?? new TaskActions({ tasks: deps.tasks, clientsFor: deps.clientsFor, log: deps.log });
   app.route('/', taskActionRoutes({ contract, tasks: deps.tasks, actions, placer: deps.placer, ...(signedIn ? { signedIn } : {}) }));
   app.route('/', downloadRoutes({ contract, tasks: deps.tasks, clientsFor: deps.clientsFor, now: () => deps.placer.now(), ...(signedIn ? { signedIn } : {}) }));

@@ -1,5 +1,6 @@
 import { provisionerClient, storageClient, type ProvisionerClient, type StorageClient } from '@cps/openapi';
-import { plainUrl, serviceUrl, type Fetch, type ServicePorts } from '@cps/common';
+import { serviceUrl, type Fetch, type ServicePorts } from '@cps/common';
+import { consolePagePath } from './console/paths.ts';
 
 /** A node the coordinator can reach: where it is and on which ports its services listen. */
 export interface NodeAddress {
@@ -24,6 +25,9 @@ export const clientsOverTls =
     provisioner: provisionerClient({ baseUrl: serviceUrl(node.address, node.ports.provisioner), fetch }),
   });
 
-/** The noVNC page of a task's guest, served by the vnc-gateway of the node that runs it. */
-export const consoleUrl = (node: NodeAddress, taskId: string): string =>
-  `${plainUrl(node.address, node.ports.vncGateway)}/console/${encodeURIComponent(taskId)}`;
+/**
+ * The noVNC page of a task's guest: on the portal's own origin (a relative URL), never a host's
+ * address. Whichever node's portal the user is on carries it to its own gateway, which hops to the
+ * guest's host (`node`), so the link works for a user who cannot reach that host.
+ */
+export const consoleUrl = (_node: NodeAddress, taskId: string): string => consolePagePath(taskId);

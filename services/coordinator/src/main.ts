@@ -3,7 +3,11 @@ import { publicDoorOptions, publicDoorVars } from '@cps/common';
 import { hostname } from 'node:os';
 import { bootstrapArchiveDir, createLogger, dataDirVar, doorLists, loadConfig, memberFetch, onShutdown, portsFrom, portsSchema, publicHostsVar, publicRoutesOfFile, serveApp, serviceUrl } from '@cps/common';
 import { discoveryClient, specFiles, storageClient } from '@cps/openapi';
-import { loadTrustOrExit } from '@cps/trust';
+import { consoleTicketKey, loadCa, loadTrustOrExit } from '@cps/trust';
+import type { Server } from 'node:http';
+import { memberClientTls } from '@cps/common';
+import { ConsoleTickets } from './console/tickets.ts';
+import { attachConsoleUpgrades } from './console/upgrade.ts';
 import { createApp } from './app.ts';
 import { clientsOverTls } from './clients.ts';
 import { Accounts } from './accounts/accounts.ts';
@@ -79,8 +83,12 @@ recoverAfterRestart(tasks, placer, log);
 const orphans = new Orphans(now);
 const reconciler = new Reconciler({ tasks, placer, discovery: discoveryClient({ baseUrl: serviceUrl('127.0.0.1', ports.discovery), fetch }), clientsFor, coordinatorId: trust.identity.nodeId, orphans, log, timers: realTimers });
 void reconciler.pass();
+// The consoles on the portal's origin: tickets signed with the key every member's gateway derives
+// from the CA key, pages and sockets carried to this node's gateway over mutual TLS.
+const consoleGateway = { base: serviceUrl('127.0.0.1', ports.vncGateway), fetch, tls: memberClientTls(trust.tls) };
 const app = createApp({
   log,
+  consoles: { tickets: new ConsoleTickets({ key: consoleTicketKey(loadCa(config.CPS_DATA_DIR).keyPem), now }), gateway: consoleGateway },
   tasks,
   placer,
   localStorage,
@@ -98,10 +106,12 @@ const app = createApp({
 
 // The public API and portal: plain HTTP or HTTPS with the node certificate on one port; every
 // route of the contract says why it is public (users authenticate in the app).
-const served = await serveApp(app, { port: ports.coordinator, log, tls: trust.tls, publicRoutes: publicRoutesOfFile(specFiles.coordinator), ...publicDoorOptions(config) }, (server) => {
+const served = await serveApp(app, { port: ports.coordinator, log, tls: trust.tls, publicRoutes: publicRoutesOfFile(specFiles.coordinator), ...publicDoorOptions(config) }, (server, gated) => {
   // Node cuts any request after 5 minutes (requestTimeout); an image upload over a slow link takes
   // longer. headersTimeout still bounds a client that never finishes its headers.
   server.requestTimeout = 0;
+  // Console WebSockets go through the door and the app, then on to this node's gateway.
+  attachConsoleUpgrades(server as Server, gated, { gateway: consoleGateway, log });
 });
 onShutdown(log, async () => {
   placer.close();

@@ -25,6 +25,14 @@ export function renderConsolePage(taskId: string): string {
 <header>
   <span class="task">${id}</span>
   <a href="/serial/${id}">serial</a>
+  <label><input type="checkbox" id="scale" checked> scale</label>
+  <button id="ctrl-alt-del" type="button" title="send Ctrl-Alt-Del to the guest">Ctrl-Alt-Del</button>
+  <button id="fullscreen" type="button">full screen</button>
+  <details id="clipboard-box"><summary>clipboard</summary><div class="clip">
+    <textarea id="clipboard" rows="3" cols="40" aria-label="clipboard: the guest's copies appear here; send puts this text on the guest's clipboard"></textarea>
+    <button id="clipboard-send" type="button">send to guest</button>
+  </div></details>
+  <button id="reconnect" type="button" hidden>reconnect</button>
   <span id="status" data-state="connecting" role="status" aria-live="polite">connecting</span>
 </header>
 <main id="screen"></main>
@@ -85,4 +93,5 @@ export const pageAssets: ReadonlyMap<string, { body: string; type: string }> = n
   ['console.js', { body: readFileSync(new URL('console.js', clientDir), 'utf8'), type: 'text/javascript; charset=utf-8' }],
   ['console.css', { body: readFileSync(new URL('console.css', clientDir), 'utf8'), type: 'text/css; charset=utf-8' }],
   ['serial.js', { body: readFileSync(new URL('serial.js', clientDir), 'utf8'), type: 'text/javascript; charset=utf-8' }],
+  ['ticket.js', { body: readFileSync(new URL('ticket.js', clientDir), 'utf8'), type: 'text/javascript; charset=utf-8' }],
 ]);

@@ -1,4 +1,5 @@
-import { STATUS_CODES, type IncomingMessage, type Server } from 'node:http';
+import type { IncomingMessage, Server } from 'node:http';
+import { requestOfUpgrade, writeResponseTo } from '@cps/common';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
@@ -50,14 +51,14 @@ export function attachWebSockets(server: Server, app: FetchApp, opts: { log: Log
       },
     };
     const wantsWs = req.headers.upgrade?.toLowerCase() === 'websocket';
-    const request = toRequest(req);
+    const request = requestOfUpgrade(req);
     const res = request
       ? await app.fetch(request, wantsWs ? { upgrader, incoming: req } : { incoming: req })
       : new Response('malformed request', { status: 400 });
 
     if (!pending || res.status >= 300) {
       pending?.onAbort(`the upgrade was answered ${res.status}`);
-      await writeResponse(socket, res);
+      await writeResponseTo(socket, res);
       return;
     }
     const { onOpen, onAbort } = pending;
@@ -72,30 +73,4 @@ export function attachWebSockets(server: Server, app: FetchApp, opts: { log: Log
   }
 
   return wss;
-}
-
-function toRequest(req: IncomingMessage): Request | undefined {
-  try {
-    const headers = new Headers();
-    for (const [k, v] of Object.entries(req.headers)) {
-      if (v === undefined) continue;
-      for (const one of Array.isArray(v) ? v : [v]) headers.append(k, one);
-    }
-    // The route never needs the Host header's value, so a fixed origin keeps hostile hosts out of the URL.
-    // Prefixing (not resolving against a base) keeps a `//host/...` request path a path.
-    const path = req.url?.startsWith('/') ? req.url : '/';
-    return new Request(new URL(`http://localhost${path}`), { method: req.method, headers });
-  } catch {
-    return undefined;
-  }
-}
-
-async function writeResponse(socket: Duplex, res: Response): Promise<void> {
-  const body = Buffer.from(await res.arrayBuffer());
-  const lines = [`HTTP/1.1 ${res.status} ${STATUS_CODES[res.status] ?? ''}`];
-  res.headers.forEach((v, k) => {
-    if (k !== 'content-length' && k !== 'connection' && k !== 'transfer-encoding') lines.push(`${k}: ${v}`);
-  });
-  lines.push(`content-length: ${body.length}`, 'connection: close', '', '');
-  if (!socket.destroyed) socket.end(Buffer.concat([Buffer.from(lines.join('\r\n')), body]));
 }

@@ -1,12 +1,11 @@
 // The CPS serial console page: xterm.js over the gateway's WebSocket to the guest's serial port.
 // The status element says `connecting`, `connected` or `disconnected: <reason>`.
 import { Terminal } from '/xterm/lib/xterm.mjs';
+import { getTicket, socketUrl, whyRefused } from '/console-assets/ticket.js';
 
 const taskId = document.body.dataset.taskId;
 const statusEl = document.getElementById('status');
 const reconnectEl = document.getElementById('reconnect');
-const socketPath = `/serial/${encodeURIComponent(taskId)}/socket`;
-const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
 const encoder = new TextEncoder();
 
 // Closes the gateway means for good: idle (4000), too slow (1008), a refusal; others are retried.
@@ -23,26 +22,26 @@ function show(state, text) {
   reconnectEl.hidden = state !== 'disconnected';
 }
 
-// A refused upgrade reaches a browser as a bare close (1006); a plain GET of the same URL runs
-// the same checks and says in problem+json why.
-async function whyRefused() {
-  try {
-    const r = await fetch(socketPath, { headers: { accept: 'application/problem+json' } });
-    const p = await r.json();
-    if (r.status !== 400 && p && typeof p.detail === 'string') return { detail: p.detail, refused: true };
-  } catch { /* fall through */ }
-  return { detail: 'the gateway could not be reached', refused: false };
-}
-
 let ws;
 let retries = 0;
 let retryTimer;
 
-function connect() {
+async function connect() {
   clearTimeout(retryTimer);
   show('connecting', retries > 0 ? `connecting (attempt ${retries + 1})` : 'connecting');
   let opened = false;
-  ws = new WebSocket(`${scheme}//${location.host}${socketPath}`);
+  // Every connection its own ticket (single use, 40 s), from the portal this page is on.
+  let ticket;
+  try {
+    ticket = await getTicket(taskId, 'serial');
+  } catch (e) {
+    if (e.final || retries >= maxRetries) return show('disconnected', `disconnected: ${e.message}`);
+    retries++;
+    show('connecting', `reconnecting: ${e.message}`);
+    retryTimer = setTimeout(connect, Math.min(8000, 500 * 2 ** retries));
+    return;
+  }
+  ws = new WebSocket(socketUrl(ticket));
   ws.binaryType = 'arraybuffer';
   ws.addEventListener('open', () => {
     opened = true;
@@ -55,7 +54,7 @@ function connect() {
   });
   ws.addEventListener('close', async (e) => {
     if (!opened) {
-      const why = await whyRefused();
+      const why = await whyRefused(taskId, 'serial');
       if (why.refused || retries >= maxRetries) return show('disconnected', `disconnected: ${why.detail}`);
     } else if (final.has(e.code)) {
       return show('disconnected', `disconnected: ${e.reason || 'closed'}`);
