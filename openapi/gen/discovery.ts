@@ -304,6 +304,8 @@ export interface components {
             needsKvm: boolean;
             /** @description An image id, as storage's ImageId. */
             image?: string;
+            /** @description The image's SHA-256 (the publisher's storage Image.sha256): a peer whose storage holds no image with it stays silent (one that can fetch it will answer, issue 14). */
+            imageSha256?: string;
         };
         PublishRequest: {
             taskId: components["schemas"]["TaskId"];

@@ -48,6 +48,7 @@ export function createApp(d: Deps) {
         arch: r.arch ?? 'x86_64',
         needsKvm: r.needsKvm ?? false,
         ...(r.image === undefined ? {} : { image: r.image }),
+        ...(r.imageSha256 === undefined ? {} : { imageSha256: r.imageSha256 }),
       },
       timeoutMs: body.timeoutMs ?? 2_000,
       exclude: body.exclude ?? [],

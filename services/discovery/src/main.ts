@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import { createLogger, dataDirVar, loadConfig, memberFetch, onShutdown, portsFrom, portsSchema, ProblemError, publicRoutesOfFile, serveApp, serviceUrl } from '@cps/common';
-import { discoveryClient, provisionerClient, specFiles } from '@cps/openapi';
+import { discoveryClient, provisionerClient, specFiles, storageClient } from '@cps/openapi';
 import { JoinTokens, loadCa, loadTrust, trustLayout } from '@cps/trust';
 import { z } from 'zod';
 import { createApp } from './app.ts';
@@ -17,6 +17,7 @@ import { provisionerCache } from './provisioner-cache.ts';
 import { createPublisher } from './publisher.ts';
 import { createResponder } from './responder.ts';
 import { createSelf } from './self.ts';
+import { storageView } from './storage-view.ts';
 import type { AdmitDeps } from './trust/admit.ts';
 import { RemovalSync } from './trust/removal-sync.ts';
 import { membershipTiming } from './timing.ts';
@@ -71,7 +72,9 @@ async function main() {
   const fetch = memberFetch(trust.tls);
   const metrics = new Metrics();
   const view = provisionerView(provisionerClient({ baseUrl: serviceUrl('127.0.0.1', ports.provisioner), fetch }));
-  const provisioner = provisionerCache({ ...view, log, refreshMs: config.CPS_PEP_CAPACITY_REFRESH_MS });
+  // Free disk is storage's (it enforces it on PUT /disks); storage also says which images are here.
+  const storage = storageView(storageClient({ baseUrl: serviceUrl('127.0.0.1', ports.storage), fetch }));
+  const provisioner = provisionerCache({ ...view, storage, log, refreshMs: config.CPS_PEP_CAPACITY_REFRESH_MS });
   metrics.gauge('pep_provisioner_view_age_ms', 'Age of the cached provisioner view (-1: none yet)', provisioner.ageMs);
   const seeds = parseSeeds(config.CPS_PEP_SEEDS, config.CPS_PEP_PORT);
   const multicast = (config.CPS_PEP_MULTICAST ?? (seeds.length ? '0' : '1')) === '1';

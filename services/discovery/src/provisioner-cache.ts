@@ -1,5 +1,6 @@
 import type { ProvisionerSchemas } from '@cps/openapi';
 import type { Logger } from 'pino';
+import type { StorageView } from './storage-view.ts';
 
 type Capacity = ProvisionerSchemas['Capacity'];
 
@@ -16,11 +17,18 @@ export interface ProvisionerSnapshot {
    * its confirmed hold then, see responder.ts).
    */
   lastSeen: ReadonlyMap<string, number>;
+  /** With a storage view: the SHA-256 of every image this node's storage holds. */
+  images?: ReadonlySet<string>;
 }
 
 export interface ProvisionerCacheOptions {
   capacity: () => Promise<Capacity>;
   guests: () => Promise<Set<string>>;
+  /**
+   * This node's storage. When given, free disk is storage's availableMiB (what it then enforces on
+   * PUT /disks: one source for the PEP answer and the disk), and the images it holds are known.
+   */
+  storage?: StorageView;
   log: Logger;
   /** Background refresh period. */
   refreshMs?: number;
@@ -48,16 +56,39 @@ export function provisionerCache(o: ProvisionerCacheOptions) {
   const lastSeen = new Map<string, number>();
   let inflight: Promise<ProvisionerSnapshot> | undefined;
   let failing = false;
+  let storageFailing = false;
+
+  /**
+   * Storage's numbers, or undefined when it does not answer: the provisioner's own disk estimate
+   * stands in and images go unchecked (storage still refuses a disk it has no room for on PUT
+   * /disks, and placement moves on), so a node whose storage restarts does not fall silent.
+   */
+  const readStorage = async () => {
+    if (!o.storage) return undefined;
+    try {
+      const got = { disk: await o.storage.disk(), images: await o.storage.images() };
+      if (storageFailing) o.log.info('storage answers again; free disk is its own accounting');
+      storageFailing = false;
+      return got;
+    } catch (err) {
+      if (!storageFailing) o.log.warn({ err }, "storage does not answer; free disk is the provisioner's estimate and images are not checked until it does");
+      storageFailing = true;
+      return undefined;
+    }
+  };
 
   const refresh = (): Promise<ProvisionerSnapshot> =>
     (inflight ??= (async () => {
       try {
         const guests = await o.guests();
-        const capacity = await o.capacity();
+        const provisioned = await o.capacity();
+        const stored = await readStorage();
+        const capacity = withStorageDisk(provisioned, stored?.disk);
+        const images = stored?.images;
         generation++;
         for (const t of guests) lastSeen.set(t, generation);
         for (const [t, g] of lastSeen) if (generation - g > forgetAfter) lastSeen.delete(t);
-        last = { capacity, guests, at: now(), generation, lastSeen: new Map(lastSeen) };
+        last = { capacity, guests, at: now(), generation, lastSeen: new Map(lastSeen), ...(images ? { images } : {}) };
         if (failing) o.log.info('provisioner answers again');
         failing = false;
         return last;
@@ -87,3 +118,13 @@ export function provisionerCache(o: ProvisionerCacheOptions) {
 }
 
 export type ProvisionerCache = ReturnType<typeof provisionerCache>;
+
+/** The provisioner's capacity with storage's disk numbers in place of its own estimate. */
+export function withStorageDisk(capacity: Capacity, disk: { availableMiB: number; quotaMiB?: number } | undefined): Capacity {
+  if (!disk) return capacity;
+  return {
+    ...capacity,
+    total: { ...capacity.total, diskMiB: disk.quotaMiB ?? Math.max(capacity.total.diskMiB, disk.availableMiB) },
+    free: { ...capacity.free, diskMiB: disk.availableMiB },
+  };
+}

@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import type { Metrics } from './metrics.ts';
 import { FLAG_RETRANSMIT } from './pep/codec.ts';
 import type { PepEndpoint } from './pep/endpoint.ts';
-import { MAX_CONFIRM_BACKUPS, type AckNode, type PepMessage, type Requirements } from './pep/messages.ts';
+import { MAX_CONFIRM_BACKUPS, PUBLISH_TTL_MAX_MS, type AckNode, type PepMessage, type Requirements } from './pep/messages.ts';
 import { realTimers, retransmitOffsets, type Timers } from './timing.ts';
 
 type NodeInfo = DiscoverySchemas['NodeInfo'];
@@ -166,7 +166,10 @@ export function createPublisher(o: PublisherOptions) {
         );
       }
 
-      const sendPublish = (flags: number) => endpoint.send({ type: 'PUBLISH', taskId, seq, flags, body: { requirements: input.requirements } });
+      // Each send carries the time this exchange still waits: a responder that would answer later
+      // (a slow provisioner read, a queue of datagrams) stays silent instead of holding for no one.
+      const ttlMs = () => Math.min(PUBLISH_TTL_MAX_MS, Math.max(1, input.timeoutMs - (timers.now() - startedAt)));
+      const sendPublish = (flags: number) => endpoint.send({ type: 'PUBLISH', taskId, seq, flags, body: { requirements: input.requirements, ttlMs: ttlMs() } });
       try {
         sendPublish(0);
       } catch (err) {

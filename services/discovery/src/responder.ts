@@ -29,10 +29,17 @@ export interface ResponderOptions {
   confirmedHoldMs?: number;
   /** Upper bound of the headroom-based ACK delay (timing.ts ackDelayMs); 0 answers at once. */
   ackDelayMaxMs?: number;
+  /**
+   * Whether this node could fetch an image it lacks from a peer before building the disk. The seam
+   * for issue 14 (images between peers); until then no node can, so one without the image is silent.
+   */
+  canFetchImage?: (sha256: string) => boolean;
 }
 
 export interface ProvisionerView {
   capacity: Capacity;
+  /** The SHA-256 of every image this node's storage holds; absent: not known (no image check). */
+  images?: ReadonlySet<string>;
   guests?: Set<string>;
   generation?: number;
   lastSeen?: ReadonlyMap<string, number>;
@@ -60,7 +67,7 @@ export function holdOutlived(taskId: string, h: Pick<Hold, 'confirmed' | 'genera
   return seen !== undefined && h.generation !== undefined && seen > h.generation;
 }
 
-type Decline = 'arch' | 'kvm' | 'vcpus' | 'memory' | 'disk' | 'provisioner-unreachable';
+type Decline = 'arch' | 'kvm' | 'vcpus' | 'memory' | 'disk' | 'image' | 'deadline' | 'provisioner-unreachable';
 
 /** Why a node cannot take `req` with `free` left, or undefined when it can. */
 export function declineReason(req: Requirements, free: Resources, cap: Pick<Capacity, 'arch' | 'accelerator'>): Decline | undefined {
@@ -82,6 +89,7 @@ export function createResponder(o: ResponderOptions) {
   const holdMs = o.holdMs ?? 5_000;
   const confirmedHoldMs = o.confirmedHoldMs ?? 60_000;
   const maxDelay = o.ackDelayMaxMs ?? 50;
+  const canFetchImage = o.canFetchImage ?? (() => false);
   const { endpoint } = o;
   const holds = new Map<string, Hold>(); // by task id
   // Answers by (publisher, task, seq), so a retransmitted PUBLISH gets the same ACK.
@@ -122,7 +130,7 @@ export function createResponder(o: ResponderOptions) {
       free.memoryMiB -= h.need.memoryMiB;
       free.diskMiB -= h.need.diskMiB;
     }
-    const why = declineReason(req, free, cap);
+    const why = declineReason(req, free, cap) ?? imageDecline(req, view);
     if (why) return decline(why, msg);
     holds.set(msg.taskId, {
       publisher: msg.sender,
@@ -142,12 +150,35 @@ export function createResponder(o: ResponderOptions) {
     return h && h.publisher === publisher && h.seq === seq && h.expiresAt > timers.now() ? h : undefined;
   };
 
+  /** A PUBLISH naming an image's digest is for a node whose storage holds those bytes (or can fetch them). */
+  function imageDecline(req: Requirements, view: ProvisionerView): Decline | undefined {
+    if (req.imageSha256 === undefined || view.images === undefined) return undefined;
+    return view.images.has(req.imageSha256) || canFetchImage(req.imageSha256) ? undefined : 'image';
+  }
+
+  /**
+   * The PUBLISH's deadline on this node's own clock: its receive time plus the time it said
+   * remains (ttlMs). Skewed clocks do not matter; only the time in flight is not counted, and that
+   * errs towards answering (the publisher ignores an ACK that comes too late anyway).
+   */
+  const deadlineOf = (msg: MessageOf<'PUBLISH'>, receivedAt: number) => (msg.body.ttlMs === undefined ? Infinity : receivedAt + msg.body.ttlMs);
+
+  /** Past the deadline no one waits for this ACK: drop the offer rather than hold capacity for it. */
+  const expired = (msg: MessageOf<'PUBLISH'>, deadline: number) => {
+    if (timers.now() < deadline) return false;
+    const h = holdOf(msg.taskId, msg.sender, msg.seq);
+    if (h && !h.confirmed) holds.delete(msg.taskId);
+    decline('deadline', msg);
+    return true;
+  };
+
   async function onPublish(msg: MessageOf<'PUBLISH'>) {
+    const deadline = deadlineOf(msg, timers.now());
     const key = `${msg.sender}\0${msg.taskId}\0${msg.seq}`;
     const seen = answers.get(key);
     if (seen) {
       const node = await seen.node;
-      if (node && holdOf(msg.taskId, msg.sender, msg.seq)) return ack(msg, node);
+      if (node && holdOf(msg.taskId, msg.sender, msg.seq)) return expired(msg, deadline) ? undefined : ack(msg, node);
       // Silence is not cached: capacity may have been released since, so look again.
       if (answers.get(key) === seen) answers.delete(key);
       else return; // another retransmission already started a fresh look
@@ -155,9 +186,9 @@ export function createResponder(o: ResponderOptions) {
     const node = evaluate(msg);
     answers.set(key, { at: timers.now(), node });
     const offer = await node;
-    if (!offer) return;
+    if (!offer || expired(msg, deadline)) return;
     timers.setTimeout(() => {
-      if (holdOf(msg.taskId, msg.sender, msg.seq)) ack(msg, offer);
+      if (holdOf(msg.taskId, msg.sender, msg.seq) && !expired(msg, deadline)) ack(msg, offer);
     }, ackDelayMs(msg.body.requirements, offer.free, maxDelay));
   }
 

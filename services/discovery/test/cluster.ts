@@ -11,6 +11,7 @@ import { createSelf } from '../src/self.ts';
 import { startMembership } from '../src/hello.ts';
 import { fanoutTransport } from '../src/pep/fanout.ts';
 import { key, ports } from './fixtures.ts';
+import type { Timers } from '../src/timing.ts';
 
 export type Capacity = ProvisionerSchemas['Capacity'];
 export const silent = pino({ level: 'silent' });
@@ -53,6 +54,10 @@ export function makeNode(
     seeds?: string[];
     /** Wraps the transport once the node's membership exists (real-socket seed mode). */
     wrap?: (t: Transport, m: Membership) => Transport;
+    /** The responder's seam for fetching an image it lacks (issue 14). */
+    canFetchImage?: (sha256: string) => boolean;
+    /** The responder's clock and timers (a skewed clock, say). */
+    timers?: Timers;
   } = {},
 ): TestNode {
   const metrics = new Metrics();
@@ -73,7 +78,7 @@ export function makeNode(
   const self = createSelf({ nodeId: id, address: `10.9.0.${id.length}`, ports, capacity: cap });
   const hello = o.hello ? startMembership({ endpoint, membership, self, log: silent, intervalMs: 0 }) : undefined;
   const membershipOnly = hello ? undefined : endpoint.on((m, from) => (m.type === 'ACK' ? membership.observe(m.body.node, { from }) : undefined));
-  const responder = createResponder({ endpoint, metrics, log: silent, provisioner: o.provisioner ?? (async () => ({ capacity: await cap() })), self: self.base, ackDelayMaxMs: o.ackDelayMaxMs ?? 0, holdMs: o.holdMs });
+  const responder = createResponder({ endpoint, metrics, log: silent, provisioner: o.provisioner ?? (async () => ({ capacity: await cap() })), self: self.base, ackDelayMaxMs: o.ackDelayMaxMs ?? 0, holdMs: o.holdMs, ...(o.canFetchImage ? { canFetchImage: o.canFetchImage } : {}), ...(o.timers ? { timers: o.timers } : {}) });
   const publisher = createPublisher({ endpoint, metrics, log: silent, describePeers: () => membership.describe(), lingerMs: 50 });
   return Object.assign(node, {
     endpoint,

@@ -68,7 +68,7 @@ function signed(body: Buffer, type: number, sender = 'a', task = 't-1'): Buffer 
   return Buffer.concat([all, createHmac('sha256', (key as { key: Buffer }).key).update(all).digest()]);
 }
 
-const jsonish = ['{', '}', '[', ']', '"', ':', ',', '0', '1e999', '-', 'null', 'true', '"node"', '"requirements"', '"vcpus"', '"__proto__"', '"free"', ' ', '\\u0000', '"to"', '"reason"'];
+const jsonish = ['{', '}', '[', ']', '"', ':', ',', '0', '1e999', '-', 'null', 'true', '"node"', '"requirements"', '"vcpus"', '"__proto__"', '"free"', ' ', '\\u0000', '"to"', '"reason"', '"ttlMs"', '"imageSha256"', '60001', '"ab"'];
 
 function tryDecode(buf: Buffer): 'ok' | 'dropped' {
   try {

@@ -57,7 +57,7 @@ describe('PEP codec', () => {
     const m = samples[0]!;
     const buf = encode(m, key);
     expect(buf.subarray(0, 3).toString()).toBe('PEP');
-    expect(buf[3]).toBe(2);
+    expect(buf[3]).toBe(3);
     expect(buf[4]).toBe(1);
     expect(buf.readUInt32BE(8)).toBe(7);
     expect(Number(buf.readBigUInt64BE(12))).toBe(m.timestampMs);
@@ -172,14 +172,36 @@ describe('PEP codec', () => {
       [6, 'a', 't-1', '{}', 'header'],
       [7, 'a', '', '{"nodeId":"b"}', 'body'],
       [1, 'a', 't-1', '\xff\xfe', 'body'],
+      // Version 3's PUBLISH fields: a deadline of 1..60000 ms as an integer, a digest of 64 lower-case hex.
+      [1, 'a', 't-1', ok.replace('}}', '},"ttlMs":0}'), 'body'],
+      [1, 'a', 't-1', ok.replace('}}', '},"ttlMs":-5}'), 'body'],
+      [1, 'a', 't-1', ok.replace('}}', '},"ttlMs":60001}'), 'body'],
+      [1, 'a', 't-1', ok.replace('}}', '},"ttlMs":1.5}'), 'body'],
+      [1, 'a', 't-1', ok.replace('}}', '},"ttlMs":"100"}'), 'body'],
+      [1, 'a', 't-1', ok.replace('}}', '},"ttlMs":1e999}'), 'body'],
+      [1, 'a', 't-1', ok.replace('}}', `,"imageSha256":"${'AB'.repeat(32)}"}}`), 'body'],
+      [1, 'a', 't-1', ok.replace('}}', `,"imageSha256":"${'a'.repeat(63)}"}}`), 'body'],
+      [1, 'a', 't-1', ok.replace('}}', `,"imageSha256":"${'a'.repeat(65)}"}}`), 'body'],
+      [1, 'a', 't-1', ok.replace('}}', ',"imageSha256":null}}'), 'body'],
     ];
     for (const [type, s, t, b, why] of cases) expect(reasonOf(() => decode(forge(type, s, t, b), key)), b).toBe(why);
+    const v3 = decode(forge(1, 'a', 't-1', ok.replace('}}', `,"imageSha256":"${'0f'.repeat(32)}"},"ttlMs":60000}`)), key);
+    expect(v3.body).toEqual({ requirements: { vcpus: 1, memoryMiB: 64, diskMiB: 1, arch: 'x86_64', needsKvm: false, imageSha256: '0f'.repeat(32) }, ttlMs: 60000 });
+  });
+
+  it('the largest legal PUBLISH (every field, the longest ids, a digest and a deadline) fits in one packet', () => {
+    const publish: PepMessage = {
+      sender: `n${'x'.repeat(63)}`, seq: 0xffffffff, timestampMs: 1, nonce: Buffer.alloc(8), flags: 2, type: 'PUBLISH', taskId: `t${'t'.repeat(62)}`,
+      body: { requirements: { vcpus: 64, memoryMiB: 1_048_576, diskMiB: 4_194_304, arch: 'x'.repeat(16), needsKvm: true, image: `i${'m'.repeat(127)}`, imageSha256: 'f'.repeat(64) }, ttlMs: 60_000 },
+    };
+    expect(encodingLength(publish)).toBeLessThanOrEqual(MAX_PACKET);
+    testEncoder(publish);
   });
 
   it('rejects unknown versions and types', () => {
     const buf = encode(samples[0]!, key);
-    // Version 1 (before replay protection and CONFIRMED) and any later version are dropped.
-    for (const v of [0, 1, 3, 255]) expect(reasonOf(() => decode(Buffer.from([...buf.subarray(0, 3), v, ...buf.subarray(4)]), key))).toBe('version');
+    // Version 1 (before replay protection), 2 (before the PUBLISH digest and deadline) and any later one are dropped.
+    for (const v of [0, 1, 2, 4, 255]) expect(reasonOf(() => decode(Buffer.from([...buf.subarray(0, 3), v, ...buf.subarray(4)]), key))).toBe('version');
     const t = Buffer.from(buf);
     t[4] = 99;
     expect(reasonOf(() => decode(t, key))).toBe('type');

@@ -39,6 +39,8 @@ export const samples: PepMessage[] = [
   { ...env('node-a', ''), type: 'HELLO', body: { node: { nodeId: 'node-a', address: '::1', ports, uptimeSec: 3 }, head: true } },
   { ...env('node-b', ''), type: 'HELLO', body: { node: ackNode('node-b'), head: false } },
   { ...env('node-a', ''), type: 'LEAVE', body: { nodeId: 'node-a' } },
+  // Version 3: the image's digest and the deadline as time remaining.
+  { ...env('node-a', 't-0002'), type: 'PUBLISH', body: { requirements: { ...requirements, imageSha256: 'ab'.repeat(32) }, ttlMs: 4800 } },
   { ...env('node-b', 't-0001'), type: 'CONFIRMED', body: { to: 'node-a' } },
   { ...env('node-b', ''), type: 'HELLO', body: { node: { ...ackNode('node-b'), load: 1.25, total: { vcpus: 4, memoryMiB: 8192, diskMiB: 100_000 } }, head: false } },
 ];

@@ -18,7 +18,7 @@ import {
  */
 
 export const MAGIC = Buffer.from('PEP', 'ascii');
-export const VERSION = 2;
+export const VERSION = 3;
 export const HEADER_LEN = 32;
 export const MAC_LEN = 32;
 export const NONCE_LEN = 8;

@@ -38,7 +38,15 @@ export const requirementsSchema = z.strictObject({
   arch: z.string().regex(/^[a-z0-9_]{1,16}$/),
   needsKvm: z.boolean(),
   image: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,127}$/).optional(), // storage's ImageId
+  // The image's content (storage's Image.sha256): a node without those bytes cannot build the disk.
+  imageSha256: z.string().regex(/^[0-9a-f]{64}$/).optional(),
 });
+
+/**
+ * A PUBLISH's deadline as time remaining (docs/pep.md §3): the receiver adds it to its own receive
+ * time, so two clocks that disagree do not matter; only the time in flight is not counted.
+ */
+export const PUBLISH_TTL_MAX_MS = 60_000;
 
 const uptimeSec = z.number().finite().min(0).max(1e10);
 // The host's 1-minute load average (os.loadavg), rounded to hundredths by the sender.
@@ -73,7 +81,7 @@ export const MAX_CONFIRM_BACKUPS = 5;
 const reason = z.string().regex(/^[\x20-\x7e]{1,200}$/, 'reason: 1-200 printable ASCII');
 
 export const bodySchemas = {
-  PUBLISH: z.strictObject({ requirements: requirementsSchema }),
+  PUBLISH: z.strictObject({ requirements: requirementsSchema, ttlMs: z.number().int().min(1).max(PUBLISH_TTL_MAX_MS).optional() }),
   ACK: z.strictObject({ node: ackNodeSchema }),
   CONFIRM: z.strictObject({
     chosen: nodeIdSchema,
