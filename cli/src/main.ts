@@ -2,6 +2,7 @@ import { createRequire } from 'node:module';
 import { UsageError } from './args.ts';
 import { doctor } from './commands/doctor.ts';
 import { login, logout } from './commands/login.ts';
+import { orphan } from './commands/orphan.ts';
 import { task } from './commands/task.ts';
 import { token } from './commands/token.ts';
 import { user } from './commands/user.ts';
@@ -24,11 +25,12 @@ Commands:
   user       an admin's: add a user (the password is shown once), list users
   join-token a one-time token for a new workstation, and the command to run there
   node       the peers of this cluster; remove one (cps node remove ID)
+  orphan     an admin's: guests no task knows after a restart: list, adopt ID, stop ID
 
 Run 'cps <command> --help' for a command's options.
 `;
 
-const commands: Record<string, (args: string[], io: Io) => Promise<number>> = { up, init, doctor, task, login, logout, token, user, 'join-token': joinToken, node };
+const commands: Record<string, (args: string[], io: Io) => Promise<number>> = { up, init, doctor, task, login, logout, token, user, 'join-token': joinToken, node, orphan };
 
 const taskCommands = new Set(['submit', 'list', 'show', 'stop']);
 
