@@ -6,3 +6,8 @@ export * from './dns/transport.ts';
 export * from './dns/client.ts';
 export * from './dns/lease-record.ts';
 export * from './dns/dns-lease-store.ts';
+export * from './election/head-choice.ts';
+export * from './election/lease-timing.ts';
+export * from './election/elector.ts';
+export * from './election/fence-guard.ts';
+export * from './election/memory-lease-store.ts';

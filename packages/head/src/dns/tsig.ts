@@ -84,7 +84,10 @@ export function signRequest(message: Buffer, key: TsigKey, nowSec: number, fudge
 /** Reads a TSIG record's RDATA (RFC 8945 §4.2) that starts at `start` in `buf`. Throws if it is cut short. */
 function readTsig(buf: Buffer, start: number, end: number): TsigRecord {
   const keyName = nameCodec.decode(buf, start);
-  let off = start + nameCodec.decode.bytes + 10; // type, class, TTL, RDLENGTH
+  let off = start + nameCodec.decode.bytes;
+  // Class and TTL are not digested (§4.3.3 puts fixed values there), so hold them to those values.
+  if (buf.readUInt16BE(off + 2) !== classCode.ANY || buf.readUInt32BE(off + 4) !== 0) throw new Error('TSIG record with a class other than ANY or a TTL other than 0');
+  off += 10; // type, class, TTL, RDLENGTH
   const algorithm = nameCodec.decode(buf, off);
   off += nameCodec.decode.bytes;
   const need = (n: number) => {
@@ -131,9 +134,9 @@ export function verifyResponse(answer: Buffer, key: TsigKey, requestMac: Buffer,
   let unsigned: Buffer;
   try {
     const layout = layoutOf(answer);
-    const last = layout.additionals.at(-1);
-    if (!last || last.rr.type !== 'TSIG') return { kind: 'rejected', reason: 'the answer is not signed' };
-    if (layout.additionals.slice(0, -1).some((a) => a.rr.type === 'TSIG')) return { kind: 'rejected', reason: 'a TSIG record that is not the last' };
+    const last = layout.records.at(-1);
+    if (!last || last.section !== 'additional' || last.type !== typeCode.TSIG) return { kind: 'rejected', reason: 'the answer is not signed' };
+    if (layout.records.slice(0, -1).some((a) => a.type === typeCode.TSIG)) return { kind: 'rejected', reason: 'a TSIG record that is not the last' };
     tsig = readTsig(answer, last.start, last.end);
     unsigned = Buffer.from(answer.subarray(0, last.start));
     unsigned.writeUInt16BE(layout.counts[3] - 1, 10);

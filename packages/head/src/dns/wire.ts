@@ -22,7 +22,6 @@ const lib = dnsPacket as unknown as {
 };
 export const nameCodec = lib.name;
 export const questionCodec = lib.question;
-export const rrCodec = lib.answer;
 export const rdataCodec = (type: string) => lib.record(type);
 
 /** A question in wire form (dns-packet's `question.encode` returns its input, not the buffer). */
@@ -48,41 +47,63 @@ export function canonicalName(name: string): Buffer {
   return nameCodec.encode(name.toLowerCase());
 }
 
+/** One resource record as it sits in a message: raw fields and where it starts and ends. */
+export interface RawRr {
+  section: 'answer' | 'authority' | 'additional';
+  start: number;
+  end: number;
+  name: string;
+  type: number;
+  class: number;
+  ttl: number;
+  rdata: Buffer;
+}
+
 /** Where each part of a message sits, so TSIG can cut its own record off the end (RFC 8945 §4.3). */
 export interface Layout {
   id: number;
   counts: [qd: number, an: number, ns: number, ar: number];
-  /** Start offset and the decoded form of each record of the additional section. */
-  additionals: { start: number; end: number; rr: { name: string; type: string } }[];
+  records: RawRr[];
   end: number;
 }
 
+const sections = ['answer', 'authority', 'additional'] as const;
+
 /**
- * Walks a whole message with dns-packet's codecs, record by record, and says where each
- * additional record starts. Throws on anything that is not one complete DNS message (truncated,
- * a name pointing forward, bytes left over): the caller treats a throw as "malformed".
+ * Walks a whole message record by record by each record's RDLENGTH (RFC 1035 §4.1.3), names
+ * with dns-packet's decoder (which refuses forward pointers, so no loops). Not by dns-packet's
+ * typed decoders: those read an A record's 4 bytes even when RDLENGTH is 0, as RFC 2136 uses it.
+ * Throws on anything that is not one complete DNS message (truncated, bad names, bytes left
+ * over): the caller treats a throw as "malformed".
  */
 export function layoutOf(buf: Buffer): Layout {
   if (buf.length < 12) throw new Error('shorter than a DNS header');
   const counts = [buf.readUInt16BE(4), buf.readUInt16BE(6), buf.readUInt16BE(8), buf.readUInt16BE(10)] as Layout['counts'];
   let off = 12;
+  const past = (n: number) => {
+    if (off + n > buf.length) throw new Error('a record runs past the end');
+  };
   for (let i = 0; i < counts[0]; i++) {
-    questionCodec.decode(buf, off);
-    off += questionCodec.decode.bytes;
-    if (off > buf.length) throw new Error('question runs past the end');
+    nameCodec.decode(buf, off);
+    off += nameCodec.decode.bytes;
+    past(4);
+    off += 4;
   }
-  const additionals: Layout['additionals'] = [];
-  for (let section = 1; section <= 3; section++) {
-    for (let i = 0; i < counts[section]!; i++) {
+  const records: RawRr[] = [];
+  sections.forEach((section, s) => {
+    for (let i = 0; i < counts[s + 1]!; i++) {
       const start = off;
-      const rr = rrCodec.decode(buf, off);
-      off += rrCodec.decode.bytes;
-      // dns-packet reads a record's data by its declared length; a length beyond the buffer
-      // would otherwise decode as a shorter record.
-      if (off > buf.length) throw new Error('record runs past the end');
-      if (section === 3) additionals.push({ start, end: off, rr: { name: String(rr.name), type: String(rr.type) } });
+      const name = nameCodec.decode(buf, off);
+      off += nameCodec.decode.bytes;
+      past(10);
+      const rdlength = buf.readUInt16BE(off + 8);
+      const fixed = off;
+      off += 10;
+      past(rdlength);
+      records.push({ section, start, end: off + rdlength, name, type: buf.readUInt16BE(fixed), class: buf.readUInt16BE(fixed + 2), ttl: buf.readUInt32BE(fixed + 4), rdata: buf.subarray(off, off + rdlength) });
+      off += rdlength;
     }
-  }
+  });
   if (off !== buf.length) throw new Error(`${buf.length - off} bytes after the last record`);
-  return { id: buf.readUInt16BE(0), counts, additionals, end: off };
+  return { id: buf.readUInt16BE(0), counts, records, end: off };
 }

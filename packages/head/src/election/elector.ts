@@ -1,0 +1,113 @@
+import type { Logger } from '@cps/common';
+import type { LeaseRead, LeaseStore } from '../lease-store.ts';
+import { chooseHead, type PeerView, type SelfView } from './head-choice.ts';
+import { checkLeaseTiming, claimableFrom, leadsUntil, nextEpoch, type LeaseTiming } from './lease-timing.ts';
+
+/** What a step decided: this node leads (with which epoch, until when by its clock), or not. */
+export type HeadStatus =
+  | { role: 'head'; epoch: number; leadsUntil: number }
+  | { role: 'follower'; head: string | undefined; epoch: number | undefined; reason: string };
+
+export interface ElectorDeps {
+  self: string;
+  store: LeaseStore;
+  /** This node's clock, ms since the epoch: the only time the elector knows. */
+  now: () => number;
+  timing: LeaseTiming;
+  /** The largest epoch known besides the lease (e.g. this node's FenceGuard); a new term goes above it. */
+  epochFloor?: () => number;
+  log?: Logger;
+}
+
+/** The term this node holds: its epoch, when its last write was sent, and the record as written. */
+interface Term {
+  epoch: number;
+  sentAt: number;
+  token: string;
+}
+
+/**
+ * One node's part in choosing and keeping the head, advanced only by `step` (no timer, no clock
+ * of its own), so a simulator can drive many on one virtual clock. A step reads the lease and
+ * then, at most one write: renew the term it holds, hand it over, or claim a free one. Whatever
+ * goes wrong (a lost compare-and-swap, DNS down, a record that is not ours) ends in "not head".
+ */
+export class HeadElector {
+  private term: Term | undefined;
+  private seenEpoch = 0;
+
+  constructor(private readonly d: ElectorDeps) {
+    checkLeaseTiming(d.timing);
+  }
+
+  /**
+   * The epoch to put on a command sent now, or undefined: a head whose own clock says its term
+   * is over (it was paused, its renewals failed) commands nothing, even before its next step.
+   */
+  commandEpoch(): number | undefined {
+    const t = this.term;
+    return t && this.d.now() < leadsUntil(t.sentAt, this.d.timing) ? t.epoch : undefined;
+  }
+
+  /** The largest epoch this node has seen in the lease or used itself. */
+  get highestEpoch(): number {
+    return this.seenEpoch;
+  }
+
+  async step(view: { self: SelfView; peers: readonly PeerView[] }): Promise<HeadStatus> {
+    const { self, timing } = { self: this.d.self, timing: this.d.timing };
+    const chosen = chooseHead(view.self, view.peers);
+    const read = await this.d.store.read();
+    if (read.result !== 'read') return this.unreadable(read);
+    const { lease, token } = read;
+    if (lease) this.seenEpoch = Math.max(this.seenEpoch, lease.epoch);
+
+    const held = this.term;
+    const stillOurs = held && lease?.holder === self && lease.epoch === held.epoch && token === held.token && this.commandEpoch() !== undefined;
+    this.term = undefined; // set again below only by a write that succeeds
+    if (held && stillOurs) {
+      if (chosen !== self) {
+        // A longer-up peer is live: hand over now rather than make it wait out the lease.
+        const ended = { holder: self, epoch: held.epoch, expiresAt: this.d.now() };
+        const w = await this.d.store.release(token!, ended);
+        this.d.log?.info({ event: 'head.released', epoch: held.epoch, to: chosen, result: w.result }, 'head: handed over');
+        return { role: 'follower', head: undefined, epoch: held.epoch, reason: `handed over to ${chosen}` };
+      }
+      return this.write(token, held.epoch, 'renewed');
+    }
+    if (held) this.d.log?.warn({ event: 'head.term-lost', epoch: held.epoch, lease }, 'head: the term is over');
+
+    if (chosen !== self) {
+      const live = lease && this.d.now() < claimableFrom(lease, timing);
+      return { role: 'follower', head: live ? lease.holder : undefined, epoch: lease?.epoch, reason: `${chosen} should lead` };
+    }
+    // A lease of another node is waited out; one of ours from an earlier term (a restart, a pause)
+    // is taken over at once: nobody else holds it, and the new epoch fences the old term.
+    if (lease && lease.holder !== self && this.d.now() < claimableFrom(lease, timing)) {
+      return { role: 'follower', head: lease.holder, epoch: lease.epoch, reason: `lease of ${lease.holder} runs until ${lease.expiresAt}` };
+    }
+    return this.write(token, nextEpoch(this.seenEpoch, this.d.epochFloor?.() ?? 0), 'claimed');
+  }
+
+  private async write(token: string | undefined, epoch: number, what: 'claimed' | 'renewed'): Promise<HeadStatus> {
+    const sentAt = this.d.now();
+    const w = await this.d.store.claim(token, { holder: this.d.self, epoch, expiresAt: sentAt + this.d.timing.leaseMs });
+    if (w.result !== 'done') {
+      this.d.log?.warn({ event: `head.${what === 'claimed' ? 'claim' : 'renew'}-failed`, epoch, result: w.result, detail: w.detail }, 'head: write failed');
+      return { role: 'follower', head: undefined, epoch: undefined, reason: `${what === 'claimed' ? 'claim' : 'renewal'} ${w.result}: ${w.detail}` };
+    }
+    this.seenEpoch = Math.max(this.seenEpoch, epoch);
+    this.term = { epoch, sentAt, token: w.token };
+    if (what === 'claimed') this.d.log?.info({ event: 'head.claimed', epoch }, 'head: claimed');
+    return { role: 'head', epoch, leadsUntil: leadsUntil(sentAt, this.d.timing) };
+  }
+
+  /** DNS cannot say: a term still running by our clock runs on (it cannot be renewed); else not head. */
+  private unreadable(read: Exclude<LeaseRead, { result: 'read' }>): HeadStatus {
+    const epoch = this.commandEpoch();
+    if (epoch !== undefined) return { role: 'head', epoch, leadsUntil: leadsUntil(this.term!.sentAt, this.d.timing) };
+    this.term = undefined;
+    const reason = read.result === 'foreign' ? `the lease record is not ours: ${read.text}` : `lease ${read.result}: ${read.detail}`;
+    return { role: 'follower', head: undefined, epoch: undefined, reason };
+  }
+}
