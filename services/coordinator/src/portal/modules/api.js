@@ -46,6 +46,8 @@ export function upload(method, path, body, { contentType, progress } = {}) {
     xhr.open(method, path);
     xhr.setRequestHeader('accept', 'application/json');
     if (contentType) xhr.setRequestHeader('content-type', contentType);
+    // A form's files are multipart, which any web page could post: this header says it is the portal.
+    xhr.setRequestHeader('x-cps-request', '1');
     xhr.upload.onprogress = (e) => {
       if (e.lengthComputable) progress?.(e.loaded, e.total);
     };

@@ -76,10 +76,9 @@ export function showProblem(box, problem, form) {
     return;
   }
   const errors = Array.isArray(problem.errors) ? problem.errors : [];
-  box.replaceChildren(
-    el('p', { class: 'detail' }, problem.detail ?? problem.title ?? 'The request was refused.'),
-    errors.length ? el('ul', { class: 'errors' }, errors.map((e) => el('li', { 'data-location': e.location }, `${e.location}: ${e.message}`))) : null,
-  );
+  const detail = el('p', { class: 'detail' }, problem.detail ?? problem.title ?? 'The request was refused.');
+  if (errors.length) box.replaceChildren(detail, el('ul', { class: 'errors' }, errors.map((e) => el('li', { 'data-location': e.location }, `${e.location}: ${e.message}`))));
+  else box.replaceChildren(detail);
   if (form) {
     for (const e of errors) {
       const field = /^body\/([A-Za-z]+)/.exec(String(e.location))?.[1];
