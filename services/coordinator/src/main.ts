@@ -22,6 +22,7 @@ import { Tasks } from './tasks/tasks.ts';
 import { TaskActions } from './tasks/actions.ts';
 import { BootstrapUploads } from './uploads/bootstrap-upload.ts';
 import { BootstrapArchiveStore } from './uploads/bootstraps.ts';
+import { imageDigests } from './uploads/image-digests.ts';
 
 const config = loadConfig(
   portsSchema.extend({
@@ -73,6 +74,7 @@ const placer = new Placer({
   clientsFor,
   coordinatorId: trust.identity.nodeId,
   bootstraps: bootstrapArchives,
+  imageDigest: imageDigests(localStorage),
   log,
   publishTimeoutMs: config.CPS_PUBLISH_TIMEOUT_MS,
   startTimeoutMs: config.CPS_START_TIMEOUT_MS,

@@ -11,6 +11,7 @@ import { Readable } from 'node:stream';
 import { disksRequest, vmSpec } from './tasks/guest-spec.ts';
 import { untilRunning } from './tasks/until-running.ts';
 import type { BootstrapArchives } from './uploads/bootstraps.ts';
+import type { ImageDigest } from './uploads/image-digests.ts';
 
 type NodeInfo = DiscoverySchemas['NodeInfo'];
 
@@ -46,6 +47,8 @@ export interface PlacementDeps extends Partial<PlacementOptions> {
   coordinatorId?: string;
   /** The bootstrap archives users uploaded (POST /api/bootstraps); a task naming one sends it to its host. */
   bootstraps?: BootstrapArchives;
+  /** The SHA-256 PUBLISH names for a task's image (uploads/image-digests.ts); absent: none is named. */
+  imageDigest?: ImageDigest;
 }
 
 export const defaultPlacementOptions: PlacementOptions = {
@@ -292,11 +295,13 @@ export class Placer {
 
   private async publish(task: Task, exclude: string[]): Promise<{ chosen: NodeAddress; backups: NodeAddress[] }> {
     const { vcpus, memoryMiB, diskMiB, image } = task.request;
+    // An uploaded image is its bytes: only a peer whose storage holds them can build the disk.
+    const imageSha256 = await this.deps.imageDigest?.(image);
     const placement = await call({ service: 'discovery' }, () =>
       this.deps.discovery.POST('/publish', {
         body: {
           taskId: task.id,
-          requirements: { vcpus, memoryMiB, diskMiB, image, arch: 'x86_64', needsKvm: false },
+          requirements: { vcpus, memoryMiB, diskMiB, image, arch: 'x86_64', needsKvm: false, ...(imageSha256 ? { imageSha256 } : {}) },
           timeoutMs: this.o.publishTimeoutMs,
           ...(exclude.length ? { exclude } : {}),
         },
