@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchChromium } from '../../../tests/helpers/browser.ts';
 import { createApp } from '../src/app.ts';
 import { attachWebSockets } from '../src/upgrade.ts';
-import { fakeProvisioner, memoryLogger, vm, testTicketKey, ticket, ticketed } from './fakes.ts';
+import { fakeProvisioner, memoryLogger, vm, testTicketKey, withTicketDesk } from './fakes.ts';
 
 // A real tiny guest under QEMU (booted here with virsh, so this test needs no provisioner), its
 // screen through the gateway into Debian's Chromium: the page must show the guest's text console.
@@ -62,7 +62,7 @@ beforeAll(async () => {
   const vms = new Map<string, ProvisionerSchemas['Vm']>([[taskId, vm(taskId, { host: '127.0.0.1', port: vncPort() })]]);
   const { log } = memoryLogger();
   const app = createApp({ ticketKey: testTicketKey, provisioner: provisionerClient(viaApp(fakeProvisioner(vms))), log });
-  gw = await serveApp(app, { port: 0, hostname: '127.0.0.1', log }, (server, gated) => attachWebSockets(server as Server, gated, { log }));
+  gw = await serveApp(withTicketDesk(app), { port: 0, hostname: '127.0.0.1', log }, (server, gated) => attachWebSockets(server as Server, gated, { log }));
   browser = await launchChromium();
 });
 
@@ -97,15 +97,28 @@ describe('the console page in Chromium', () => {
       });
     await expect.poll(lit, { timeout: 90_000, interval: 1000 }).toBeGreaterThan(200);
     await page.screenshot({ path: screenshot });
+    // On loopback the page is a secure context: noVNC's "requires a secure context" error never comes.
+    expect(await page.evaluate(() => window.isSecureContext)).toBe(true);
+    expect(await page.content()).not.toContain('secure context');
     expect(problems).toEqual([]);
 
-    // The guest going away ends the page's session with a reason.
+    // The controls: Ctrl-Alt-Del, scaling off and on, full screen.
+    await page.click('#ctrl-alt-del');
+    await page.uncheck('#scale');
+    expect(await page.evaluate(() => (window as unknown as { cpsConsole: { rfb: { scaleViewport: boolean } } }).cpsConsole.rfb.scaleViewport)).toBe(false);
+    await page.check('#scale');
+    await page.click('#fullscreen');
+    await expect.poll(() => page.evaluate(() => document.fullscreenElement !== null), { timeout: 5000 }).toBe(true);
+    await page.click('#fullscreen');
+
+    // The guest going away ends the page's session with a reason (after trying to reconnect).
     virsh('destroy', domain);
-    await expect.poll(() => page.locator('#status').textContent(), { timeout: 30_000 }).toMatch(/^disconnected: ./);
+    await expect.poll(() => page.locator('#status').textContent(), { timeout: 60_000 }).toMatch(/^(disconnected|reconnecting): ./);
     await page.screenshot({ path: screenshot.replace(/\.png$/, '-closed.png') });
 
     // A refused upgrade is a bare 1006 to a browser; the page asks the gateway why and shows it.
     await page.reload();
-    await expect.poll(() => page.locator('#status').textContent(), { timeout: 30_000 }).toMatch(/^disconnected: .*unreachable/);
+    // (a 502 is retried a few times first: the guest's VNC server may be restarting)
+    await expect.poll(() => page.locator('#status').textContent(), { timeout: 60_000 }).toMatch(/^disconnected: .*unreachable/);
   });
 });

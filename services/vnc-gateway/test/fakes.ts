@@ -184,3 +184,22 @@ export function ticket(taskId: string, t: TestTicket = {}): string {
 
 /** `path?ticket=…` for the console (or, with kind serial, the serial console) of `taskId`. */
 export const ticketed = (path: string, taskId: string, t: TestTicket = {}): string => `${path}?ticket=${ticket(taskId, t)}`;
+
+/**
+ * The gateway's app with a stand-in for the coordinator's ticket route in front (POST
+ * /api/tasks/{id}/console-ticket, answered as the coordinator answers), so the pages can be tested
+ * on the gateway alone; the real route and the portal origin are in services/coordinator/test and
+ * tests/e2e.
+ */
+export function withTicketDesk(app: Hono<any, any, any>, opts: TestTicket = {}): Hono<any, any, any> {
+  const front = new Hono();
+  front.post('/api/tasks/:taskId/console-ticket', async (c) => {
+    const { kind } = (await c.req.json()) as { kind: 'vnc' | 'serial' };
+    const taskId = c.req.param('taskId');
+    const t = ticket(taskId, { ...opts, kind });
+    const url = kind === 'vnc' ? `/console/${taskId}/websockify?ticket=${t}` : `/serial/${taskId}/socket?ticket=${t}`;
+    return c.json({ ticket: t, expiresAt: new Date(Date.now() + 40_000).toISOString(), url }, 201);
+  });
+  front.route('/', app);
+  return front;
+}

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchChromium } from '../../../tests/helpers/browser.ts';
 import { createApp } from '../src/app.ts';
 import { attachWebSockets } from '../src/upgrade.ts';
-import { fakeProvisioner, memoryLogger, vm, testTicketKey, ticket, ticketed } from './fakes.ts';
+import { fakeProvisioner, memoryLogger, vm, testTicketKey, withTicketDesk } from './fakes.ts';
 
 // A real tiny guest under QEMU with its serial port on a unix socket and a log, as the
 // provisioner's domainXml.ts writes it (booted here with virsh); its shell on ttyS0 in two
@@ -59,7 +59,7 @@ beforeAll(async () => {
   const vms = new Map<string, ProvisionerSchemas['Vm']>([[taskId, vm(taskId, { host: '127.0.0.1', port: 5900 }, 'running', socket)]]);
   const { log: logger } = memoryLogger();
   const app = createApp({ ticketKey: testTicketKey, provisioner: provisionerClient(viaApp(fakeProvisioner(vms))), log: logger, serialSocketDir: socketDir });
-  gw = await serveApp(app, { port: 0, hostname: '127.0.0.1', log: logger }, (server, gated) => attachWebSockets(server as Server, gated, { log: logger }));
+  gw = await serveApp(withTicketDesk(app), { port: 0, hostname: '127.0.0.1', log: logger }, (server, gated) => attachWebSockets(server as Server, gated, { log: logger }));
   browser = await launchChromium();
 });
 
