@@ -113,7 +113,7 @@ async function restarted(nodes: ListingNode[], fill: (tasks: Tasks) => void) {
 }
 
 /** A task as the registry held it when the coordinator died: on `node`, in `state`. */
-function leftover(tasks: Tasks, node: ListingNode, state: 'starting' | 'running' | 'suspended', name = state) {
+function leftover(tasks: Tasks, node: ListingNode, state: 'starting' | 'running' | 'suspended', name: string = state) {
   const t = tasks.create(name, request);
   tasks.transition(t.id, 'placing', 'publishing to the peers');
   tasks.transition(t.id, 'starting', `placed on ${node.info.nodeId}`, { node: node.info });
