@@ -179,17 +179,50 @@ describe('by keyboard alone', () => {
     await page.keyboard.press('Tab'); // image
     await page.keyboard.press('Tab'); // vcpus
     await page.keyboard.press('Control+A');
-    await page.keyboard.type('8');
+    await page.keyboard.type('5');
     await page.keyboard.press('Enter');
     const row = page.locator('tr[data-task-id]', { hasText: 'keyboard-only' });
     await row.waitFor({ timeout: 10_000 });
-    // No peer lends 8 vCPUs (within bob's quota): it waits, and the page says where and why.
+    // No peer lends 5 vCPUs (within bob's quota of 8, with bob-box's 1 held): it waits, and the page says where and why.
     await expect.poll(() => row.locator('td.state').textContent(), { timeout: 20_000 }).toBe('queued');
     await expect.poll(() => row.locator('.queue').textContent(), { timeout: 10_000 }).toMatch(/^Queued: number 1 — /);
     // Stopping it by keyboard: focus its Stop button and press Enter.
     await row.locator('button.stop').focus();
     await page.keyboard.press('Enter');
     await expect.poll(() => row.locator('td.state').textContent(), { timeout: 10_000 }).toBe('stopped');
+    await page.close();
+  });
+});
+
+describe('the new-task options', () => {
+  it('sends network, checkpoints, a kept copy, cloud-init user-data and a start time; the task waits for it', async () => {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    await signIn(page, 'alice', 'alice-password-1');
+    expect(await page.locator('header a[href="/docs"]').textContent()).toBe('API reference');
+    const f = page.locator('#task-form');
+    await f.locator('input[name=name]').fill('with-options');
+    await f.locator('select[name=network]').selectOption('none');
+    await f.locator('input[name=checkpointEveryMin]').fill('15');
+    await f.locator('input[name=keepCopy]').check();
+    const userData = '#cloud-config\nruncmd:\n  - echo hello > /tmp/hello\n';
+    await f.locator('textarea[name=userData]').fill(userData);
+    // Tomorrow at 09:30, local time, as the user picks it.
+    const local = await page.evaluate(() => {
+      const d = new Date(Date.now() + 86_400_000);
+      d.setHours(9, 30, 0, 0);
+      const p = (n: number) => String(n).padStart(2, '0');
+      return { value: `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T09:30`, iso: d.toISOString() };
+    });
+    await f.locator('input[name=notBefore]').fill(local.value);
+    await f.locator('button[type=submit]').click();
+    const row = page.locator('tr[data-task-id]', { hasText: 'with-options' });
+    await row.waitFor({ timeout: 10_000 });
+    const id = (await row.getAttribute('data-task-id'))!;
+    expect(h.tasks.get(id)!.request).toMatchObject({ network: 'none', checkpointEveryMin: 15, keepCopy: true, userData, notBefore: local.iso });
+    await expect.poll(() => row.locator('td.state').textContent(), { timeout: 10_000 }).toBe('queued');
+    expect(await row.locator('.progress').textContent()).toContain('Not before');
+    // A kept copy is offered for download once the task has stopped, not before.
+    expect(await row.locator('button.download').isDisabled()).toBe(true);
     await page.close();
   });
 });
