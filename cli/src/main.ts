@@ -18,7 +18,8 @@ Commands:
   up         start this node's five services and stream their logs (Ctrl-C stops them)
   init       make this node a member (the cluster's first, or --join one) without starting it
   doctor     check that this machine can run CPS
-  task       submit, list, show and stop your tasks (cps task --help)
+  task       your tasks: submit, list, show, stop, suspend, resume, checkpoint, restart,
+             logs, download, delete (cps task --help)
   login      sign in to a coordinator and save an API token for this machine
   logout     revoke and forget the saved token
   token      your API tokens: create, list, revoke
@@ -32,7 +33,7 @@ Run 'cps <command> --help' for a command's options.
 
 const commands: Record<string, (args: string[], io: Io) => Promise<number>> = { up, init, doctor, task, login, logout, token, user, 'join-token': joinToken, node, orphan };
 
-const taskCommands = new Set(['submit', 'list', 'show', 'stop']);
+const taskCommands = new Set(['submit', 'list', 'show', 'stop', 'suspend', 'resume', 'checkpoint', 'restart', 'logs', 'download', 'delete']);
 
 /** "cps", "cps up" or "cps task submit": who is complaining about the usage. */
 function usagePrefix(name: string | undefined, sub: string | undefined): string {
