@@ -69,7 +69,12 @@ export class FenceGuard {
   }
 }
 
-/** Write to a temporary file, flush it, rename over the old one, flush the folder: all or nothing. */
+/**
+ * Write to a temporary file, flush it, rename over the old one, flush the folder: all or nothing,
+ * and on disk before the command it fences runs. Not @cps/trust's writeFilesAtomically: that one
+ * renames without flushing and makes missing folders, and a fence must neither be lost in a
+ * power cut nor quietly start over in a folder that vanished.
+ */
 async function writeAtomically(path: string, text: string): Promise<void> {
   const tmp = `${path}.tmp-${process.pid}`;
   const f = await open(tmp, 'w', 0o600);
