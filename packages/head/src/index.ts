@@ -11,3 +11,4 @@ export * from './election/lease-timing.ts';
 export * from './election/elector.ts';
 export * from './election/fence-guard.ts';
 export * from './election/memory-lease-store.ts';
+export * from './election/head-loop.ts';

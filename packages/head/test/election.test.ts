@@ -109,22 +109,25 @@ afterAll(async () => {
   await bind?.stop();
 });
 let names = 0;
+/** Each backend: a store per node, and what a user resolving the name would get (its A record). */
 const backends = {
   memory: () => {
     const record = new MemoryLeaseRecord();
-    return (id: string) => record.store(`10.0.0.${id.charCodeAt(0)}`);
+    return { storeOf: (id: string) => record.store(addressOf(id)), resolve: () => (record.address ? [record.address] : []) };
   },
   bind9: () => {
     const name = `sim${++names}.${bind.zone}`;
     // TSIG signs with the real clock (BIND checks it); the lease's times are the virtual clock's.
-    return (id: string) =>
-      new DnsLeaseStore({ client: new DnsClient({ transport: tcpTransport({ host: '127.0.0.1', port: bind.port }), key: bind.key, now: () => Date.now() }), zone: bind.zone, name, address: `10.0.0.${id.charCodeAt(0)}` });
+    const storeOf = (id: string) =>
+      new DnsLeaseStore({ client: new DnsClient({ transport: tcpTransport({ host: '127.0.0.1', port: bind.port }), key: bind.key, now: () => Date.now() }), zone: bind.zone, name, address: addressOf(id) });
+    return { storeOf, resolve: () => bind.dig(name, 'A') };
   },
 };
+const addressOf = (id: string) => `10.0.0.${id.charCodeAt(0)}`;
 
-describe.each(Object.entries(backends))('the head on a virtual clock (%s)', (_backend, makeStores) => {
+describe.each(Object.entries(backends))('the head on a virtual clock (%s)', (_backend, backend) => {
   it('the longest-up node claims epoch 1, renews, and others follow it', async () => {
-    const c = cluster(['a', 'b', 'c'], makeStores());
+    const c = cluster(['a', 'b', 'c'], backend().storeOf);
     expect(await c.step(c.node('a'))).toMatchObject({ role: 'head', epoch: 1 });
     expect(await c.step(c.node('b'))).toMatchObject({ role: 'follower', head: 'a', epoch: 1 });
     await c.run(30_000, () => expect(c.heads()).toEqual(['a']));
@@ -132,7 +135,8 @@ describe.each(Object.entries(backends))('the head on a virtual clock (%s)', (_ba
   });
 
   it('a paused head: its own clock ends its term, the next claims only after lease + drift, and hosts refuse the old epoch', async () => {
-    const c = cluster(['a', 'b'], makeStores());
+    const b = backend();
+    const c = cluster(['a', 'b'], b.storeOf);
     const host = await FenceGuard.open(fenceDir());
     expect(await c.step(c.node('a'))).toMatchObject({ role: 'head', epoch: 1 });
     await host.admit(1, 'a');
@@ -148,6 +152,7 @@ describe.each(Object.entries(backends))('the head on a virtual clock (%s)', (_ba
     expect(claimedAt! - pausedAt).toBeGreaterThanOrEqual(timing.leaseMs + timing.driftMs);
     expect(claimedAt! - pausedAt).toBeLessThanOrEqual(timing.leaseMs + timing.driftMs + 1_000);
     expect(c.node('b').elector.commandEpoch()).toBe(2);
+    expect(b.resolve()).toEqual([addressOf('b')]); // users now reach b by the name
     await host.admit(2, 'b');
 
     c.node('a').paused = false; // SIGCONT: a wakes believing nothing has happened
@@ -162,7 +167,8 @@ describe.each(Object.entries(backends))('the head on a virtual clock (%s)', (_ba
   });
 
   it('the longer-up node, back, gets the head: the holder hands over and it claims a larger epoch', async () => {
-    const c = cluster(['a', 'b'], makeStores());
+    const b = backend();
+    const c = cluster(['a', 'b'], b.storeOf);
     await c.step(c.node('a'));
     c.node('a').paused = true;
     await c.run(20_000);
@@ -176,10 +182,27 @@ describe.each(Object.entries(backends))('the head on a virtual clock (%s)', (_ba
     });
     expect(c.heads()).toEqual(['a']);
     expect(epochs[0]).toBe(3);
+    expect(b.resolve()).toEqual([addressOf('a')]);
+  });
+
+  it('a head that resigns: the name points nowhere, and the next claims after the drift margin only', async () => {
+    const b = backend();
+    const c = cluster(['a', 'b'], b.storeOf);
+    await c.step(c.node('a'));
+    expect(b.resolve()).toEqual([addressOf('a')]);
+    expect(await c.node('a').elector.resign()).toBe('released');
+    c.node('a').paused = true; // it shut down
+    expect(b.resolve()).toEqual([]);
+    const resignedAt = c.clock.t;
+    await c.run(6_000);
+    expect(c.heads()).toEqual(['b']);
+    expect(c.node('b').elector.commandEpoch()).toBe(2);
+    expect(c.clock.t - resignedAt).toBeLessThan(timing.leaseMs);
+    expect(b.resolve()).toEqual([addressOf('b')]);
   });
 
   it('clocks apart by less than the drift margin: never two heads at once, whoever pauses', async () => {
-    const c = cluster(['a', 'b', 'c'], makeStores(), { a: 1_500, b: -1_500, c: 700 });
+    const c = cluster(['a', 'b', 'c'], backend().storeOf, { a: 1_500, b: -1_500, c: 700 });
     let seed = 7;
     const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
     let epoch = 0;

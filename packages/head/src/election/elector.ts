@@ -89,6 +89,20 @@ export class HeadElector {
     return this.write(token, nextEpoch(this.seenEpoch, this.d.epochFloor?.() ?? 0), 'claimed');
   }
 
+  /**
+   * Ends this node's term now (a clean shutdown): the lease is released, so the next head claims
+   * after the drift margin instead of the whole lease. Without a term, or if the record is no
+   * longer ours, nothing is written.
+   */
+  async resign(): Promise<'released' | 'not-head' | 'failed'> {
+    const held = this.term;
+    this.term = undefined;
+    if (!held) return 'not-head';
+    const w = await this.d.store.release(held.token, { holder: this.d.self, epoch: held.epoch, expiresAt: this.d.now() });
+    this.d.log?.info({ event: 'head.released', epoch: held.epoch, result: w.result }, 'head: resigned');
+    return w.result === 'done' ? 'released' : 'failed';
+  }
+
   private async write(token: string | undefined, epoch: number, what: 'claimed' | 'renewed'): Promise<HeadStatus> {
     const sentAt = this.d.now();
     const w = await this.d.store.claim(token, { holder: this.d.self, epoch, expiresAt: sentAt + this.d.timing.leaseMs });
