@@ -40,6 +40,8 @@ export interface FakeNodeOptions {
   failActions?: [ProblemType, string];
   /** The kept copy's bytes (one file, root.qcow2) when a task made with keepCopy is discarded. */
   exportBytes?: Buffer;
+  /** What storage answers PUT /disks with (default: a kernel image's plan). */
+  disksAnswer?: (taskId: string) => Pick<StorageSchemas['TaskDisks'], 'disks' | 'boot'>;
 }
 
 /** One peer's storage and provisioner, as small Hono apps that follow their contracts. */
@@ -80,6 +82,7 @@ export function fakeNode(nodeId: string, address: string, opts: FakeNodeOptions 
     if (opts.failDisks) throw new ProblemError(...opts.failDisks);
     disks.add(id);
     if (body.keepCopy) keeps.add(id);
+    if (opts.disksAnswer) return c.json({ taskId: id, image: body.image, ...opts.disksAnswer(id) }, 201);
     return c.json({
       taskId: id, image: body.image,
       disks: [{ path: `/var/lib/cps/disks/${id}/root.qcow2`, format: 'qcow2', device: 'disk' }],

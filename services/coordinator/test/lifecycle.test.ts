@@ -56,6 +56,42 @@ describe('task options reach the host', () => {
     expect(Object.keys(node.specs[0] as object).sort()).toEqual(['boot', 'disks', 'memoryMiB', 'name', 'vcpus']);
   });
 
+  it('boots an ISO image: the empty disk and the CD-ROM storage planned reach the provisioner as they are', async () => {
+    const iso = fakeNode('node-a', '127.0.0.1', {
+      disksAnswer: (id) => ({
+        disks: [
+          { path: `/var/lib/cps/disks/${id}/data.qcow2`, format: 'qcow2', device: 'disk' },
+          { path: '/var/lib/cps/images/img-1/image.iso', format: 'raw', device: 'cdrom', readonly: true },
+        ],
+        boot: { kind: 'cdrom' },
+      }),
+    });
+    const { running } = await setup(iso);
+    const id = await running('alice', { name: 'installer', image: 'img-1', diskMiB: 2048 });
+    expect(iso.diskRequests).toEqual([{ image: 'img-1', diskMiB: 2048 }]);
+    expect(iso.specs[0]).toMatchObject({
+      disks: [
+        { path: `/var/lib/cps/disks/${id}/data.qcow2`, format: 'qcow2', device: 'disk' },
+        { path: '/var/lib/cps/images/img-1/image.iso', format: 'raw', device: 'cdrom', readonly: true },
+      ],
+      boot: { kind: 'cdrom' },
+    });
+  });
+
+  it('storage and the provisioner share DiskSpec and BootSpec, so the pass-through stays valid', async () => {
+    const { parse } = await import('yaml');
+    const { readFileSync } = await import('node:fs');
+    const { specFiles } = await import('@cps/openapi');
+    const schemas = (f: string) => (parse(readFileSync(f, 'utf8')) as { components: { schemas: Record<string, { description?: string }> } }).components.schemas;
+    const strip = ({ description: _d, ...rest }: { description?: string }) => rest;
+    for (const name of ['DiskSpec', 'BootSpec']) {
+      const storage = strip(schemas(specFiles.storage)[name]!);
+      const provisioner = strip(schemas(specFiles.provisioner)[name]!);
+      // The provisioner describes each property more; the shapes (types, bounds, no other fields) match.
+      expect(JSON.stringify(storage, (k, v) => (k === 'description' ? undefined : v))).toBe(JSON.stringify(provisioner, (k, v) => (k === 'description' ? undefined : v)));
+    }
+  });
+
   it('uploads the bootstrap archive to the chosen node and names the disk by the id that storage gave', async () => {
     const { node, running } = await setup();
     await running('alice', { name: 'boot', bootstrap: knownBootstrap });

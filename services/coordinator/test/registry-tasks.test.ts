@@ -24,6 +24,16 @@ const stores: [string, () => TaskStore][] = [
 ];
 
 describe.each(stores)('%s', (_, make) => {
+  it('deletes a task with its history (a purge); false for one not there', () => {
+    const store = make();
+    store.put(fullTask(1));
+    store.put(fullTask(2));
+    expect(store.delete(fullTask(1).id)).toBe(true);
+    expect(store.get(fullTask(1).id)).toBeUndefined();
+    expect(store.list().map((t) => t.id)).toEqual([fullTask(2).id]);
+    expect(store.delete(fullTask(1).id)).toBe(false);
+  });
+
   it('gives back what was put, and undefined for an unknown id', () => {
     const store = make();
     store.put(fullTask(1));
