@@ -68,7 +68,9 @@ export interface paths {
          * @description First one `snapshot` event whose data is `{"items": [Peer...]}` (as GET /peers), then one
          *     event per change, named for it — `joined` (first heard, or heard again after it left),
          *     `alive` (heard again after being suspect or dead), `suspect`, `dead`, `left` (said LEAVE,
-         *     or was forgotten) — whose data is a PeerEvent. A comment line every 15 s keeps the stream
+         *     or was forgotten), `capacity` (an alive peer's HELLO or ACK says other free or total
+         *     capacity than before: the coordinator's queue tries again) — whose data is a PeerEvent.
+         *     This node itself is not a peer here. A comment line every 15 s keeps the stream
          *     open through proxies. Suspect and dead are noticed by a timer that runs about 4 times per
          *     HELLO interval, so an event may come up to that much after the threshold.
          */
@@ -281,7 +283,7 @@ export interface components {
         };
         PeerEvent: {
             /** @enum {string} */
-            type: "joined" | "alive" | "suspect" | "dead" | "left";
+            type: "joined" | "alive" | "suspect" | "dead" | "left" | "capacity";
             peer: components["schemas"]["Peer"];
             /**
              * Format: date-time

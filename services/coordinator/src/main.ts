@@ -23,6 +23,7 @@ import { TaskActions } from './tasks/actions.ts';
 import { BootstrapUploads } from './uploads/bootstrap-upload.ts';
 import { BootstrapArchiveStore } from './uploads/bootstraps.ts';
 import { imageDigests } from './uploads/image-digests.ts';
+import { PeerWatch } from './queue/peer-events.ts';
 
 const config = loadConfig(
   portsSchema.extend({
@@ -80,6 +81,9 @@ const placer = new Placer({
   startTimeoutMs: config.CPS_START_TIMEOUT_MS,
 });
 recoverAfterRestart(tasks, placer, log);
+// A peer's capacity changed: waiting tasks are offered a peer at once, not at the next retry.
+const peerWatch = new PeerWatch({ discovery: discoveryClient({ baseUrl: serviceUrl('127.0.0.1', ports.discovery), fetch }), onChange: () => placer.retryQueue(), timers: realTimers, log });
+peerWatch.start();
 // What the hosts run is the truth: the guests the registry knows are adopted, vanished ones are
 // lost, and this node's guests no task knows are orphans for an admin (reconcile/).
 const orphans = new Orphans(now);
@@ -116,6 +120,7 @@ const served = await serveApp(app, { port: ports.coordinator, log, tls: trust.tl
   attachConsoleUpgrades(server as Server, gated, { gateway: consoleGateway, log });
 });
 onShutdown(log, async () => {
+  peerWatch.close();
   placer.close();
   reconciler.close();
   trust.stop();

@@ -139,6 +139,11 @@ export class Placer {
     return this.o.now();
   }
 
+  /** A peer's capacity changed (discovery's events, queue/peer-events.ts): offer waiting tasks a peer now. */
+  retryQueue(): void {
+    this.dispatcher.kick();
+  }
+
   /** Stops the queue's retries (on shutdown). */
   close(): void {
     this.dispatcher.close();

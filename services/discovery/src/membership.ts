@@ -27,6 +27,12 @@ export interface Heard {
 
 const MAX_TOMBSTONES = 1024;
 
+const sameResources = (a: NodeInfo['free'], b: NodeInfo['free']) =>
+  a === b || (a !== undefined && b !== undefined && a.vcpus === b.vcpus && a.memoryMiB === b.memoryMiB && a.diskMiB === b.diskMiB);
+
+/** Whether two views of a peer lend the same: a change is what a waiting task may have waited for. */
+const sameCapacity = (a: NodeInfo, b: NodeInfo) => sameResources(a.free, b.free) && sameResources(a.total, b.total);
+
 /**
  * The peers this node has heard from, and every change of their state as an event. States come
  * from silence alone (timing.ts peerState); `tick` turns silence into suspect/dead events.
@@ -59,6 +65,7 @@ export class Membership {
     this.peers.set(info.nodeId, e);
     if (!prev) this.emit('joined', e);
     else if (prev.state !== 'alive') this.emit('alive', e);
+    else if (!sameCapacity(prev.info, info)) this.emit('capacity', e);
   }
 
   /** LEAVE: gone at once. */
