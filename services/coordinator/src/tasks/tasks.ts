@@ -77,17 +77,7 @@ export class Tasks {
     const current = this.store.get(id);
     if (!current) throw new Error(`transition of unknown task ${id}`);
     if (!canTransition(current.state, to)) throw new IllegalTransition(id, current.state, to);
-    const at = this.now().toISOString();
-    const next: Task = {
-      ...structuredClone(current),
-      ...structuredClone(patch),
-      state: to,
-      updatedAt: at,
-      history: [...structuredClone(current.history), { state: to, at, message }],
-    };
-    this.store.put(next);
-    this.emit(next);
-    return structuredClone(next);
+    return this.record(current, to, message, patch);
   }
 
   /**
@@ -120,12 +110,18 @@ export class Tasks {
   note(id: string, message: string, patch: TaskPatch = {}): Task {
     const current = this.store.get(id);
     if (!current) throw new Error(`note on unknown task ${id}`);
+    return this.record(current, current.state, message, patch);
+  }
+
+  /** The task in `state` with `patch` and one more history line: stored, announced, copied out. */
+  private record(current: Task, state: TaskState, message: string, patch: TaskPatch): Task {
     const at = this.now().toISOString();
     const next: Task = {
       ...structuredClone(current),
       ...structuredClone(patch),
+      state,
       updatedAt: at,
-      history: [...structuredClone(current.history), { state: current.state, at, message }],
+      history: [...structuredClone(current.history), { state, at, message }],
     };
     this.store.put(next);
     this.emit(next);
