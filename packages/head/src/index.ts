@@ -12,3 +12,4 @@ export * from './election/elector.ts';
 export * from './election/fence-guard.ts';
 export * from './election/memory-lease-store.ts';
 export * from './election/head-loop.ts';
+export * from './dns/config.ts';

@@ -1,14 +1,13 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { TsigKey } from '../src/index.ts';
+import { parseTsigKeyFile, type TsigKey } from '../src/index.ts';
 
 /**
  * A real BIND9 for one test file: its own named on 127.0.0.1 and a free port, a temp folder with
- * named.conf, one zone and a TSIG key made here, updates allowed with that key only. `stop` kills
+ * named.conf, one zone and a TSIG key made here by `tsig-keygen`, updates allowed with that key only. `stop` kills
  * this named (by its own process handle) and removes the folder.
  */
 export interface Bind {
@@ -54,9 +53,13 @@ async function untilListening(port: number, named: ChildProcess, log: () => stri
 export async function startBind(zone = 'cps.test'): Promise<Bind> {
   const dir = mkdtempSync(join(tmpdir(), 'cps-bind-'));
   const port = await freePort();
-  const key: TsigKey = { name: 'cps-head-test', secret: randomBytes(32) };
+  // The key as BIND's own tool makes it, read by our parser: the same file a node is given.
+  const keygen = spawnSync('/usr/sbin/tsig-keygen', ['-a', 'hmac-sha256', 'cps-head-test'], { encoding: 'utf8' });
+  if (keygen.status !== 0) throw new Error(`tsig-keygen: ${keygen.stderr}`);
+  writeFileSync(join(dir, 'head.key'), keygen.stdout);
+  const key: TsigKey = parseTsigKeyFile(keygen.stdout);
   writeFileSync(join(dir, 'named.conf'), `
-key "${key.name}" { algorithm hmac-sha256; secret "${key.secret.toString('base64')}"; };
+include "${dir}/head.key";
 controls { };
 options {
   directory "${dir}";
