@@ -151,6 +151,7 @@ describe.each(Object.entries(backends))('the head on a virtual clock (%s)', (_ba
     // a's last write was at pausedAt: b waits out the lease and the drift, never less.
     expect(claimedAt! - pausedAt).toBeGreaterThanOrEqual(timing.leaseMs + timing.driftMs);
     expect(claimedAt! - pausedAt).toBeLessThanOrEqual(timing.leaseMs + timing.driftMs + 1_000);
+    expect(claimedAt! - pausedAt).toBeLessThan(2 * timing.leaseMs); // issue 11: within twice the lease
     expect(c.node('b').elector.commandEpoch()).toBe(2);
     expect(b.resolve()).toEqual([addressOf('b')]); // users now reach b by the name
     await host.admit(2, 'b');
