@@ -43,7 +43,10 @@ export interface paths {
     };
     "/console/{taskId}/websockify": {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description A console ticket (kind vnc) the coordinator issued (POST /api/tasks/{taskId}/console-ticket): required, single use. */
+                ticket?: string;
+            };
             header?: never;
             path: {
                 taskId: components["schemas"]["TaskId"];
@@ -52,7 +55,14 @@ export interface paths {
         };
         /**
          * WebSocket upgrade carrying the guest's RFB stream (binary frames).
-         * @description The guest's VNC address is looked up and dialled before the upgrade is accepted, so a refusal
+         * @description First the ticket (before anything is looked up or dialled): 403 `console-ticket-refused`
+         *     with `reason` missing, malformed, forged, expired, wrong-task, wrong-kind or replayed (a
+         *     ticket opens one console; a plain GET uses it up too). Then the caps: 429 `console-limit`
+         *     with `per: task` (CPS_CONSOLE_MAX_PER_TASK) or `per: user` (CPS_CONSOLE_MAX_PER_USER, the
+         *     ticket's user, desktops and serial consoles together). A member (the portal of this node
+         *     carrying a browser's console, over mutual TLS) passes the Host and Origin checks: its own
+         *     door made them against the portal's names.
+         *     The guest's VNC address is looked up and dialled before the upgrade is accepted, so a refusal
          *     is an ordinary problem+json response: 404 (no such guest here), 409 (the guest is off, or has no VNC port yet),
          *     502 (the provisioner failed, named a non-loopback address, or the VNC port refused).
          *     A task this peer does not run but the local coordinator places on another peer is carried on to
@@ -88,8 +98,10 @@ export interface paths {
         /**
          * The hop between gateways - WebSocket upgrade carrying a guest's RFB stream to another member's gateway.
          * @description For members only (mutual TLS with a node certificate of this cluster): the gateway a browser
-         *     talks to opens this on the gateway of the peer that runs the task. Served from this peer's
-         *     guests only, never hopped again; refusals as for the browser's socket.
+         *     talks to opens this on the gateway of the peer that runs the task, with the browser's ticket
+         *     in `x-cps-console-ticket` (checked here too: whose console it is, for the per-user cap and
+         *     the log). Served from this peer's guests only, never hopped again; refusals as for the
+         *     browser's socket.
          */
         get: operations["openHopSocket"];
         put?: never;
@@ -111,9 +123,9 @@ export interface paths {
         };
         /**
          * The hop between gateways for a serial console - WebSocket upgrade carrying a guest's serial bytes.
-         * @description For members only, like `/hop/{taskId}`: the gateway a browser talks to opens this on the
-         *     gateway of the peer that runs the task. Served from this peer's guests only; refusals as for
-         *     the browser's serial socket.
+         * @description For members only, like `/hop/{taskId}` (the ticket in `x-cps-console-ticket`): the gateway a
+         *     browser talks to opens this on the gateway of the peer that runs the task. Served from this
+         *     peer's guests only; refusals as for the browser's serial socket.
          */
         get: operations["openSerialHopSocket"];
         put?: never;
@@ -150,7 +162,10 @@ export interface paths {
     };
     "/serial/{taskId}/socket": {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description A console ticket (kind serial): required, single use. */
+                ticket?: string;
+            };
             header?: never;
             path: {
                 taskId: components["schemas"]["TaskId"];
@@ -163,8 +178,9 @@ export interface paths {
          *     viewer gets the guest's output (a new viewer first the last few KiB of it) and what any
          *     viewer types goes to the guest. Frames from the gateway are binary (raw bytes, usually
          *     UTF-8); the browser may send text or binary frames. Refused before the upgrade, as
-         *     problem+json: 404 (no such guest), 409 (no serial socket, guest off), 429 (`console-limit`,
-         *     as many serial consoles of the task as CPS_CONSOLE_MAX_PER_TASK allows), 502 (provisioner
+         *     problem+json: 403 (`console-ticket-refused`, as for the desktop), 404 (no such guest), 409
+         *     (no serial socket, guest off), 429 (`console-limit`, as many serial consoles of the task as
+         *     CPS_CONSOLE_MAX_PER_TASK allows, or the user's CPS_CONSOLE_MAX_PER_USER), 502 (provisioner
          *     failed, named a socket other than this node's serial folder's, or the socket refused), 403
          *     (foreign Origin or Host). A plain GET runs the same checks and answers 400.
          *     Close codes: 1000 the guest's serial socket closed, 1011 an error on it, 1008 this viewer read
@@ -336,7 +352,10 @@ export interface operations {
     };
     openConsoleSocket: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description A console ticket (kind vnc) the coordinator issued (POST /api/tasks/{taskId}/console-ticket): required, single use. */
+                ticket?: string;
+            };
             header?: never;
             path: {
                 taskId: components["schemas"]["TaskId"];
@@ -422,7 +441,10 @@ export interface operations {
     };
     openSerialSocket: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description A console ticket (kind serial): required, single use. */
+                ticket?: string;
+            };
             header?: never;
             path: {
                 taskId: components["schemas"]["TaskId"];

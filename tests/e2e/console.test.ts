@@ -59,7 +59,7 @@ describe('consoles on the portal origin', () => {
     await portalPage.click('form#sign-in button[type=submit]');
     await portalPage.locator('#task-form').waitFor({ state: 'visible', timeout: 30_000 });
 
-    const made = await api.POST('/api/tasks', { body: { name: 'console e2e', memoryMiB: 128 } });
+    const made = await api.POST('/api/tasks', { body: { name: 'console e2e', vcpus: 1, memoryMiB: 128, diskMiB: 64, image: 'tiny' } });
     expect(made.response.status).toBe(202);
     const id = made.data!.id;
     taskId = id;
