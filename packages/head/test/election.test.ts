@@ -247,6 +247,18 @@ describe('the head without DNS (memory record)', () => {
     expect(await e.step({ self: { nodeId: 'a', uptimeSec: 9 }, peers: [] })).toMatchObject({ role: 'head', epoch: 42 });
   });
 
+  it('a head whose record an operator replaces stops at its next step, not at the end of its term', async () => {
+    const record = new MemoryLeaseRecord();
+    let t = 0;
+    const e = new HeadElector({ self: 'a', store: record.store('a'), now: () => t, timing });
+    const view = { self: { nodeId: 'a', uptimeSec: 9 }, peers: [] };
+    expect(await e.step(view)).toMatchObject({ role: 'head', epoch: 1 });
+    record.text = 'maintenance';
+    t = 1_000;
+    expect(await e.step(view)).toMatchObject({ role: 'follower' });
+    expect(e.commandEpoch()).toBeUndefined();
+  });
+
   it('a record that is not a lease is left alone: nobody claims over it', async () => {
     const record = new MemoryLeaseRecord();
     record.text = 'maintenance';

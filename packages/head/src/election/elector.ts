@@ -55,7 +55,7 @@ export class HeadElector {
   }
 
   async step(view: { self: SelfView; peers: readonly PeerView[] }): Promise<HeadStatus> {
-    const { self, timing } = { self: this.d.self, timing: this.d.timing };
+    const { self, timing } = this.d;
     const chosen = chooseHead(view.self, view.peers);
     const read = await this.d.store.read();
     if (read.result !== 'read') return this.unreadable(read);
@@ -116,10 +116,15 @@ export class HeadElector {
     return { role: 'head', epoch, leadsUntil: leadsUntil(sentAt, this.d.timing) };
   }
 
-  /** DNS cannot say: a term still running by our clock runs on (it cannot be renewed); else not head. */
+  /**
+   * DNS cannot say (down, refusing, unverifiable): a term still running by our clock runs on
+   * unrenewed. A record that is not a lease is an answer, though: someone replaced ours, the
+   * term ends now.
+   */
   private unreadable(read: Exclude<LeaseRead, { result: 'read' }>): HeadStatus {
     const epoch = this.commandEpoch();
-    if (epoch !== undefined) return { role: 'head', epoch, leadsUntil: leadsUntil(this.term!.sentAt, this.d.timing) };
+    if (epoch !== undefined && read.result !== 'foreign') return { role: 'head', epoch, leadsUntil: leadsUntil(this.term!.sentAt, this.d.timing) };
+    if (this.term) this.d.log?.warn({ event: 'head.term-lost', epoch: this.term.epoch, read: read.result }, 'head: the term is over');
     this.term = undefined;
     const reason = read.result === 'foreign' ? `the lease record is not ours: ${read.text}` : `lease ${read.result}: ${read.detail}`;
     return { role: 'follower', head: undefined, epoch: undefined, reason };
