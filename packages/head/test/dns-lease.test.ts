@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DnsClient, DnsLeaseStore, formatLease, layoutOf, queryMessage, readAnswer, signRequest, tcpTransport, type DnsTransport, type Lease, type TsigKey } from '../src/index.ts';
+import { addRr, DnsClient, DnsLeaseStore, formatLease, layoutOf, queryMessage, readAnswer, rrsetAbsent, signRequest, tcpTransport, updateMessage, type DnsTransport, type Lease, type TsigKey } from '../src/index.ts';
 import { startBind, type Bind } from './bind.ts';
 
 // Every test here talks to a real BIND9 (named) that this file starts with a TSIG key it makes.
@@ -236,10 +236,30 @@ describe('answers are believed only with the server MAC', () => {
   });
 });
 
-/** One signed TXT query by hand, returning what the client needs to check the answer itself. */
-async function rawExchange(name: string) {
+describe('UPDATE answers, fuzzed the same way', () => {
+  it('a real YXRRSET answer is believed as such; no change to it makes it a NOERROR', async () => {
+    const name = freshName();
+    await storeFor(name, '10.0.0.1').claim(undefined, lease('ws-a', 1, 1000));
+    const claimAgain = (id: number) => updateMessage(id, bind.zone, [rrsetAbsent(name, 'TXT')], [addRr(name, 'TXT', 5, ['x'])]);
+    const { raw, id, mac } = await rawExchange(name, claimAgain);
+    const now = Date.now() / 1000;
+    expect(readAnswer(raw, id, bind.key, mac, now)).toMatchObject({ kind: 'answer', rcode: 'YXRRSET' });
+    for (let at = 0; at < raw.length; at++) {
+      for (const x of [0x01, 0x07, 0x20, 0xff]) {
+        const m = Buffer.from(raw);
+        m[at]! ^= x;
+        const r = readAnswer(m, id, bind.key, mac, now);
+        if (r.kind === 'answer') expect(r.rcode).toBe('YXRRSET');
+      }
+    }
+    for (let len = 0; len < raw.length; len++) expect(readAnswer(raw.subarray(0, len), id, bind.key, mac, now).kind).not.toBe('answer');
+  });
+});
+
+/** One signed message by hand (a TXT query by default), returning what the client needs to check the answer itself. */
+async function rawExchange(name: string, build: (id: number) => Buffer = (id) => queryMessage(id, name, 'TXT')) {
   const id = 4242;
-  const { signed, mac } = signRequest(queryMessage(id, name, 'TXT'), bind.key, Date.now() / 1000);
+  const { signed, mac } = signRequest(build(id), bind.key, Date.now() / 1000);
   const raw = await tcpTransport({ host: '127.0.0.1', port: bind.port })(signed);
   return { raw, id, mac };
 }
