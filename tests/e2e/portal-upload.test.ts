@@ -6,6 +6,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchChromium } from '../helpers/browser.ts';
 import { makeUser, startNode, type RunningNode } from '../helpers/cps-node.ts';
+import { destroyLeftoverGuest, systemDomains } from '../helpers/guests.ts';
 
 // What a user does in the portal of a real node (cps up, libvirt, QEMU): upload an ISO with the
 // progress bar and boot it; submit the tiny guest with bootstrap files and see run.sh's output in
@@ -18,12 +19,6 @@ let page: Page;
 let user: { name: string; password: string; token: string };
 const work = mkdtempSync(join(tmpdir(), 'cps-portal-upload-'));
 const started: string[] = [];
-
-const domains = () =>
-  execFileSync('virsh', ['-c', 'qemu:///system', 'list', '--all', '--name'], { encoding: 'utf8' })
-    .split('\n')
-    .map((s) => s.trim())
-    .filter(Boolean);
 
 beforeAll(async () => {
   node = await startNode(base);
@@ -40,10 +35,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await browser?.close();
-  // Guests outlive the services by design; a failed run must not leave its guests holding the share.
-  for (const id of started) {
-    if (domains().includes(`cps-${id}`)) execFileSync('virsh', ['-c', 'qemu:///system', 'destroy', `cps-${id}`], { stdio: 'ignore' });
-  }
+  for (const id of started) destroyLeftoverGuest(id);
   const code = await node?.stop();
   if (code !== 0 && node) console.log(node.output().slice(-4000));
   rmSync(work, { recursive: true, force: true });
@@ -91,7 +83,7 @@ describe('the portal on a real node', () => {
     const id = await submitted('from-the-iso');
     await expect.poll(() => stateOf('from-the-iso'), { timeout: 120_000, interval: 500 }).toMatch(/^(running|failed)$/);
     expect(await row('from-the-iso').locator('.error').count(), await row('from-the-iso').textContent() ?? '').toBe(0);
-    expect(domains()).toContain(`cps-${id}`);
+    expect(systemDomains()).toContain(`cps-${id}`);
     await row('from-the-iso').locator('button.stop').click();
     await expect.poll(() => stateOf('from-the-iso'), { timeout: 60_000, interval: 500 }).toBe('stopped');
   });
@@ -131,7 +123,7 @@ describe('the portal on a real node', () => {
 
     await row('with-bootstrap').locator('button.stop').click();
     await expect.poll(() => stateOf('with-bootstrap'), { timeout: 90_000, interval: 500 }).toBe('stopped');
-    expect(domains()).not.toContain(`cps-${id}`);
+    expect(systemDomains()).not.toContain(`cps-${id}`);
 
     // The kept copy: the panel lists its files; the link downloads one, and qemu-img finds it sound.
     const download = row('with-bootstrap').locator('button.download');

@@ -1,9 +1,9 @@
-import { execFileSync } from 'node:child_process';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { coordinatorClient } from '@cps/openapi';
 import { launchChromium } from '../helpers/browser.ts';
 import { firstAdminPassword, makeUser, startNode, type RunningNode } from '../helpers/cps-node.ts';
+import { destroyLeftoverGuest, systemDomains } from '../helpers/guests.ts';
 
 // The path a user takes: sign in → the portal form → a running VM → its screen in the browser → stop.
 const base = 18500;
@@ -12,11 +12,6 @@ let browser: Browser;
 let taskId: string | undefined;
 let user: { name: string; password: string; token: string };
 
-const domains = () =>
-  execFileSync('virsh', ['-c', 'qemu:///system', 'list', '--all', '--name'], { encoding: 'utf8' })
-    .split('\n')
-    .map((s) => s.trim())
-    .filter(Boolean);
 
 beforeAll(async () => {
   node = await startNode(base);
@@ -28,11 +23,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await browser?.close();
-  // Guests outlive the services by design; a failed run must not leave its guest holding the share.
-  if (taskId && domains().includes(`cps-${taskId}`)) {
-    execFileSync('virsh', ['-c', 'qemu:///system', 'destroy', `cps-${taskId}`], { stdio: 'ignore' });
-    execFileSync('rm', ['-rf', `/var/lib/cps/disks/${taskId}`]);
-  }
+  if (taskId) destroyLeftoverGuest(taskId);
   const code = await node?.stop();
   if (code !== 0 && node) console.log(node.output().slice(-4000));
 });
@@ -60,7 +51,7 @@ describe('portal to a VM screen', () => {
     // The user's name is shown as text, never interpreted as markup.
     expect(await row.textContent()).toContain(name);
     await expect.poll(() => row.locator('.state').textContent(), { timeout: 120_000, interval: 500 }).toContain('running');
-    expect(domains()).toContain(`cps-${id}`);
+    expect(systemDomains()).toContain(`cps-${id}`);
 
     const [consolePage] = await Promise.all([page.context().waitForEvent('page'), row.locator('.console').click()]);
     await consolePage.waitForLoadState();
@@ -108,6 +99,6 @@ describe('portal to a VM screen', () => {
 
     await row.locator('.stop').click();
     await expect.poll(() => row.locator('.state').textContent(), { timeout: 60_000, interval: 500 }).toContain('stopped');
-    expect(domains()).not.toContain(`cps-${id}`);
+    expect(systemDomains()).not.toContain(`cps-${id}`);
   });
 });
