@@ -112,6 +112,8 @@ describe('the portal on a real node', () => {
     // The panel follows the log by itself (every 2 s): no reload, no clicking Refresh.
     await expect.poll(() => serial.textContent(), { timeout: 90_000, interval: 1000 }).toContain(marker);
     expect(await page.locator('#task-panel-title').textContent()).toBe('Serial output: with-bootstrap');
+    // Beside the log, the interactive terminal on the portal's origin.
+    expect(await page.locator('#task-panel a.terminal').getAttribute('href')).toBe(`/serial/${id}`);
 
     await row('with-bootstrap').locator('button.suspend').click();
     await expect.poll(() => stateOf('with-bootstrap'), { timeout: 30_000, interval: 300 }).toBe('suspended');

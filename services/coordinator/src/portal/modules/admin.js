@@ -59,15 +59,18 @@ const status = (text) => {
   $('#admin-status').textContent = text;
 };
 
-export async function loadUsers() {
-  const r = await api('GET', '/api/users');
+/** GETs a list and hands its items to `render`, or shows the refusal in `box`. */
+async function loadList(path, box, render) {
+  const r = await api('GET', path);
   if (!r.ok) {
-    if (r.status !== 401) showProblem($('#users-problem'), r.body);
+    if (r.status !== 401) showProblem(box, r.body);
     return;
   }
-  showProblem($('#users-problem'), null);
-  $('#user-list').replaceChildren(...r.body.items.map(userRow));
+  showProblem(box, null);
+  render(r.body.items);
 }
+
+export const loadUsers = () => loadList('/api/users', $('#users-problem'), (items) => $('#user-list').replaceChildren(...items.map(userRow)));
 
 async function addUser(e) {
   e.preventDefault();
@@ -107,16 +110,11 @@ function tokenRow(t) {
     el('td', { 'data-label': 'Actions', class: 'buttons' }, revoke));
 }
 
-export async function loadTokens() {
-  const r = await api('GET', '/api/join-tokens');
-  if (!r.ok) {
-    if (r.status !== 401) showProblem($('#tokens-problem'), r.body);
-    return;
-  }
-  showProblem($('#tokens-problem'), null);
-  $('#token-rows').replaceChildren(...r.body.items.map(tokenRow));
-  $('#no-tokens').hidden = r.body.items.length > 0;
-}
+export const loadTokens = () =>
+  loadList('/api/join-tokens', $('#tokens-problem'), (items) => {
+    $('#token-rows').replaceChildren(...items.map(tokenRow));
+    $('#no-tokens').hidden = items.length > 0;
+  });
 
 async function makeToken(e) {
   e.preventDefault();

@@ -176,7 +176,9 @@ const panel = {
         status.textContent = `No serial output: ${detail || `HTTP ${r.status}`}`;
       }
     };
-    body.replaceChildren(el('div', { class: 'button-row' }, el('button', { type: 'button', onclick: refresh }, 'Refresh')), status, pre);
+    // The log is what the guest wrote; the terminal (the gateway's serial page) also lets one type.
+    const terminal = task.state === 'running' ? el('a', { href: `/serial/${encodeURIComponent(task.id)}`, target: '_blank', rel: 'noopener', class: 'terminal' }, 'Open the serial terminal') : null;
+    body.replaceChildren(el('div', { class: 'button-row start' }, el('button', { type: 'button', onclick: refresh }, 'Refresh'), terminal), status, pre);
     refresh();
     // The guest keeps writing: follow it while the panel is open.
     this.timer = setInterval(refresh, 2000);
