@@ -10,6 +10,8 @@ export interface Io {
   readSecret?(prompt: string): Promise<string>;
   /** Reads all of stdin (--password-stdin). */
   readStdin?(): Promise<string>;
+  /** Redraws the terminal's status line on stderr (a progress bar); absent when stderr is no terminal. */
+  progress?(line: string): void;
 }
 
 export function processIo(): Io {
@@ -28,6 +30,7 @@ export function processIo(): Io {
       for await (const chunk of process.stdin) text += String(chunk);
       return text;
     },
+    ...(process.stderr.isTTY ? { progress: (line: string) => void process.stderr.write(`\r\x1b[2K${line}`) } : {}),
   };
 }
 

@@ -1,6 +1,8 @@
 import { createRequire } from 'node:module';
 import { UsageError } from './args.ts';
 import { doctor } from './commands/doctor.ts';
+import { bootstrap } from './commands/bootstrap.ts';
+import { image } from './commands/image.ts';
 import { login, logout } from './commands/login.ts';
 import { orphan } from './commands/orphan.ts';
 import { task } from './commands/task.ts';
@@ -27,11 +29,13 @@ Commands:
   join-token a one-time token for a new workstation, and the command to run there
   node       the peers of this cluster; remove one (cps node remove ID)
   orphan     an admin's: guests no task knows after a restart: list, adopt ID, stop ID
+  image      upload a disk image or an ISO (cps image upload FILE), with a progress bar
+  bootstrap  upload a task's bootstrap files (cps bootstrap upload FILE...|DIR)
 
 Run 'cps <command> --help' for a command's options.
 `;
 
-const commands: Record<string, (args: string[], io: Io) => Promise<number>> = { up, init, doctor, task, login, logout, token, user, 'join-token': joinToken, node, orphan };
+const commands: Record<string, (args: string[], io: Io) => Promise<number>> = { up, init, doctor, task, login, logout, token, user, 'join-token': joinToken, node, orphan, image, bootstrap };
 
 const taskCommands = new Set(['submit', 'list', 'show', 'stop', 'suspend', 'resume', 'checkpoint', 'restart', 'logs', 'download', 'delete']);
 
