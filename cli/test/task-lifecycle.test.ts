@@ -115,7 +115,12 @@ describe('cps task suspend, resume, checkpoint, restart, delete', () => {
 });
 
 describe('cps task logs', () => {
-  it('prints the serial log, escapes made harmless', async () => {
+  it('shows serial lines as text: CRLF ends dropped, escapes made harmless', async () => {
+    const { serialLine } = await import('../src/commands/task.ts');
+    expect(serialLine('cps-tiny:~# \u001b[6nhello\r')).toBe('cps-tiny:~# \uFFFD[6nhello');
+  });
+
+  it('prints the serial log', async () => {
     const { cps, cluster } = await coordinator();
     const id = idOf((await cps('task', 'submit', '--name', 'a')).out);
     await reach(cluster.tasks, id, 'running');

@@ -231,6 +231,9 @@ async function purge(args: string[], io: Io): Promise<number> {
   return 0;
 }
 
+/** A serial console line as text: its CR (the guest's line ends are CRLF) dropped, control bytes made visible. */
+export const serialLine = (l: string): string => sanitize(l.replace(/\r$/, ''));
+
 async function logs(args: string[], io: Io): Promise<number> {
   const { values, positionals } = parse(args, { ...common, follow: { type: 'boolean', short: 'f' } }, 1);
   if (values.help) return io.out(helps.logs!), 0;
@@ -242,17 +245,17 @@ async function logs(args: string[], io: Io): Promise<number> {
   let seen = await read();
   if (!values.follow) {
     // The guest's bytes may hold terminal escapes: shown as text, never obeyed.
-    if (seen) io.out(seen.split('\n').map(sanitize).join('\n'));
+    if (seen) io.out(seen.split('\n').map(serialLine).join('\n'));
     return 0;
   }
   let pending = seen;
   for (;;) {
     const { lines, rest } = wholeLines(pending);
-    for (const l of lines) io.out(sanitize(l));
+    for (const l of lines) io.out(serialLine(l));
     pending = rest;
     const t = await call(url, () => c.GET('/api/tasks/{taskId}', { params: { path: { taskId: id } } }));
     if (t.state === 'stopped' || t.state === 'failed') {
-      if (pending) io.out(sanitize(pending));
+      if (pending) io.out(serialLine(pending));
       io.err(`task ${id} is ${t.state}`);
       return 0;
     }
