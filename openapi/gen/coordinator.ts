@@ -319,7 +319,8 @@ export interface paths {
          *     coordinator packs into a tar. Regular files and folders only: an absolute name, a `..` part,
          *     a link, device or fifo is refused (`archive-rejected`), the way every node's storage checks
          *     it. The id is derived from the archive's SHA-256, so every node's storage gives it the same
-         *     id; the coordinator keeps the archive and sends it to the node a task is placed on. Larger
+         *     id; the coordinator keeps the archive and sends it to the node a task is placed on. A form
+         *     (a CORS-simple type) must carry `x-cps-request: 1`, as CPS's own clients do. Larger
          *     than CPS_BOOTSTRAP_MAX_MIB or more than CPS_BOOTSTRAP_MAX_FILES files: `payload-too-large`.
          *     The same archive again answers 200.
          */
