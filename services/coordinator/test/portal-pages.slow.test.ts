@@ -227,11 +227,39 @@ describe('the new-task options', () => {
   });
 });
 
+describe('accessible names', () => {
+  it('every control on every page has a label or text a screen reader can announce', async () => {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    await signIn(page, h.users.admin.name, h.adminPassword);
+    for (const name of ['tasks', 'peers', 'admin'] as const) {
+      await page.goto(`${base}/#${name}`);
+      await page.locator(`#page-${name}`).waitFor({ state: 'visible', timeout: 10_000 });
+      if (name === 'admin') await page.locator('form.user-row').first().waitFor({ timeout: 10_000 });
+      const unnamed = await page.evaluate(() =>
+        Array.from(document.querySelectorAll('input, select, textarea, button, a[href], progress'))
+          .filter((e) => (e as HTMLElement).offsetParent !== null)
+          .filter((e) => {
+            const labelled = 'labels' in e && (e as HTMLInputElement).labels && (e as HTMLInputElement).labels!.length > 0;
+            const aria = e.getAttribute('aria-label') || e.getAttribute('aria-labelledby');
+            const text = (e.tagName === 'BUTTON' || e.tagName === 'A') && (e.textContent ?? '').trim() !== '';
+            return !(labelled || aria || text);
+          })
+          .map((e) => e.outerHTML.slice(0, 120)),
+      );
+      expect(unnamed, name).toEqual([]);
+    }
+    await page.close();
+  });
+});
+
 describe('layouts', () => {
   for (const viewport of [{ width: 1280, height: 800 }, { width: 390, height: 844 }]) {
     it(`nothing is cut off and nothing scrolls sideways at ${viewport.width}x${viewport.height}, on every page`, async () => {
       const page = await browser.newPage({ viewport });
       page.on('dialog', (d) => void d.accept());
+      await page.goto(`${base}/`);
+      await page.locator('form#sign-in').waitFor({ state: 'visible', timeout: 10_000 });
+      expect(await horizontalScroll(page), `sign-in: ${(await cutOff(page)).join(', ')}`).toBe(false);
       await signIn(page, h.users.admin.name, h.adminPassword);
       const t = h.runningTask('admin', 'a-task-with-a-rather-long-name-that-must-wrap-somewhere-nicely', 'node-a');
       await page.locator(`tr[data-task-id="${t.id}"]`).waitFor({ timeout: 10_000 });
