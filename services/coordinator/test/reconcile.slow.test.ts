@@ -8,6 +8,7 @@ import { coordinatorClient, provisionerClient, storageClient, type CoordinatorSc
 import { clusterTlsOf, loadNodeIdentity, Removals } from '@cps/trust';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeUser, startNode, type RunningNode } from '../../../tests/helpers/cps-node.ts';
+import { openRegistry, registryPath } from '../src/registry/db.ts';
 import { makeDataDir } from '../../../tests/helpers/hosts-data.ts';
 
 // kill -9 the coordinator of a real node (cps up, real libvirt and QEMU) with tasks running,
@@ -27,7 +28,7 @@ let member: Fetch;
 let nodeId: string;
 const ids: Record<'running' | 'queued' | 'stopped', string> = { running: '', queued: '', stopped: '' };
 const small = { vcpus: 1, memoryMiB: 128, diskMiB: 64, image: 'tiny' };
-const guests = { orphan: 't-orphan-mine', theirs: 't-orphan-theirs' };
+const guests = { orphan: 't-orphan-mine', theirs: 't-orphan-theirs', rowLost: '' };
 
 const api = () => coordinatorClient({ baseUrl: `http://127.0.0.1:${base}`, headers: { authorization: `Bearer ${admin.token}` } });
 const provisioner = () => provisionerClient({ baseUrl: serviceUrl('127.0.0.1', base + 2), fetch: member });
@@ -87,8 +88,14 @@ describe('a coordinator killed with kill -9 and started again', () => {
     await until('the queued ones wait', () => task(ids.stopped), (t) => t.state === 'queued');
     expect((await api().DELETE('/api/tasks/{taskId}', { params: { path: { taskId: ids.stopped } } })).response.status).toBe(202);
     await until('the cancelled one is stopped', () => task(ids.stopped), (t) => t.state === 'stopped');
-    await until('the guest runs', () => task(ids.running), (t) => t.state === 'running' || t.state === 'failed', 200_000);
-    expect((await task(ids.running)).state).toBe('running');
+    // A task whose registry row will be lost while the coordinator is down: its guest, placed by
+    // this coordinator, becomes an orphan.
+    guests.rowLost = await submit({ name: 'row lost', ...small });
+    for (const id of [ids.running, guests.rowLost]) {
+      await until('the guest runs', () => task(id), (t) => t.state === 'running' || t.state === 'failed', 200_000);
+      expect((await task(id)).state).toBe('running');
+    }
+    expect((await provisioner().GET('/vms/{taskId}', { params: { path: { taskId: ids.running } } })).data?.placedBy).toBe(nodeId);
     await guestWithoutTask(guests.orphan, nodeId);
     await guestWithoutTask(guests.theirs, 'another-coordinator');
 
@@ -101,17 +108,35 @@ describe('a coordinator killed with kill -9 and started again', () => {
     const { execFileSync } = await import('node:child_process');
     for (const id of [ids.running, guests.orphan]) expect(execFileSync('virsh', ['-c', 'qemu:///system', 'domstate', `cps-${id}`]).toString().trim()).toBe('running');
 
+    const registry = openRegistry(registryPath(dataDir), { now: () => new Date() });
+    expect(registry.tasks.delete(guests.rowLost)).toBe(true);
+    registry.close();
+
     node = await startNode(base, env, 180_000);
     const adopted = await until('the running task is adopted', () => task(ids.running), (t) => t.history.some((h) => h.message?.startsWith('adopted after restart')));
     expect(adopted.state).toBe('running');
     expect(adopted.history.at(-1)?.message).toBe(`adopted after restart: the guest is running on ${nodeId}`);
 
     const list = (await api().GET('/api/tasks')).data!.items;
-    expect(list.map((t) => t.id).sort()).toEqual(Object.values(ids).sort()); // all listed, once
+    expect(list.map((t) => t.id).sort()).toEqual(Object.values(ids).sort()); // all listed, once (the lost row is gone)
     expect(Object.fromEntries(list.map((t) => [t.name, t.state]))).toEqual({ 'runs on': 'running', waits: 'queued', ended: 'stopped' });
 
     const orphans = await until('the orphan is listed', async () => (await api().GET('/api/orphans')).data!.items, (items) => items.length > 0);
-    expect(orphans.map((o) => [o.taskId, o.node.nodeId, o.name, o.state])).toEqual([[guests.orphan, nodeId, `no task ${guests.orphan}`, 'running']]);
+    expect(orphans.map((o) => [o.taskId, o.node.nodeId, o.name, o.state]).sort()).toEqual(
+      [[guests.orphan, nodeId, `no task ${guests.orphan}`, 'running'], [guests.rowLost, nodeId, 'row lost', 'running']].sort(),
+    );
+
+    // The one whose row was lost is adopted for a user, who sees it and can stop it.
+    const user = await makeUser(dataDir);
+    const taken = await api().POST('/api/orphans/{taskId}/adopt', { params: { path: { taskId: guests.rowLost } }, body: { owner: user.name } });
+    expect(taken.response.status, JSON.stringify(taken.error)).toBe(201);
+    expect(taken.data).toMatchObject({ id: guests.rowLost, name: 'row lost', state: 'running', owner: { name: user.name }, request: { vcpus: 1, memoryMiB: 128, image: 'tiny' } });
+    const asUser = coordinatorClient({ baseUrl: `http://127.0.0.1:${base}`, headers: { authorization: `Bearer ${user.token}` } });
+    expect((await asUser.GET('/api/tasks')).data!.items.map((t) => t.id)).toEqual([guests.rowLost]);
+    expect((await asUser.DELETE('/api/tasks/{taskId}', { params: { path: { taskId: guests.rowLost } } })).response.status).toBe(202);
+    await until('the adopted orphan stops', () => task(guests.rowLost), (t) => t.state === 'stopped' || t.state === 'failed', 60_000);
+    expect((await task(guests.rowLost)).state).toBe('stopped');
+    expect((await provisioner().GET('/vms/{taskId}', { params: { path: { taskId: guests.rowLost } } })).response.status).toBe(404);
 
     // The running task is controllable: a stop takes its guest away.
     expect((await api().DELETE('/api/tasks/{taskId}', { params: { path: { taskId: ids.running } } })).response.status).toBe(202);
