@@ -14,6 +14,14 @@ export const displayNamePattern =
 
 const displayName = new RegExp(displayNamePattern, 'u');
 
+/**
+ * The one rule for a node id (a certificate's CN and SAN, PEP's nodeId, a lease's holder, a
+ * removal): 1-64 of [A-Za-z0-9._-], starting with a letter or digit. `nodeIdSource` is the same
+ * without anchors, for patterns that embed a node id.
+ */
+export const nodeIdSource = '[A-Za-z0-9][A-Za-z0-9._-]{0,63}';
+export const nodeIdPattern = new RegExp(`^${nodeIdSource}$`);
+
 /** True when `value` is a name under the rule, of 1 to `maxChars` characters (code points, as JSON Schema counts). */
 export function isDisplayName(value: unknown, maxChars: number): value is string {
   if (typeof value !== 'string' || !displayName.test(value)) return false;

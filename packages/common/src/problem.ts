@@ -48,9 +48,11 @@ export const problemTypes = {
   'user-quota-exceeded': { status: 403, title: "The request goes beyond the user's quota" },
   'idempotency-key-reused': { status: 422, title: 'The Idempotency-Key was used for another request' },
   'unknown-bootstrap': { status: 422, title: 'The request names bootstrap files this coordinator does not keep' },
+  'guest-ended': { status: 410, title: "The task's guest ended on its host without being asked to" },
   interrupted: { status: 409, title: 'A restart interrupted this task' },
   'guest-lost': { status: 410, title: "The task's guest was not found on its host after the coordinator restarted" },
   'https-required': { status: 426, title: 'This port answers plain HTTP on loopback only; use https' },
+  'stale-epoch': { status: 409, title: 'The command carries an older epoch than this host has seen' },
   internal: { status: 500, title: 'Internal error' },
 } as const satisfies Record<string, { status: ContentfulStatusCode; title: string }>;
 

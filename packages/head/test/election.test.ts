@@ -161,7 +161,7 @@ describe.each(Object.entries(backends))('the head on a virtual clock (%s)', (_ba
     // A command it had already put together still carries epoch 1: the host says no, naming both.
     const refused = await host.admit(1, 'a').catch((e: unknown) => e);
     expect(refused).toBeInstanceOf(ProblemError);
-    expect(refused).toMatchObject({ problemType: 'conflict', extensions: { epoch: 1, highestEpoch: 2 } });
+    expect(refused).toMatchObject({ problemType: 'stale-epoch', extensions: { epoch: 1, highestEpoch: 2 } });
     expect((refused as Error).message).toMatch(/epoch 1 \(from a\) is older than epoch 2/);
     const woke = await c.step(c.node('a'));
     expect(woke).toMatchObject({ role: 'follower', head: 'b', epoch: 2 });

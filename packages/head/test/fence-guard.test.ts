@@ -21,11 +21,11 @@ describe('FenceGuard: a host keeps the highest epoch and refuses older ones', ()
     const e = await g.admit(4, 'a').catch((x: unknown) => x);
     expect(e).toBeInstanceOf(ProblemError);
     const p = e as ProblemError;
-    expect(p.problemType).toBe('conflict');
+    expect(p.problemType).toBe('stale-epoch');
     expect(p.status).toBe(409);
     expect(p.extensions).toEqual({ epoch: 4, highestEpoch: 5 });
     expect(p.message).toBe('epoch 4 (from a) is older than epoch 5, the highest this host has seen');
-    expect(problemTypeUri(p.problemType)).toBe('urn:cps:problem:conflict');
+    expect(problemTypeUri(p.problemType)).toBe('urn:cps:problem:stale-epoch');
     expect(g.highest).toBe(5);
   });
 

@@ -1,5 +1,6 @@
 import { createHash, X509Certificate } from 'node:crypto';
 import { isIP } from 'node:net';
+import { nodeIdPattern } from '@cps/common';
 import { keyPairFromPem, newKeyPair, privateKeyPem } from './keys.ts';
 import { keyAlgorithm, x509 } from './x509.ts';
 
@@ -23,7 +24,6 @@ const day = 86_400_000;
 // Certificates start a minute in the past so a peer whose clock is a little behind accepts them.
 const backdateMs = 60_000;
 // The node id is the certificate's common name, and doubles as a DNS name in its SAN.
-const nodeIdPattern = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
 function randomSerial(): string {
   const b = crypto.getRandomValues(new Uint8Array(16));

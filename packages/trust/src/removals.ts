@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { nodeIdPattern } from '@cps/common';
 import { writeFilesAtomically } from './files.ts';
 
 /**
@@ -10,9 +11,9 @@ import { writeFilesAtomically } from './files.ts';
  * for its list). A node that joins again gets a newer certificate and is a member again.
  */
 export const removalSchema = z.strictObject({
-  nodeId: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/),
+  nodeId: z.string().regex(nodeIdPattern),
   removedAt: z.iso.datetime(),
-  by: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/),
+  by: z.string().regex(nodeIdPattern),
 });
 export type Removal = z.infer<typeof removalSchema>;
 export const removalListSchema = z.array(removalSchema).max(10_000);

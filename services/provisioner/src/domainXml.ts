@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { ProblemError, serialSocketDir } from '@cps/common';
+import { nodeIdPattern, ProblemError, serialSocketDir } from '@cps/common';
 import { checkAllowedPath } from './paths.ts';
 import { el, renderXml, type XmlElement } from './xml.ts';
 
@@ -8,7 +8,7 @@ export const CPS_NS = 'urn:cps:task:1';
 export const DOMAIN_PREFIX = 'cps-';
 export const TASK_ID = /^[a-z0-9][a-z0-9-]{0,62}$/;
 /** A node id, as discovery's contract spells it (NodeId). */
-export const NODE_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+export const NODE_ID = nodeIdPattern;
 export const MAX_DISPLAY_NAME = 128;
 export const MAX_CMDLINE = 2048;
 export const MAX_DISKS = 8;

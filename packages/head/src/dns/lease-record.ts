@@ -1,3 +1,4 @@
+import { nodeIdPattern, nodeIdSource } from '@cps/common';
 import type { Lease } from '../lease-store.ts';
 
 /**
@@ -6,13 +7,11 @@ import type { Lease } from '../lease-store.ts';
  * Fields in this order, single spaces, decimal integers: one lease has one spelling, so the
  * compare-and-swap on the exact text never fails for a difference of form.
  */
-const pattern = /^cps-lease v=1 holder=([A-Za-z0-9][A-Za-z0-9._-]{0,63}) epoch=(0|[1-9][0-9]{0,14}) expires=(0|[1-9][0-9]{0,14})$/;
+const pattern = new RegExp(`^cps-lease v=1 holder=(${nodeIdSource}) epoch=(0|[1-9][0-9]{0,14}) expires=(0|[1-9][0-9]{0,14})$`);
 
-/** Node ids as the cluster's certificates allow them (packages/trust certificates.ts). */
-const nodeId = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
 export function formatLease(l: Lease): string {
-  if (!nodeId.test(l.holder)) throw new Error(`holder ${JSON.stringify(l.holder.slice(0, 80))} is not a node id`);
+  if (!nodeIdPattern.test(l.holder)) throw new Error(`holder ${JSON.stringify(l.holder.slice(0, 80))} is not a node id`);
   for (const [k, v] of [['epoch', l.epoch], ['expires', l.expiresAt]] as const) {
     if (!Number.isSafeInteger(v) || v < 0 || v >= 1e15) throw new Error(`${k} ${v} is not an integer in [0, 1e15)`);
   }

@@ -6,7 +6,7 @@ import { ProblemError, type Logger } from '@cps/common';
  * The problem type of a refused epoch. `conflict` until packages/common lists a type of its own
  * for it (docs/head.md says which); the extensions `epoch` and `highestEpoch` carry both numbers.
  */
-const refusal = 'conflict' as const;
+const refusal = 'stale-epoch' as const;
 
 /**
  * A host's guard against old heads: it keeps the highest epoch any command carried, on disk, so a

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { nodeIdPattern } from '@cps/common';
 
 /**
  * PEP message bodies (docs/pep.md §3). Schemas are strict: an unknown key, a wrong type or an
@@ -7,7 +8,7 @@ import { z } from 'zod';
  */
 
 export const NODE_ID_MAX = 64;
-export const nodeIdSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'node id: 1-64 of [A-Za-z0-9._-]');
+export const nodeIdSchema = z.string().regex(nodeIdPattern, 'node id: 1-64 of [A-Za-z0-9._-]');
 export const taskIdSchema = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'task id: 1-63 of [a-z0-9-]');
 // An IPv4/IPv6 literal or a host name: what peers dial to reach this node's HTTP services.
 export const addressSchema = z.string().regex(/^[A-Za-z0-9.:-]{1,64}$/, 'address: 1-64 of [A-Za-z0-9.:-]');
