@@ -13,7 +13,7 @@ import { dialUnix } from '../src/dial.ts';
 import { SerialHubs } from '../src/serial-hub.ts';
 import { SessionRegistry } from '../src/sessions.ts';
 import { attachWebSockets } from '../src/upgrade.ts';
-import { fakeProvisioner, fakeSerialGuest, fakeVncServer, manualTime, memoryLogger, vm, type FakeSerial, type FakeVnc, testTicketKey, ticket, ticketed } from './fakes.ts';
+import { fakeProvisioner, fakeSerialGuest, fakeVncServer, manualTime, memoryLogger, vm, type FakeSerial, type FakeVnc, testTicketKey, ticket } from './fakes.ts';
 
 // A fast source and a deliberately slow browser over real sockets: the gateway must hold no more
 // than a bounded amount for the slow side (its WebSocket's unsent bytes plus its stream buffers),

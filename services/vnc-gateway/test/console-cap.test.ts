@@ -7,7 +7,7 @@ import { WebSocket } from 'ws';
 import { createApp } from '../src/app.ts';
 import { SessionRegistry } from '../src/sessions.ts';
 import { attachWebSockets } from '../src/upgrade.ts';
-import { fakeProvisioner, fakeVncServer, memoryLogger, vm, type FakeVnc, testTicketKey, ticket, ticketed } from './fakes.ts';
+import { fakeProvisioner, fakeVncServer, memoryLogger, vm, type FakeVnc, testTicketKey, ticketed } from './fakes.ts';
 
 // A cap on consoles per task, over real WebSockets to a real (fake) VNC server: at the cap the
 // upgrade is answered 429 problem+json, and the guest's VNC server is never dialled for it.

@@ -7,7 +7,7 @@ import { WebSocket } from 'ws';
 import { createApp } from '../src/app.ts';
 import { SessionRegistry } from '../src/sessions.ts';
 import { attachWebSockets } from '../src/upgrade.ts';
-import { fakeProvisioner, fakeVncServer, manualTime, memoryLogger, vm, type FakeVnc, testTicketKey, ticket, ticketed } from './fakes.ts';
+import { fakeProvisioner, fakeVncServer, manualTime, memoryLogger, vm, type FakeVnc, testTicketKey, ticketed } from './fakes.ts';
 
 // The desktop console over a real WebSocket to an echoing VNC stand-in: the browser's ClientInit
 // reaches the guest as shared whatever it said, and only the user's input keeps a console open.

@@ -2,7 +2,7 @@ import { provisionerClient, viaApp } from '@cps/openapi';
 import { describe, expect, it } from 'vitest';
 import { createApp } from '../src/app.ts';
 import { escapeHtml, renderConsolePage } from '../src/page.ts';
-import { fakeProvisioner, memoryLogger, vm, testTicketKey, ticket, ticketed } from './fakes.ts';
+import { fakeProvisioner, memoryLogger, vm, testTicketKey } from './fakes.ts';
 
 const vms = new Map([
   ['t-0a1b2c3d', vm('t-0a1b2c3d', { host: '127.0.0.1', port: 5900 })],
@@ -22,6 +22,18 @@ describe('GET /console/{taskId}', () => {
     expect(html).toContain('data-task-id="t-0a1b2c3d"');
     expect(html).toContain('id="status"');
     expect(html).toContain('src="/console-assets/console.js"');
+  });
+
+  it('has the controls: scale, Ctrl-Alt-Del, full screen, clipboard, reconnect; the script asks the portal for a ticket', async () => {
+    const html = await (await app.request('/console/t-0a1b2c3d')).text();
+    for (const id of ['scale', 'ctrl-alt-del', 'fullscreen', 'clipboard', 'clipboard-send', 'reconnect']) expect(html).toContain(`id="${id}"`);
+    const ticketJs = await app.request('/console-assets/ticket.js');
+    expect(ticketJs.status).toBe(200);
+    const code = await ticketJs.text();
+    expect(code).toContain('/console-ticket');
+    expect(code).toContain("credentials: 'same-origin'");
+    const consoleJs = await (await app.request('/console-assets/console.js')).text();
+    for (const call of ['sendCtrlAltDel()', 'clipboardPasteFrom(', 'requestFullscreen()', 'scaleViewport', "getTicket(taskId, 'vnc')"]) expect(consoleJs).toContain(call);
   });
 
   it('says 404 for a task with no guest here, and 409 for a guest that is off', async () => {

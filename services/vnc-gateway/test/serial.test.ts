@@ -12,7 +12,7 @@ import { SerialHubs } from '../src/serial-hub.ts';
 import { dialUnix } from '../src/dial.ts';
 import { SessionRegistry } from '../src/sessions.ts';
 import { attachWebSockets } from '../src/upgrade.ts';
-import { fakeProvisioner, fakeSerialGuest, manualTime, memoryLogger, vm, type FakeSerial, testTicketKey, ticket, ticketed } from './fakes.ts';
+import { fakeProvisioner, fakeSerialGuest, manualTime, memoryLogger, vm, type FakeSerial, testTicketKey, ticketed } from './fakes.ts';
 import { rawGet } from './http.ts';
 
 // The serial console over real WebSockets to a real unix socket standing in for QEMU's: one

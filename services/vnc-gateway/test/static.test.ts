@@ -6,7 +6,7 @@ import { provisionerClient, viaApp } from '@cps/openapi';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../src/app.ts';
 import { assetPath, novncRoot, staticFiles } from '../src/static-files.ts';
-import { fakeProvisioner, memoryLogger, testTicketKey, ticket, ticketed } from './fakes.ts';
+import { fakeProvisioner, memoryLogger, testTicketKey } from './fakes.ts';
 import { rawGet } from './http.ts';
 
 const { log } = memoryLogger();

@@ -10,7 +10,7 @@ import { createApp } from '../src/app.ts';
 import { SessionRegistry } from '../src/sessions.ts';
 import { attachWebSockets } from '../src/upgrade.ts';
 import { vncAuthResponse } from '../src/vnc-auth.ts';
-import { fakeProvisioner, fakeVncServer, memoryLogger, vm, type FakeVnc, testTicketKey, ticket, ticketed } from './fakes.ts';
+import { fakeProvisioner, fakeVncServer, memoryLogger, vm, type FakeVnc, testTicketKey, ticketed } from './fakes.ts';
 
 // The gateway logs in to a guest's password-protected VNC server for the user, and shows the
 // browser a server that asks for no password.
