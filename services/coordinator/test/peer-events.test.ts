@@ -101,6 +101,11 @@ describe('the queue is retried on discovery’s peer events', () => {
     await until('the periodic retry is scheduled', () => retry.pending().length === 1);
     expect(retry.pending()).toEqual([3_600_000]);
 
+    // Less free (another task took memory there) wakes nothing: no round of vain PUBLISHes.
+    const before = wakes.length;
+    membership.observe({ ...info('node-b', 0), free: { vcpus: 0, memoryMiB: 512, diskMiB: 10_000 } });
+    await new Promise((r) => setTimeout(r, 20));
+    expect(wakes.length).toBe(before);
     // node-b's guest ended: its next HELLO lends a vCPU again.
     capable.push(peer);
     membership.observe(info('node-b', 1));

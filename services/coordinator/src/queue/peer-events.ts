@@ -15,11 +15,16 @@ export interface PeerWatchDeps {
   maxRetryMs?: number;
 }
 
-/**
- * The events after which a waiting task may fit: a peer lends other capacity, a peer came (back),
- * or the view was sent whole (after a reconnect: anything may have changed meanwhile).
- */
-const wakes = new Set(['capacity', 'joined', 'alive', 'snapshot']);
+type Resources = { vcpus: number; memoryMiB: number; diskMiB: number };
+type PeerData = { nodeId?: string; free?: Resources };
+
+/** A peer came (back): what it lends is new. */
+const arrivals = new Set(['joined', 'alive']);
+/** A peer went: forget what it lent. */
+const departures = new Set(['dead', 'left']);
+
+const grew = (before: Resources | undefined, after: Resources | undefined) =>
+  after !== undefined && (before === undefined || after.vcpus > before.vcpus || after.memoryMiB > before.memoryMiB || after.diskMiB > before.diskMiB);
 
 /** One event is a peer's JSON; a stream that sends more than this in one event is not discovery's. */
 const maxEventChars = 1024 * 1024;
@@ -36,6 +41,8 @@ export class PeerWatch {
   private failures = 0;
   private timer: unknown;
   private abort: AbortController | undefined;
+  /** What each peer last said it had free: only more of something can let a waiting task start. */
+  private readonly free = new Map<string, Resources | undefined>();
 
   constructor(private readonly d: PeerWatchDeps) {}
 
@@ -87,10 +94,32 @@ export class PeerWatch {
     }, delay);
   }
 
+  /**
+   * Wakes the queue after a snapshot (sent on each connect: anything may have changed while away),
+   * a peer's arrival, or a capacity event in which some resource grew; a peer that took a task
+   * (less free) changes nothing for the waiting ones, so it starts no round of vain PUBLISHes.
+   */
   private onEvent(e: EventSourceMessage): void {
     // A stream that answers is a good one: the next failure starts the backoff over.
     this.failures = 0;
-    if (!e.event || !wakes.has(e.event)) return;
-    this.d.onChange(e.event);
+    let data: unknown;
+    try {
+      data = JSON.parse(e.data);
+    } catch {
+      return;
+    }
+    if (e.event === 'snapshot') {
+      const items = (data as { items?: PeerData[] }).items;
+      this.free.clear();
+      if (Array.isArray(items)) for (const p of items) if (typeof p?.nodeId === 'string') this.free.set(p.nodeId, p.free);
+      return this.d.onChange('snapshot');
+    }
+    const peer = (data as { peer?: PeerData }).peer;
+    if (typeof peer?.nodeId !== 'string') return;
+    const before = this.free.get(peer.nodeId);
+    if (departures.has(e.event ?? '')) return void this.free.delete(peer.nodeId);
+    if (!arrivals.has(e.event ?? '') && e.event !== 'capacity') return;
+    this.free.set(peer.nodeId, peer.free);
+    if (arrivals.has(e.event!) || grew(before, peer.free)) this.d.onChange(e.event!);
   }
 }
