@@ -21,9 +21,11 @@ const request = { vcpus: 1, memoryMiB: 256, diskMiB: 64, image: 'tiny' };
 /** Timers the test fires by hand. */
 function manualTimers() {
   const pending = new Map<number, () => void>();
+  const delays: number[] = [];
   let next = 1;
   const timers: Timers = {
-    setTimeout: (fn) => {
+    setTimeout: (fn, ms) => {
+      delays.push(ms);
       pending.set(next, fn);
       return next++;
     },
@@ -34,7 +36,7 @@ function manualTimers() {
     pending.clear();
     for (const f of fns) f();
   };
-  return { timers, fire, get count() { return pending.size; } };
+  return { timers, fire, delays, get count() { return pending.size; } };
 }
 
 /**
@@ -92,7 +94,7 @@ async function restarted(nodes: ListingNode[], fill: (tasks: Tasks) => void) {
   const placer = new Placer({ tasks, discovery: discoveryApi, clientsFor, log, coordinatorId: me, ...fastPolling });
   const clock = manualTimers();
   const orphans = new Orphans(() => new Date('2026-12-02T10:00:00Z'));
-  const reconciler = new Reconciler({ tasks, placer, discovery: discoveryApi, clientsFor, coordinatorId: me, orphans, log, timers: clock.timers, retryMs: 1000 });
+  const reconciler = new Reconciler({ tasks, placer, discovery: discoveryApi, clientsFor, coordinatorId: me, orphans, log, timers: clock.timers, retryMs: 1000, firstRetryMs: 250 });
   const accounts = new Accounts({ store: new MemoryAccountStore(), now: () => new Date() });
   const admin = (await accounts.ensureFirstAdmin())!.user;
   const alice = await accounts.createUser({ name: 'alice', password: 'alice-password-1' });
@@ -191,8 +193,14 @@ describe('the coordinator reconciles its registry with what the hosts run, after
     let id = '';
     const c = await restarted([a], (tasks) => (id = leftover(tasks, a, 'running')));
     a.down.now = true;
-    for (let i = 0; i < 3; i++) expect((await c.reconciler.pass()).waiting).toBe(1);
+    expect((await c.reconciler.pass()).waiting).toBe(1);
+    for (let i = 0; i < 5; i++) {
+      c.clock.fire(); // the retry the last pass scheduled: the host is still silent, so it schedules the next
+      while (c.clock.count === 0) await new Promise((r) => setImmediate(r));
+    }
     expect(c.tasks.require(id).state).toBe('running');
+    // It asks again soon at first, then backs off to retryMs (1000 in these tests, from 250).
+    expect(c.clock.delays.slice(0, 4)).toEqual([250, 500, 1000, 1000]);
     a.down.now = false;
     expect((await c.reconciler.pass()).lost).toBe(1); // it answered, and the guest is not there
     expect(c.tasks.require(id).state).toBe('failed');

@@ -20,8 +20,12 @@ export interface ReconcileDeps {
   orphans: Orphans;
   log: Logger;
   timers: Timers;
-  /** How long to wait before asking again while a host has not answered. */
+  /**
+   * How long to wait before asking again while a host has not answered: `firstRetryMs`, doubled at
+   * each try up to `retryMs` (at a `cps up` the node's own discovery may not listen yet).
+   */
   retryMs?: number;
+  firstRetryMs?: number;
   /** Upper bound on one call to discovery or a provisioner. */
   callTimeoutMs?: number;
 }
@@ -38,19 +42,21 @@ export interface PassOutcome {
  * After a restart, settles the tasks the registry says are on a host against what the hosts run
  * (plan.ts says how), and finds the orphans. The tasks to settle are those on a host when the
  * coordinator started; one the user stopped meanwhile is the placer's again. While some host has
- * not answered, it asks again every `retryMs` on the injected timers; a pass that settles
- * everything ends it.
+ * not answered, it asks again on the injected timers (backing off up to `retryMs`); a pass that
+ * hears from every host ends it.
  */
 export class Reconciler {
   private readonly leftover: Map<string, Task['state']>;
   private timer: unknown;
   private closed = false;
   private readonly retryMs: number;
+  private nextDelayMs: number;
   private readonly callTimeoutMs: number;
 
   constructor(private readonly d: ReconcileDeps) {
     this.leftover = new Map(d.tasks.list().filter((t) => onAHost.has(t.state)).map((t) => [t.id, t.state]));
     this.retryMs = d.retryMs ?? 30_000;
+    this.nextDelayMs = Math.min(d.firstRetryMs ?? 1000, this.retryMs);
     this.callTimeoutMs = d.callTimeoutMs ?? 10_000;
   }
 
@@ -93,10 +99,12 @@ export class Reconciler {
 
   private schedule(): void {
     if (this.closed || this.timer !== undefined) return;
+    const delay = this.nextDelayMs;
+    this.nextDelayMs = Math.min(delay * 2, this.retryMs);
     this.timer = this.d.timers.setTimeout(() => {
       this.timer = undefined;
       void this.pass();
-    }, this.retryMs);
+    }, delay);
   }
 
   private async apply(decision: Decision, outcome: PassOutcome): Promise<void> {
