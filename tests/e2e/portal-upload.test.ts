@@ -141,5 +141,6 @@ describe('the portal on a real node', () => {
 
     await row('with-bootstrap').locator('button.delete').click();
     await expect.poll(() => page.locator(`tr[data-task-id="${id}"]`).count(), { timeout: 10_000 }).toBe(0);
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe('tasks-title');
   });
 });

@@ -186,7 +186,8 @@ describe('by keyboard alone', () => {
     // No peer lends 5 vCPUs (within bob's quota of 8, with bob-box's 1 held): it waits, and the page says where and why.
     await expect.poll(() => row.locator('td.state').textContent(), { timeout: 20_000 }).toBe('queued');
     await expect.poll(() => row.locator('.queue').textContent(), { timeout: 10_000 }).toMatch(/^Queued: number 1 — /);
-    // Stopping it by keyboard: focus its Stop button and press Enter.
+    // Cancelling it by keyboard: focus its Cancel button and press Enter.
+    expect(await row.locator('button.stop').textContent()).toBe('Cancel');
     await row.locator('button.stop').focus();
     await page.keyboard.press('Enter');
     await expect.poll(() => row.locator('td.state').textContent(), { timeout: 10_000 }).toBe('stopped');

@@ -108,7 +108,8 @@ function actions(task) {
       : action('suspend', 'Suspend', s === 'running', post('suspend', 'suspend'), 'Pause the guest; it keeps its memory'),
     action('checkpoint', 'Checkpoint', s === 'running', post('checkpoint', 'checkpoint'), 'Save the guest\'s state and let it run on'),
     action('restart', 'Restart', s === 'running' || s === 'suspended', post('restart', 'restart'), 'Reset the guest; its disks are kept'),
-    action('stop', 'Stop', live.has(s) || s === 'failed', async () => {
+    // A task that waits is cancelled by the same stop: it leaves the queue.
+    action('stop', s === 'queued' || s === 'pending' ? 'Cancel' : 'Stop', live.has(s) || s === 'failed', async () => {
       const r = await api('DELETE', `/api/tasks/${id}`);
       if (r.ok) upsert(r.body);
       else if (r.status !== 401) notice(`Could not stop ${task.name}: ${r.body?.detail ?? `HTTP ${r.status}`}`);
@@ -117,8 +118,11 @@ function actions(task) {
     action('delete', 'Delete record', ended.has(s), async () => {
       if (!window.confirm(`Delete the record of ${task.name}? Its history and kept copy go too.`)) return;
       const r = await api('DELETE', `/api/tasks/${id}?purge=true`);
-      if (r.ok) forget(task.id);
-      else if (r.status !== 401) notice(`Could not delete ${task.name}: ${r.body?.detail ?? `HTTP ${r.status}`}`);
+      if (r.ok) {
+        forget(task.id);
+        // The row and its buttons are gone: the keyboard goes back to the list's heading.
+        $('#tasks-title').focus();
+      } else if (r.status !== 401) notice(`Could not delete ${task.name}: ${r.body?.detail ?? `HTTP ${r.status}`}`);
     }, 'Remove the ended task from the list'),
   ];
 }
