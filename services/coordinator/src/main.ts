@@ -20,6 +20,7 @@ import { Reconciler } from './reconcile/reconcile.ts';
 import { recoverAfterRestart } from './tasks/recover.ts';
 import { Tasks } from './tasks/tasks.ts';
 import { TaskActions } from './tasks/actions.ts';
+import { HostEvents } from './tasks/host-events.ts';
 import { BootstrapUploads } from './uploads/bootstrap-upload.ts';
 import { BootstrapArchiveStore } from './uploads/bootstraps.ts';
 import { imageDigests } from './uploads/image-digests.ts';
@@ -84,6 +85,10 @@ recoverAfterRestart(tasks, placer, log);
 // A peer's capacity changed: waiting tasks are offered a peer at once, not at the next retry.
 const peerWatch = new PeerWatch({ discovery: discoveryClient({ baseUrl: serviceUrl('127.0.0.1', ports.discovery), fetch }), onChange: () => placer.retryQueue(), timers: realTimers, log });
 peerWatch.start();
+// What happens on a task's host unasked (the owner-first policy pauses it, the guest crashes or
+// powers off) shows in the task: each host's provisioner events are followed while it runs a task.
+const hostEvents = new HostEvents({ tasks, clientsFor, stop: (id) => void placer.stop(id), timers: realTimers, log });
+hostEvents.start();
 // What the hosts run is the truth: the guests the registry knows are adopted, vanished ones are
 // lost, and this node's guests no task knows are orphans for an admin (reconcile/).
 const orphans = new Orphans(now);
@@ -120,6 +125,7 @@ const served = await serveApp(app, { port: ports.coordinator, log, tls: trust.tl
   attachConsoleUpgrades(server as Server, gated, { gateway: consoleGateway, log });
 });
 onShutdown(log, async () => {
+  hostEvents.close();
   peerWatch.close();
   placer.close();
   reconciler.close();

@@ -170,6 +170,35 @@ export function fakeNode(nodeId: string, address: string, opts: FakeNodeOptions 
       return c.json(vm(id, n));
     });
   }
+  // GET /events: what the test emits, sent to each open stream; a new stream gets what was sent
+  // before (the real one replays the last minute). The test can end every stream (a restart).
+  const eventStreams = new Set<ReadableStreamDefaultController<Uint8Array>>();
+  const sentEvents: ProvisionerSchemas['VmEvent'][] = [];
+  let eventId = 0;
+  const sse = (e: ProvisionerSchemas['VmEvent']) => new TextEncoder().encode(`event: ${e.kind}\nid: ${e.id}\ndata: ${JSON.stringify(e)}\n\n`);
+  provisioner.get('/events', () => {
+    let ctl!: ReadableStreamDefaultController<Uint8Array>;
+    const body = new ReadableStream<Uint8Array>({
+      start(c) {
+        ctl = c;
+        eventStreams.add(c);
+        for (const e of sentEvents) c.enqueue(sse(e));
+      },
+      cancel() {
+        eventStreams.delete(ctl);
+      },
+    });
+    return new Response(body, { headers: { 'content-type': 'text/event-stream' } });
+  });
+  const emit = (e: Omit<ProvisionerSchemas['VmEvent'], 'id'>) => {
+    const full = { id: ++eventId, ...e };
+    sentEvents.push(full);
+    for (const c of eventStreams) c.enqueue(sse(full));
+  };
+  const endEventStreams = () => {
+    for (const c of eventStreams) c.close();
+    eventStreams.clear();
+  };
   provisioner.delete('/vms/:taskId', (c) => {
     calls.push(`DELETE /vms/${c.req.param('taskId')}`);
     if (opts.failDestroy) throw new ProblemError(...opts.failDestroy);
@@ -179,7 +208,7 @@ export function fakeNode(nodeId: string, address: string, opts: FakeNodeOptions 
   });
 
   // `behaviour` is live: a test may change how the node answers mid-way.
-  return { info, storage, provisioner, calls, disks, vms, specs, diskRequests, bootstraps, exports: exportFiles, paused, behaviour: opts };
+  return { info, storage, provisioner, calls, disks, vms, specs, diskRequests, bootstraps, exports: exportFiles, paused, emit, endEventStreams, eventStreams: () => eventStreams.size, behaviour: opts };
 }
 
 export type FakeNode = ReturnType<typeof fakeNode>;

@@ -1,0 +1,65 @@
+import { ProblemError } from '@cps/common';
+import type { ProvisionerSchemas } from '@cps/openapi';
+import type { Problem, Tasks } from './tasks.ts';
+
+export type VmEvent = ProvisionerSchemas['VmEvent'];
+
+export interface VmEventEffects {
+  tasks: Tasks;
+  /** Stops the task as a user's stop does (its disks discarded, a kept copy made). */
+  stop: (id: string) => void;
+}
+
+const why: Partial<Record<VmEvent['kind'], string>> = {
+  'owner-busy': "the host's owner is busy (owner-first policy)",
+  paused: 'paused there, not by this coordinator',
+  'io-error': 'paused there on a disk I/O error',
+  suspended: 'suspended there',
+  'owner-idle': "the host's owner is idle again",
+  resumed: 'resumed there',
+  crashed: 'the guest crashed',
+  vanished: 'the guest is gone and no one asked (its QEMU died or was killed)',
+  shutdown: 'the guest powered itself off',
+};
+
+/**
+ * What an event of a task's host (the provisioner's GET /events) means for the task, applied
+ * through the state machine; returns what was done, or undefined when the event changes nothing.
+ * Only the task's current host counts, only while it runs or is suspended, and only an event newer
+ * than the task's last change: the events of the stream's replay window, and those of this
+ * coordinator's own actions, are in the record already (the hosts' clocks are taken to be in sync
+ * with this one's to within the time a request takes, as NTP keeps a LAN).
+ */
+export function applyVmEvent(e: VmEvent, nodeId: string, d: VmEventEffects): string | undefined {
+  const t = d.tasks.get(e.taskId);
+  if (!t || t.node?.nodeId !== nodeId || (t.state !== 'running' && t.state !== 'suspended')) return undefined;
+  if (!(Date.parse(e.at) > Date.parse(t.updatedAt))) return undefined;
+  const message = `${why[e.kind] ?? e.kind} on ${nodeId}${e.detail ? ` (${e.detail})` : ''}`;
+  switch (e.kind) {
+    case 'owner-busy':
+    case 'paused':
+    case 'io-error':
+    case 'suspended':
+      if (t.state !== 'running') return undefined;
+      d.tasks.transition(t.id, 'suspended', message);
+      return 'suspended';
+    case 'owner-idle':
+    case 'resumed':
+      if (t.state !== 'suspended') return undefined;
+      d.tasks.transition(t.id, 'running', message);
+      return 'running';
+    case 'crashed':
+    case 'vanished': {
+      const error = new ProblemError('guest-ended', `${message}; stop the task to clean up its disks`).toBody() as Problem;
+      d.tasks.transition(t.id, 'failed', message, { error });
+      return 'failed';
+    }
+    case 'shutdown':
+      // The guest's own ending is the task's: what a stop does follows (disks, a kept copy).
+      d.tasks.note(t.id, message);
+      d.stop(t.id);
+      return 'stopping';
+    default:
+      return undefined;
+  }
+}
