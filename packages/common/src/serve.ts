@@ -32,11 +32,12 @@ export interface ServeOptions {
   /** The routes strangers may reach (the contract's `x-cps-public`); with `tls` only. */
   publicRoutes?: PublicRoutes;
   /**
-   * With `tls`: who may speak plain HTTP to this port. `loopback` (the default): a user on this
-   * machine only; from any other address a GET or HEAD is redirected (308) to the same URL on
-   * https, anything else is refused (426 `https-required`), a WebSocket upgrade too. `any`: plain
-   * HTTP from anywhere (CPS_PLAIN_HTTP_FROM=any, for a deployment that cannot reach the port as
-   * loopback, like a published container port; see docs/compose.md).
+   * With `tls`: who may speak plain HTTP to this port. `loopback`: a user on this machine only;
+   * from any other address a GET or HEAD is redirected (308) to the same URL on https, anything
+   * else is refused (426 `https-required`), a WebSocket upgrade too. `any` (the default, for the
+   * internal services, whose only public route is /healthz and whose member routes refuse plain
+   * HTTP anyway): plain HTTP from anywhere. The public ports pass CPS_PLAIN_HTTP_FROM (default
+   * loopback, `publicDoorOptions`).
    */
   plainHttpFrom?: PlainHttpFrom;
   /**
@@ -83,7 +84,7 @@ export function serveApp(app: Hono<any, any, any>, opts: ServeOptions, setup?: (
 
 function serveWithTls(app: Hono<any, any, any>, opts: ServeOptions & { tls: ClusterTls }, setup?: (server: HttpServer, gated: GatedApp) => void): Promise<Served> {
   const routes = opts.publicRoutes ?? { match: () => undefined, list: () => [] };
-  const plainFrom = opts.plainHttpFrom ?? 'loopback';
+  const plainFrom = opts.plainHttpFrom ?? 'any';
   const gated: GatedApp = {
     fetch(req, env) {
       // Before the member gate: over plain HTTP from afar, nothing is answered but the way to https.

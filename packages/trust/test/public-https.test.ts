@@ -30,7 +30,7 @@ let node: ClusterTls;
 let member: ClusterTls;
 const reached: string[] = [];
 
-async function serve(plainHttpFrom?: PlainHttpFrom, publicCert?: PublicCert): Promise<Served> {
+async function serve(plainHttpFrom: PlainHttpFrom = 'loopback', publicCert?: PublicCert): Promise<Served> {
   const app = new Hono<{ Bindings: { caller?: Caller } }>();
   app.get('/healthz', (c) => c.json({ ok: true, https: new URL(c.req.url).protocol === 'https:', caller: c.env?.caller?.kind }));
   app.post('/healthz', (c) => c.json({ posted: true }));
@@ -38,7 +38,7 @@ async function serve(plainHttpFrom?: PlainHttpFrom, publicCert?: PublicCert): Pr
     reached.push('ws');
     return c.body(null, 200);
   });
-  return serveApp(app, { port: 0, hostname: '0.0.0.0', log, tls: node, publicRoutes: routes, ...(plainHttpFrom ? { plainHttpFrom } : {}), ...(publicCert ? { publicCert } : {}) }, (server, gated) => {
+  return serveApp(app, { port: 0, hostname: '0.0.0.0', log, tls: node, publicRoutes: routes, plainHttpFrom, ...(publicCert ? { publicCert } : {}) }, (server, gated) => {
     // A WebSocket route as the gateway has one: the upgrade goes through the gated app.
     server.on('upgrade', (req: IncomingMessage, socket) => {
       const headers = new Headers(Object.entries(req.headers).flatMap(([k, v]) => (typeof v === 'string' ? [[k, v] as [string, string]] : [])));
@@ -129,6 +129,19 @@ describe('the public port: plain HTTP on loopback only', () => {
   });
 });
 
+describe('an internal service (no plainHttpFrom given)', () => {
+  it.runIf(lanAddress)('answers plain HTTP from another address as before: its member routes refuse it anyway', async () => {
+    const app = new Hono();
+    app.get('/healthz', (c) => c.json({ ok: true }));
+    const served = await serveApp(app, { port: 0, hostname: '0.0.0.0', log, tls: node, publicRoutes: routes });
+    try {
+      expect((await plain(lanAddress!, served.port, 'GET', '/healthz')).status).toBe(200);
+    } finally {
+      await served.close();
+    }
+  });
+});
+
 describe('CPS_PLAIN_HTTP_FROM=any', () => {
   it.runIf(lanAddress)('answers plain HTTP from another address too', async () => {
     const served = await serve('any');
@@ -145,7 +158,7 @@ describe("an admin's certificate for the public door", () => {
   let served: Served;
   const pub = adminCert('cps.lab.test');
   beforeAll(async () => {
-    served = await serve(undefined, pub);
+    served = await serve('loopback', pub);
   });
   afterAll(() => served.close());
 

@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeUser, startNode, type RunningNode } from '../../../tests/helpers/cps-node.ts';
 import { openRegistry, registryPath } from '../src/registry/db.ts';
 import { makeDataDir } from '../../../tests/helpers/hosts-data.ts';
+import { until as untilHolds } from '../../../tests/helpers/until.ts';
 
 // kill -9 the coordinator of a real node (cps up, real libvirt and QEMU) with tasks running,
 // queued and stopped, and an orphan guest beside them; start it again and look as a user would.
@@ -34,16 +35,8 @@ const api = () => coordinatorClient({ baseUrl: `http://127.0.0.1:${base}`, heade
 const provisioner = () => provisionerClient({ baseUrl: serviceUrl('127.0.0.1', base + 2), fetch: member });
 const storage = () => storageClient({ baseUrl: serviceUrl('127.0.0.1', base + 3), fetch: member });
 
-async function until<T>(what: string, get: () => Promise<T>, ok: (t: T) => boolean, timeoutMs = 120_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: T | undefined;
-  while (Date.now() < deadline) {
-    last = await get().catch(() => undefined as T);
-    if (last !== undefined && ok(last)) return last;
-    await new Promise((r) => setTimeout(r, 500));
-  }
-  throw new Error(`${what}: not within ${timeoutMs} ms (last: ${JSON.stringify(last)?.slice(0, 500)})\n${node?.output().slice(-4000)}`);
-}
+/** Polls, with this node's output in the error when it times out. */
+const until = <T,>(what: string, read: () => Promise<T>, ok: (t: T) => boolean, timeoutMs = 120_000) => untilHolds(what, read, ok, timeoutMs, () => node?.output() ?? '');
 const task = async (id: string) => (await api().GET('/api/tasks/{taskId}', { params: { path: { taskId: id } } })).data as Task;
 const submit = async (body: CoordinatorSchemas['TaskRequest']) => {
   const r = await api().POST('/api/tasks', { body });
