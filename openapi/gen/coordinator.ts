@@ -169,6 +169,8 @@ export interface paths {
          * Pause the guest (running → suspended); it keeps its memory and its host slot.
          * @description Allowed while running; a suspended task answers as it is (idempotent). The guest gets no CPU time
          *     until resumed.
+         *     No body: send `x-cps-request: 1` (or `content-type: application/json` with `{}`), as any POST
+         *     must that no cross-site form could have sent.
          */
         post: operations["suspendTask"];
         delete?: never;
@@ -191,6 +193,8 @@ export interface paths {
         /**
          * Let a suspended guest run again (suspended → running).
          * @description Allowed while suspended; a running task answers as it is (idempotent).
+         *     No body: send `x-cps-request: 1` (or `content-type: application/json` with `{}`), as any POST
+         *     must that no cross-site form could have sent.
          */
         post: operations["resumeTask"];
         delete?: never;
@@ -214,6 +218,8 @@ export interface paths {
          * Save the guest's whole state (libvirt save) and let it run on; the task gains lastCheckpointAt.
          * @description Allowed while running. Answers once the state file is written on the task's host (a few seconds
          *     per GiB of memory); the guest pauses meanwhile.
+         *     No body: send `x-cps-request: 1` (or `content-type: application/json` with `{}`), as any POST
+         *     must that no cross-site form could have sent.
          */
         post: operations["checkpointTask"];
         delete?: never;
@@ -237,6 +243,8 @@ export interface paths {
          * Hard reset: the guest is destroyed and created again with the same spec on the same host; its disks are kept.
          * @description Allowed while running or suspended; the task is running again afterwards (what the guest had not
          *     written to disk is lost, as with a power cut).
+         *     No body: send `x-cps-request: 1` (or `content-type: application/json` with `{}`), as any POST
+         *     must that no cross-site form could have sent.
          */
         post: operations["restartTask"];
         delete?: never;
