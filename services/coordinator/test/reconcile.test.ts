@@ -152,6 +152,7 @@ describe('the coordinator reconciles its registry with what the hosts run, after
     const t = (id: string) => c.tasks.require(id);
     expect(t(ids.running!).state).toBe('running');
     expect(t(ids.running!).history.at(-1)?.message).toBe('adopted after restart: the guest is running on host-a');
+    expect(t(ids.running!).console?.vncUrl).toBe(`/console/${ids.running}`); // was http://x/console
     expect(t(ids.suspended!).state).toBe('suspended');
     expect(t(ids.startedThere!).state).toBe('running');
     expect(t(ids.startedThere!).history.at(-1)?.message).toBe('adopted after restart: guest running on host-a');

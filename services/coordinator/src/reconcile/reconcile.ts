@@ -121,7 +121,8 @@ export class Reconciler {
       if (task.state === 'starting') {
         tasks.transition(task.id, 'running', `adopted after restart: guest running on ${where}`, { node: decision.node, console: { vncUrl: consoleUrl(decision.node, task.id) } });
       } else {
-        tasks.note(task.id, `adopted after restart: the guest is ${decision.vm.state} on ${where}`);
+        // The console's address as this coordinator gives it now (an older one may have made it otherwise).
+        tasks.note(task.id, `adopted after restart: the guest is ${decision.vm.state} on ${where}`, { console: { vncUrl: consoleUrl(decision.node, task.id) } });
       }
       outcome.adopted++;
     } else if (decision.kind === 'lost') {
