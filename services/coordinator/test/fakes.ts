@@ -38,6 +38,8 @@ export interface FakeNodeOptions {
   vmStates?: VmState[];
   /** Provisioner answers POST /vms/{id}/suspend, resume, checkpoint with this problem. */
   failActions?: [ProblemType, string];
+  /** Provisioner answers those POSTs only once this settles (an action under way). */
+  actionGate?: Promise<void>;
   /** The kept copy's bytes (one file, root.qcow2) when a task made with keepCopy is discarded. */
   exportBytes?: Buffer;
   /** What storage answers PUT /disks with (default: a kernel image's plan). */
@@ -160,6 +162,7 @@ export function fakeNode(nodeId: string, address: string, opts: FakeNodeOptions 
       const id = c.req.param('taskId');
       calls.push(`POST /vms/${id}/${action}${action === 'checkpoint' ? ` ${await c.req.text()}` : ''}`);
       if (opts.failActions) throw new ProblemError(...opts.failActions);
+      await opts.actionGate;
       const n = vms.get(id);
       if (n === undefined) throw new ProblemError('not-found', `no guest ${id}`);
       if (action === 'suspend') paused.add(id);

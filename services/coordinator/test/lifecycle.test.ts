@@ -6,6 +6,13 @@ import { fakeNode, reach, signedInCluster, type FakeNode, type Who } from './fak
 import { readSse } from './sse.ts';
 
 const problemType = (t: string) => `urn:cps:problem:${t}`;
+async function until(ok: () => boolean, ms = 5000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!ok()) {
+    if (Date.now() > deadline) throw new Error('not in time');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
 /** An action's POST has no body: this header says no cross-site form sent it (the public door). */
 const marked = { 'x-cps-request': '1' };
 
@@ -224,6 +231,24 @@ describe('suspend, resume, checkpoint, restart', () => {
     expect(r.body.type).toBe(problemType('upstream-failed'));
     expect(r.body.detail).toContain('libvirt: domain is locked');
     expect(tasks.require(id).state).toBe('running');
+  });
+
+  it('one action at a time: a second while the first is under way is 409; a stop meanwhile wins', async () => {
+    let open!: () => void;
+    const node = fakeNode('node-a', '127.0.0.1', { actionGate: new Promise<void>((r) => (open = r)) });
+    const { request, json, running, tasks } = await setup(node);
+    const id = await running('alice');
+    const first = request('alice', 'POST', `/api/tasks/${id}/suspend`, undefined, marked);
+    await until(() => node.calls.includes(`POST /vms/${id}/suspend`));
+    const second = await json(await request('alice', 'POST', `/api/tasks/${id}/checkpoint`, undefined, marked));
+    expect(second).toMatchObject({ status: 409, body: { type: problemType('conflict') } });
+    expect(second.body.detail).toContain('another action');
+    expect((await request('alice', 'DELETE', `/api/tasks/${id}`)).status).toBe(202);
+    open();
+    const done = await json(await first);
+    expect(done.status).toBe(202);
+    expect(done.body.state).not.toBe('suspended'); // the stop won: the pause is not recorded
+    await reach(tasks, id, 'stopped');
   });
 
   it('only the owner or an admin acts; another user gets 404, no one signed in 401', async () => {

@@ -63,6 +63,9 @@ export class TaskActions {
       return await this.perform(action, task, node, this.d.clientsFor(node));
     } catch (err) {
       if (!(err instanceof UpstreamError)) throw err;
+      // A stop came meanwhile and took the guest: that is the outcome, not the host's refusal.
+      const now = this.d.tasks.get(id);
+      if (now && now.state !== task.state) return now;
       this.d.log.warn({ taskId: id, node: node.nodeId, action, failure: err.failure }, 'task action failed');
       throw new ProblemError('upstream-failed', `${action} of task ${id}: ${err.message}`, { upstream: { ...err.failure } });
     } finally {
