@@ -222,6 +222,30 @@ describe('the console on the portal origin', () => {
     ws.terminate();
   });
 
+  it("answers 502 problem+json when this node's gateway is down, for the page and for the socket", async () => {
+    const down = { base: 'https://127.0.0.1:1', fetch: memberFetch(tls), tls: memberClientTls(tls), timeoutMs: 2000 };
+    const app = createApp({
+      log,
+      tasks,
+      placer: new Placer({ tasks, discovery: discoveryClient(viaApp(new Hono())), clientsFor: () => ({ storage: storageClient(viaApp(new Hono())), provisioner: provisionerClient(viaApp(new Hono())) }), log }),
+      localStorage: storageClient(viaApp(new Hono())),
+      clientsFor: () => ({ storage: storageClient(viaApp(new Hono())), provisioner: provisionerClient(viaApp(new Hono())) }),
+      accounts,
+      consoles: { tickets: new ConsoleTickets({ key: consoleTicketKey((await createCa({ now: new Date() })).keyPem), now: () => new Date() }), gateway: down },
+    });
+    const lonely = await serveApp(app, { port: 0, hostname: '127.0.0.1', log }, (s, gated) => attachConsoleUpgrades(s as Server, gated, { gateway: down, log }));
+    try {
+      const page = await fetch(`http://127.0.0.1:${lonely.port}/console/${aliceTask}`, { headers: { authorization: `Bearer ${tokens.alice}` } });
+      expect(page.status).toBe(502);
+      expect(((await page.json()) as { detail: string }).detail).toContain("this node's console gateway is unreachable");
+      const ws = new WebSocket(`ws://127.0.0.1:${lonely.port}/console/${aliceTask}/websockify?ticket=x`, { origin: `http://127.0.0.1:${lonely.port}` });
+      ws.on('error', () => {});
+      expect(await refusal(ws)).toMatchObject({ status: 502, type: 'application/problem+json', body: { type: 'urn:cps:problem:upstream-failed' } });
+    } finally {
+      await lonely.close();
+    }
+  });
+
   it("says why a plain GET of the socket would fail (the page's diagnosis), through the portal", async () => {
     const t = (await (await ticketFor(aliceTask, 'alice')).json()) as { url: string };
     const r = await api(t.url);

@@ -71,6 +71,13 @@ export function pipeUpgrade(gw: LocalGateway, req: IncomingMessage, socket: Dupl
     void writeResponseTo(socket, res);
   };
   up.on('timeout', () => up.destroy(new Error('no answer in time')));
+  // A browser that leaves during the handshake takes its half-open console at the gateway with it.
+  socket.once('close', () => {
+    if (!done) {
+      done = true;
+      up.destroy();
+    }
+  });
   up.on('error', (err) => {
     log.warn({ err: err.message, path: url.pathname }, 'console gateway unreachable');
     const p = unreachable(err);
