@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
@@ -58,9 +58,14 @@ describe('the portal on a real node', () => {
     const src = join(work, 'iso');
     mkdirSync(src);
     writeFileSync(join(src, 'README.TXT'), 'a tiny test ISO\n'.repeat(4000));
+    // The same bytes every run (fixed dates): storage keeps an image by its digest and has no
+    // delete, so each run finds the one before instead of adding another.
+    const epoch = 1_764_547_200;
+    utimesSync(join(src, 'README.TXT'), epoch, epoch);
+    utimesSync(src, epoch, epoch);
     const iso = join(work, 'tiny-test.iso');
-    execFileSync('xorriso', ['-as', 'mkisofs', '-quiet', '-V', 'CPSTEST', '-o', iso, src], { stdio: 'ignore' });
-    const label = `portal-iso-${Math.random().toString(16).slice(2, 8)}`;
+    execFileSync('xorriso', ['-as', 'mkisofs', '-quiet', '-V', 'CPSTEST', '-o', iso, src], { stdio: 'ignore', env: { ...process.env, SOURCE_DATE_EPOCH: String(epoch) } });
+    const label = 'portal-test-iso';
 
     await page.setInputFiles('#upload-form input[name=imageFile]', iso);
     await page.fill('#upload-form input[name=imageName]', label);
