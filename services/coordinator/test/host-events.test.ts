@@ -95,6 +95,8 @@ describe("the hosts' events", () => {
     expect(applyVmEvent({ id: 2, kind: 'crashed', taskId: t.id, at: future }, 'node-b', d)).toBeUndefined();
     expect(applyVmEvent({ id: 3, kind: 'crashed', taskId: 't-other', at: future }, 'node-a', d)).toBeUndefined();
     expect(applyVmEvent({ id: 4, kind: 'vacate', taskId: t.id, at: future }, 'node-a', d)).toBeUndefined();
+    // The echo of an action through the provisioner's API (this coordinator's own) is not news.
+    expect(applyVmEvent({ id: 7, kind: 'suspended', taskId: t.id, at: future }, 'node-a', d)).toBeUndefined();
     expect(applyVmEvent({ id: 5, kind: 'owner-idle', taskId: t.id, at: future }, 'node-a', d)).toBeUndefined(); // running already
     expect(tasks.require(t.id).state).toBe('running');
     expect(applyVmEvent({ id: 6, kind: 'vanished', taskId: t.id, at: future }, 'node-a', d)).toBe('failed');

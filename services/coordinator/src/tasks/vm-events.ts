@@ -14,9 +14,7 @@ const why: Partial<Record<VmEvent['kind'], string>> = {
   'owner-busy': "the host's owner is busy (owner-first policy)",
   paused: 'paused there, not by this coordinator',
   'io-error': 'paused there on a disk I/O error',
-  suspended: 'suspended there',
   'owner-idle': "the host's owner is idle again",
-  resumed: 'resumed there',
   crashed: 'the guest crashed',
   vanished: 'the guest is gone and no one asked (its QEMU died or was killed)',
   shutdown: 'the guest powered itself off',
@@ -36,15 +34,15 @@ export function applyVmEvent(e: VmEvent, nodeId: string, d: VmEventEffects): str
   if (!(Date.parse(e.at) > Date.parse(t.updatedAt))) return undefined;
   const message = `${why[e.kind] ?? e.kind} on ${nodeId}${e.detail ? ` (${e.detail})` : ''}`;
   switch (e.kind) {
+    // suspended, resumed, checkpointed: done through the provisioner's API, so by a coordinator
+    // (this one's actions record them); only what the host does of itself is news.
     case 'owner-busy':
     case 'paused':
     case 'io-error':
-    case 'suspended':
       if (t.state !== 'running') return undefined;
       d.tasks.transition(t.id, 'suspended', message);
       return 'suspended';
     case 'owner-idle':
-    case 'resumed':
       if (t.state !== 'suspended') return undefined;
       d.tasks.transition(t.id, 'running', message);
       return 'running';
