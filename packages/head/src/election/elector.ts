@@ -1,6 +1,6 @@
 import type { Logger } from '@cps/common';
 import type { LeaseRead, LeaseStore } from '../lease-store.ts';
-import { chooseHead, type PeerView, type SelfView } from './head-choice.ts';
+import { rankHeads, type PeerView, type SelfView } from './head-choice.ts';
 import { checkLeaseTiming, claimableFrom, leadsUntil, nextEpoch, type LeaseTiming } from './lease-timing.ts';
 
 /** What a step decided: this node leads (with which epoch, until when by its clock), or not. */
@@ -24,6 +24,8 @@ interface Term {
   epoch: number;
   sentAt: number;
   token: string;
+  /** Claimed in the stead of a longer-up node that left the lease free: not handed back to it. */
+  inSteadOf?: string;
 }
 
 /**
@@ -35,6 +37,8 @@ interface Term {
 export class HeadElector {
   private term: Term | undefined;
   private seenEpoch = 0;
+  /** Since when (own clock) this node has seen the lease free while another node should lead. */
+  private freeSince: number | undefined;
 
   constructor(private readonly d: ElectorDeps) {
     checkLeaseTiming(d.timing);
@@ -56,7 +60,8 @@ export class HeadElector {
 
   async step(view: { self: SelfView; peers: readonly PeerView[] }): Promise<HeadStatus> {
     const { self, timing } = this.d;
-    const chosen = chooseHead(view.self, view.peers);
+    const ranked = rankHeads(view.self, view.peers);
+    const chosen = ranked[0]!;
     const read = await this.d.store.read();
     if (read.result !== 'read') return this.unreadable(read);
     const { lease, token } = read;
@@ -66,19 +71,36 @@ export class HeadElector {
     const stillOurs = held && lease?.holder === self && lease.epoch === held.epoch && token === held.token && this.commandEpoch() !== undefined;
     this.term = undefined; // set again below only by a write that succeeds
     if (held && stillOurs) {
-      if (chosen !== self) {
+      // A term taken in a longer-up node's stead is kept: that node saw the lease free for a whole
+      // lease and did not claim (its coordinator stuck, or cut off from DNS); handing back to it
+      // would only leave the lease free again.
+      if (chosen !== self && !held.inSteadOf) {
         // A longer-up peer is live: hand over now rather than make it wait out the lease.
         const ended = { holder: self, epoch: held.epoch, expiresAt: this.d.now() };
         const w = await this.d.store.release(token!, ended);
         this.d.log?.info({ event: 'head.released', epoch: held.epoch, to: chosen, result: w.result }, 'head: handed over');
         return { role: 'follower', head: undefined, epoch: held.epoch, reason: `handed over to ${chosen}` };
       }
-      return this.write(token, held.epoch, 'renewed');
+      return this.write(token, held.epoch, 'renewed', chosen === self ? undefined : held.inSteadOf);
     }
     if (held) this.d.log?.warn({ event: 'head.term-lost', epoch: held.epoch, lease }, 'head: the term is over');
 
     if (chosen !== self) {
-      const live = lease && this.d.now() < claimableFrom(lease, timing);
+      const now = this.d.now();
+      const live = lease && now < claimableFrom(lease, timing);
+      if (live) this.freeSince = undefined;
+      else {
+        // Discovery hears the chosen node, but it leaves the lease free: its coordinator may be
+        // stopped (SIGSTOP) or unable to reach DNS while its discovery still says HELLO. The
+        // next in line claims after one whole lease per node ahead of it, so a live chosen node
+        // always gets there first and the line never moves for a slow step.
+        this.freeSince ??= now;
+        const rank = ranked.indexOf(self);
+        if (now - this.freeSince >= rank * timing.leaseMs) {
+          this.d.log?.warn({ event: 'head.claim-in-stead', of: chosen, freeForMs: now - this.freeSince }, 'head: the chosen node leaves the lease free; claiming in its stead');
+          return this.write(token, nextEpoch(this.seenEpoch, this.d.epochFloor?.() ?? 0), 'claimed', chosen);
+        }
+      }
       return { role: 'follower', head: live ? lease.holder : undefined, epoch: lease?.epoch, reason: `${chosen} should lead` };
     }
     // A lease of another node is waited out; one of ours from an earlier term (a restart, a pause)
@@ -103,7 +125,7 @@ export class HeadElector {
     return w.result === 'done' ? 'released' : 'failed';
   }
 
-  private async write(token: string | undefined, epoch: number, what: 'claimed' | 'renewed'): Promise<HeadStatus> {
+  private async write(token: string | undefined, epoch: number, what: 'claimed' | 'renewed', inSteadOf?: string): Promise<HeadStatus> {
     const sentAt = this.d.now();
     const w = await this.d.store.claim(token, { holder: this.d.self, epoch, expiresAt: sentAt + this.d.timing.leaseMs });
     if (w.result !== 'done') {
@@ -111,7 +133,8 @@ export class HeadElector {
       return { role: 'follower', head: undefined, epoch: undefined, reason: `${what === 'claimed' ? 'claim' : 'renewal'} ${w.result}: ${w.detail}` };
     }
     this.seenEpoch = Math.max(this.seenEpoch, epoch);
-    this.term = { epoch, sentAt, token: w.token };
+    this.term = { epoch, sentAt, token: w.token, inSteadOf };
+    this.freeSince = undefined;
     if (what === 'claimed') this.d.log?.info({ event: 'head.claimed', epoch }, 'head: claimed');
     return { role: 'head', epoch, leadsUntil: leadsUntil(sentAt, this.d.timing) };
   }

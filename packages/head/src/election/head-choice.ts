@@ -16,10 +16,18 @@ export interface SelfView {
  * This node is always a candidate: it sees itself alive.
  */
 export function chooseHead(self: SelfView, peers: readonly PeerView[]): string {
+  return rankHeads(self, peers)[0]!;
+}
+
+/**
+ * Every live candidate in the order they should lead (chooseHead's order): the first is the head;
+ * the others are next in line, for when the first leaves the lease free (HeadElector's fallback).
+ */
+export function rankHeads(self: SelfView, peers: readonly PeerView[]): string[] {
   const candidates = [
     { nodeId: self.nodeId, uptime: self.uptimeSec },
     ...peers.filter((p) => p.state !== 'dead' && p.nodeId !== self.nodeId).map((p) => ({ nodeId: p.nodeId, uptime: p.uptimeSec + p.lastSeenMs / 1000 })),
   ];
   candidates.sort((a, b) => b.uptime - a.uptime || (a.nodeId < b.nodeId ? -1 : a.nodeId > b.nodeId ? 1 : 0));
-  return candidates[0]!.nodeId;
+  return candidates.map((c) => c.nodeId);
 }

@@ -3,9 +3,11 @@
  * Times are virtual (`1500ms`, `12s`, `12.5s`); `#` starts a comment. Lines without a time set up
  * the scenario: `nodes n1 n2 n3` (the nodes that exist; each is also a host) and
  * `timing lease=15000 drift=2000 renew=5000 hello=1000`.
+ * `pause N` / `resume N` are SIGSTOP / SIGCONT of N's coordinator alone (its discovery and host go
+ * on); `freeze N` / `thaw N` stop the whole machine (a suspended laptop, a paused VM).
  */
 export type Command =
-  | { op: 'power-on' | 'power-off' | 'stop' | 'pause' | 'resume' | 'owner-idle'; node: string }
+  | { op: 'power-on' | 'power-off' | 'stop' | 'pause' | 'resume' | 'freeze' | 'thaw' | 'owner-idle'; node: string }
   | { op: 'cut' | 'heal'; a: string; b: string }
   | { op: 'partition'; sides: string[][] }
   | { op: 'heal-all' }
@@ -93,7 +95,7 @@ function parseCommand(w: string[], nodes: string[]): Command | undefined {
   const node = (n: string | undefined) => (n !== undefined && nodes.includes(n) ? n : undefined);
   const end = (n: string | undefined) => (n === 'dns' ? n : node(n));
   const s = w.join(' ');
-  const one = (op: 'power-on' | 'power-off' | 'stop' | 'pause' | 'resume' | 'owner-idle', n: string | undefined) => {
+  const one = (op: 'power-on' | 'power-off' | 'stop' | 'pause' | 'resume' | 'freeze' | 'thaw' | 'owner-idle', n: string | undefined) => {
     const id = node(n);
     return id ? { op, node: id } : undefined;
   };
@@ -102,6 +104,8 @@ function parseCommand(w: string[], nodes: string[]): Command | undefined {
   if (/^stop \S+$/.test(s)) return one('stop', w[1]);
   if (/^pause \S+$/.test(s)) return one('pause', w[1]);
   if (/^resume \S+$/.test(s)) return one('resume', w[1]);
+  if (/^freeze \S+$/.test(s)) return one('freeze', w[1]);
+  if (/^thaw \S+$/.test(s)) return one('thaw', w[1]);
   if (/^owner idle \S+$/.test(s)) return one('owner-idle', w[2]);
   if (/^owner busy \S+ \S+$/.test(s)) {
     const id = node(w[2]);

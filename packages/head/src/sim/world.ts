@@ -24,6 +24,8 @@ interface Due {
   fn: () => void | Promise<void>;
   node?: SimNode;
   gen?: number;
+  /** Whose timer: the coordinator's (stops with `pause`) or the machine's (discovery; stops with `freeze`). */
+  part?: 'coordinator' | 'machine';
 }
 
 /** One workstation: discovery's membership, the coordinator's elector and loop, the host's fence. */
@@ -31,7 +33,10 @@ interface SimNode {
   id: string;
   address: string;
   powered: boolean;
+  /** SIGSTOP of the coordinator: its timers wait, its discovery and host go on. */
   paused: boolean;
+  /** The whole machine stopped: no HELLO sent or heard, no command taken. */
+  frozen: boolean;
   /** Bumped at every power off: timers of an earlier life never fire. */
   gen: number;
   bootAt: number;
@@ -84,7 +89,7 @@ export class World {
 
   constructor(private readonly list: CmdList) {
     list.nodes.forEach((id, i) => {
-      this.nodes.set(id, { id, address: `10.0.0.${i + 1}`, powered: false, paused: false, gen: 0, bootAt: 0, skewMs: 0, lateMs: 0, deferred: [], stalled: [], epochAtPause: undefined });
+      this.nodes.set(id, { id, address: `10.0.0.${i + 1}`, powered: false, paused: false, frozen: false, gen: 0, bootAt: 0, skewMs: 0, lateMs: 0, deferred: [], stalled: [], epochAtPause: undefined });
     });
   }
 
@@ -111,8 +116,8 @@ export class World {
 
   // ── the virtual clock ──
 
-  private schedule(at: number, fn: Due['fn'], node?: SimNode): Due {
-    const d: Due = { at, seq: ++this.seq, fn, node, gen: node?.gen };
+  private schedule(at: number, fn: Due['fn'], node?: SimNode, part: Due['part'] = 'coordinator'): Due {
+    const d: Due = { at, seq: ++this.seq, fn, node, gen: node?.gen, part };
     this.queue.push(d);
     return d;
   }
@@ -130,7 +135,7 @@ export class World {
   private async fire(d: Due): Promise<void> {
     const n = d.node;
     if (n && (n.gen !== d.gen || !n.powered)) return;
-    if (n?.paused) {
+    if (n && (n.frozen || (n.paused && d.part === 'coordinator'))) {
       n.deferred.push(d);
       return;
     }
@@ -140,9 +145,9 @@ export class World {
     await new Promise<void>((r) => setImmediate(r));
   }
 
-  private timersOf(n: SimNode): LoopTimers {
+  private timersOf(n: SimNode, part: Due['part'] = 'coordinator'): LoopTimers {
     return {
-      setTimeout: (fn, ms) => this.schedule(this.t + ms + n.lateMs, fn, n),
+      setTimeout: (fn, ms) => this.schedule(this.t + ms + n.lateMs, fn, n, part),
       clearTimeout: (h) => {
         const i = this.queue.indexOf(h as Due);
         if (i >= 0) this.queue.splice(i, 1);
@@ -151,7 +156,7 @@ export class World {
   }
 
   private every(n: SimNode, ms: number, fn: () => void): void {
-    const timers = this.timersOf(n);
+    const timers = this.timersOf(n, 'machine');
     const tick = () => {
       fn();
       timers.setTimeout(tick, ms);
@@ -190,7 +195,7 @@ export class World {
       uptimeSec: (this.t - n.bootAt) / 1000,
     };
     const sentAt = this.t + n.skewMs;
-    for (const m of this.nodes.values()) if (m !== n && m.powered && !m.paused && this.linked(n.id, m.id)) m.membership!.observe(info, { sentAt });
+    for (const m of this.nodes.values()) if (m !== n && m.powered && !m.frozen && this.linked(n.id, m.id)) m.membership!.observe(info, { sentAt });
   }
 
   /** The node's view of the lease record: the shared record, unless DNS is cut off from it. */
@@ -226,6 +231,7 @@ export class World {
     if (n.powered) return;
     n.powered = true;
     n.paused = false;
+    n.frozen = false;
     n.bootAt = this.t;
     n.deferred = [];
     n.stalled = [];
@@ -268,16 +274,17 @@ export class World {
       n.announced = s.epoch;
       this.schedule(this.t, () => this.send(n, 'epoch', s.epoch), n);
     }
-    const to = s.role === 'head' ? 'self' : (s.head ?? 'nobody');
+    // As head it serves requests itself; the epoch is part of what is logged, so a new term shows.
+    const to = s.role === 'head' ? `self@${s.epoch}` : (s.head ?? 'nobody');
     if (to === n.forward) return;
     n.forward = to;
-    this.log(n.id, to === 'self' ? `serves as head epoch=${(s as { epoch: number }).epoch}` : `forwards to ${to}`);
+    this.log(n.id, s.role === 'head' ? `serves as head epoch=${s.epoch}` : `forwards to ${to}`);
   }
 
   /** The safety property: at most one node acts as head (awake, its term valid by its own clock). */
   private checkHeads(): void {
     const acting = [...this.nodes.values()]
-      .filter((n) => n.powered && !n.paused && n.elector?.commandEpoch() !== undefined)
+      .filter((n) => n.powered && !n.paused && !n.frozen && n.elector?.commandEpoch() !== undefined)
       .map((n) => `${n.id}@${n.elector!.commandEpoch()}`)
       .join(' ');
     const two = acting.includes(' ') ? acting : '';
@@ -289,8 +296,8 @@ export class World {
   /** A command from `from` with `epoch` to every host, each checking it with its fence. */
   private async send(from: SimNode, command: string, epoch: number): Promise<void> {
     for (const h of this.nodes.values()) {
-      if (!h.powered || h.paused) {
-        this.log(h.id, `missed ${command} from ${from.id} (host ${h.powered ? 'paused' : 'off'})`);
+      if (!h.powered || h.frozen) {
+        this.log(h.id, `missed ${command} from ${from.id} (host ${h.powered ? 'frozen' : 'off'})`);
         continue;
       }
       if (h !== from && !this.linked(from.id, h.id)) {
@@ -308,7 +315,7 @@ export class World {
 
   private async sendFrom(n: SimNode, command: string): Promise<void> {
     if (!n.powered) return this.log(n.id, `cannot send ${command} (off)`);
-    if (n.paused) {
+    if (n.paused || n.frozen) {
       n.stalled.push({ command, epoch: n.epochAtPause });
       return this.log(n.id, `${command} stalled (paused) epoch=${n.epochAtPause ?? 'none'}`);
     }
@@ -329,26 +336,33 @@ export class World {
         return this.powerOff(node!);
       case 'stop': {
         const n = node!;
-        if (!n.powered || n.paused) return;
+        if (!n.powered || n.paused || n.frozen) return;
         await n.loop!.stop({ resign: true });
-        for (const m of this.nodes.values()) if (m !== n && m.powered && !m.paused && this.linked(n.id, m.id)) m.membership!.leave(n.id, this.t + n.skewMs);
+        for (const m of this.nodes.values()) if (m !== n && m.powered && !m.frozen && this.linked(n.id, m.id)) m.membership!.leave(n.id, this.t + n.skewMs);
         return this.powerOff(n);
       }
       case 'pause':
-        node!.epochAtPause = node!.elector?.commandEpoch();
-        node!.paused = true;
-        return;
-      case 'resume': {
+      case 'freeze': {
         const n = node!;
-        if (!n.paused) return;
+        if (!n.powered || n.paused || n.frozen) return;
+        n.epochAtPause = n.elector?.commandEpoch();
+        if (c.op === 'pause') n.paused = true;
+        else n.frozen = true;
+        return;
+      }
+      case 'resume':
+      case 'thaw': {
+        const n = node!;
+        if (c.op === 'resume' ? !n.paused : !n.frozen) return;
         n.paused = false;
+        n.frozen = false;
         // SIGCONT: what it was sending goes out first, then every timer that fell due, in order.
         const stalled = n.stalled.splice(0);
         for (const s of stalled) {
           if (s.epoch === undefined) this.log(n.id, `drops ${s.command}: was not head`);
           else await this.send(n, s.command, s.epoch);
         }
-        for (const d of n.deferred.splice(0)) this.schedule(this.t, d.fn, n);
+        for (const d of n.deferred.splice(0)) this.schedule(this.t, d.fn, n, d.part);
         return;
       }
       case 'owner-busy':
@@ -391,7 +405,7 @@ export class World {
       case 'send':
         return this.sendFrom(node!, c.command);
       case 'head-sends': {
-        const heads = [...this.nodes.values()].filter((n) => n.powered && (n.paused ? n.epochAtPause !== undefined : n.elector?.commandEpoch() !== undefined));
+        const heads = [...this.nodes.values()].filter((n) => n.powered && (n.paused || n.frozen ? n.epochAtPause !== undefined : n.elector?.commandEpoch() !== undefined));
         if (!heads.length) return this.log('sim', `no head to send ${c.command}`);
         for (const n of heads) await this.sendFrom(n, c.command);
         return;
