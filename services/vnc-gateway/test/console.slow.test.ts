@@ -9,6 +9,7 @@ import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchChromium } from '../../../tests/helpers/browser.ts';
 import { createApp } from '../src/app.ts';
+import { SessionRegistry } from '../src/sessions.ts';
 import { attachWebSockets } from '../src/upgrade.ts';
 import { fakeProvisioner, memoryLogger, vm, testTicketKey, withTicketDesk } from './fakes.ts';
 
@@ -54,6 +55,7 @@ function vncPort(): number {
 
 let gw: Served;
 let browser: Browser;
+const sessions = new SessionRegistry();
 
 beforeAll(async () => {
   const file = join('/tmp', `${domain}.xml`);
@@ -61,7 +63,7 @@ beforeAll(async () => {
   virsh('create', file);
   const vms = new Map<string, ProvisionerSchemas['Vm']>([[taskId, vm(taskId, { host: '127.0.0.1', port: vncPort() })]]);
   const { log } = memoryLogger();
-  const app = createApp({ ticketKey: testTicketKey, provisioner: provisionerClient(viaApp(fakeProvisioner(vms))), log });
+  const app = createApp({ ticketKey: testTicketKey, provisioner: provisionerClient(viaApp(fakeProvisioner(vms))), log, sessions });
   gw = await serveApp(withTicketDesk(app), { port: 0, hostname: '127.0.0.1', log }, (server, gated) => attachWebSockets(server as Server, gated, { log }));
   browser = await launchChromium();
 });
@@ -110,6 +112,19 @@ describe('the console page in Chromium', () => {
     await page.click('#fullscreen');
     await expect.poll(() => page.evaluate(() => document.fullscreenElement !== null), { timeout: 5000 }).toBe(true);
     await page.click('#fullscreen');
+
+    // A connection lost (here: the gateway ends it as at a restart) comes back by itself, with a
+    // fresh ticket: the first one was used up.
+    const states: string[] = [];
+    await page.exposeFunction('cpsState', (s: string) => states.push(s));
+    await page.evaluate(() => {
+      const el = document.getElementById('status')!;
+      new MutationObserver(() => (window as unknown as { cpsState(s: string): void }).cpsState(el.textContent ?? '')).observe(el, { childList: true, characterData: true, subtree: true });
+    });
+    await sessions.closeAll('the gateway restarts (test)');
+    await expect.poll(() => states.some((s) => s.startsWith('reconnecting: ')), { timeout: 10_000 }).toBe(true);
+    await expect.poll(() => page.locator('#status').getAttribute('data-state'), { timeout: 30_000 }).toBe('connected');
+    await expect.poll(lit, { timeout: 30_000, interval: 1000 }).toBeGreaterThan(200);
 
     // The guest going away ends the page's session with a reason (after trying to reconnect).
     virsh('destroy', domain);
