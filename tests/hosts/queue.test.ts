@@ -1,7 +1,8 @@
 // Placement that does not give up, between real processes: two namespace hosts that lend one vCPU
 // each (libvirt's test driver: guests without QEMU), A's coordinator the one users talk to. A task
 // with no room waits and says why, starts within seconds of a stop, and a stop frees its host's
-// slot for a task submitted at once (before, its PEP hold kept the slot for a minute).
+// slot for a task submitted at once (before, its PEP hold kept the slot for a minute), and the
+// queue is fair between two users.
 import { coordinatorClient, type CoordinatorSchemas } from '@cps/openapi';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeUser } from '../helpers/cps-node.ts';
@@ -14,6 +15,8 @@ let cluster: Hosts;
 let a: Host, b: Host;
 /** A user of A's coordinator (made in its registry): the task routes need one signed in. */
 let token: string;
+/** A second user, for fairness: their first task must not wait behind the first user's later ones. */
+let otherToken: string;
 const share = { CPS_SHARE_VCPUS: '1' };
 
 beforeAll(async () => {
@@ -26,16 +29,17 @@ beforeAll(async () => {
   ]);
   await until('A sees B alive', () => peers(a), (ps) => stateOf(ps, b.nodeId) === 'alive');
   ({ token } = await makeUser(a.dataDir));
+  ({ token: otherToken } = await makeUser(a.dataDir));
 });
 
 afterAll(async () => {
   await cluster?.destroy();
 });
 
-const api = () => coordinatorClient({ baseUrl: a.url('coordinator'), fetch: cluster.fetch, headers: { authorization: `Bearer ${token}` } });
+const api = (as = token) => coordinatorClient({ baseUrl: a.url('coordinator'), fetch: cluster.fetch, headers: { authorization: `Bearer ${as}` } });
 
-async function submit(name: string): Promise<Task> {
-  const { data, error } = await api().POST('/api/tasks', { body: { name, vcpus: 1, memoryMiB: 128, diskMiB: 16, image: 'tiny' } });
+async function submit(name: string, as = token): Promise<Task> {
+  const { data, error } = await api(as).POST('/api/tasks', { body: { name, vcpus: 1, memoryMiB: 128, diskMiB: 16, image: 'tiny' } });
   expect(error, JSON.stringify(error)).toBeUndefined();
   return data!;
 }
@@ -81,5 +85,37 @@ describe('the queue between two hosts of one slot each', () => {
     const t = await inState(next.id, 'running', 30_000);
     expect(t.node?.nodeId).toBe(gone!.node?.nodeId);
     expect(Date.now() - submittedAt).toBeLessThan(15_000);
+  });
+
+  it('is fair between users: the second user\'s first task starts before the first user\'s next; a queued task can be cancelled', async () => {
+    // Both hosts are full with the first user's tasks (the two left running above).
+    const full = [running[0]!, (await api().GET('/api/tasks')).data!.items.find((t) => t.name === 'right after the stop')!];
+    expect(full.map((t) => t.state)).toEqual(['running', 'running']);
+    const first = await submit('first user, next');
+    const third = await submit('first user, after that');
+    const other = await submit('second user, first', otherToken);
+    for (const t of [first, third]) await inState(t.id, 'queued');
+    // The second user sees their own task and its place, not the first user's.
+    const theirs = (await api(otherToken).GET('/api/tasks')).data!.items;
+    expect(theirs.map((t) => t.id)).toEqual([other.id]);
+    expect(theirs[0]!.queue?.position).toBe(2);
+
+    await stop(full[0]!.id);
+    await inState(first.id, 'running', 30_000);
+    await stop(full[1]!.id);
+    // The second user's first task is next, ahead of the first user's task submitted before it.
+    await until(`${other.id} running`, () => api(otherToken).GET('/api/tasks/{taskId}', { params: { path: { taskId: other.id } } }).then((r) => r.data!), (t) => t.state === 'running', 30_000);
+    expect((await task(third.id)).state).toBe('queued');
+
+    // Cancelling a task that waits: it leaves the queue and ends at once, and nothing started it.
+    const cancelled = await api().DELETE('/api/tasks/{taskId}', { params: { path: { taskId: third.id } } });
+    expect(cancelled.response.status).toBe(202);
+    const ended = await inState(third.id, 'stopped');
+    expect(ended.node).toBeUndefined();
+    // It never ran (a cancel may land while the queue is trying it: then it ends before placement).
+    expect(ended.history.map((h) => h.state)).not.toContain('running');
+    expect(ended.history.at(-1)?.message, JSON.stringify(ended.history)).toMatch(/^(cancelled while it waited in the queue|stopped before it was placed)$/);
+    await stop(first.id);
+    await api(otherToken).DELETE('/api/tasks/{taskId}', { params: { path: { taskId: other.id } } });
   });
 });
