@@ -82,37 +82,6 @@ describe('POST /api/session (sign in)', () => {
     expect(answers[2]).toEqual(answers[0]);
   });
 
-  it('spends on an unknown name what it spends on a wrong password (a full argon2id verify)', async () => {
-    const h = await accountsHarness({ limits: { perName: 1000, perAddress: 1000 } });
-    const time = async (name: string) => {
-      const t = performance.now();
-      expect(await h.accounts.checkPassword(name, 'wrong-password')).toBeUndefined();
-      return performance.now() - t;
-    };
-    const known: number[] = [];
-    const unknown: number[] = [];
-    // Interleaved, so load on the machine falls on both alike.
-    for (let i = 0; i < 5; i++) {
-      known.push(await time('alice'));
-      unknown.push(await time(`nobody${i}`));
-    }
-    const median = (xs: number[]) => xs.sort((a, b) => a - b)[2]!;
-    expect(median(unknown)).toBeGreaterThan(median(known) * 0.4);
-  });
-
-  it.each([
-    ['no body', undefined, 'application/json'],
-    ['a form body', 'name=alice&password=x', 'application/x-www-form-urlencoded'],
-    ['malformed JSON', '{"name":', 'application/json'],
-    ['an extra field', JSON.stringify({ name: 'alice', password: 'x', role: 'admin' }), 'application/json'],
-    ['a password of 257 characters', JSON.stringify({ name: 'alice', password: 'x'.repeat(257) }), 'application/json'],
-    ['a name that is a number', JSON.stringify({ name: 1, password: 'x' }), 'application/json'],
-  ])('refuses %s with a validation problem', async (_what, body, type) => {
-    const h = await accountsHarness();
-    const res = await h.call('/api/session', { method: 'POST', headers: { 'content-type': type }, ...(body !== undefined ? { body } : {}) });
-    await expectProblem(res, 400, 'validation-failed');
-  });
-
   it('refuses a body over 16 KiB unread', async () => {
     const h = await accountsHarness();
     const res = await h.json('POST', '/api/session', { name: 'alice', password: 'x'.repeat(20_000) });
