@@ -50,3 +50,25 @@ describe('the next in line claims when the chosen node leaves the lease free', (
     }
   });
 });
+
+// Found by the simulator (scenarios/forwarding-released-lease): a follower kept forwarding to a
+// head that had released its lease, until the drift margin after the release had passed.
+describe('whom a follower forwards to', () => {
+  it('the holder while its lease runs; nobody after a release or in the drift margin after the end', async () => {
+    const clock = { t: 0 };
+    const record = new MemoryLeaseRecord();
+    const a = new HeadElector({ self: 'a', store: record.store('a'), now: () => clock.t, timing });
+    const b = new HeadElector({ self: 'b', store: record.store('b'), now: () => clock.t, timing });
+    const view = (self: string) => ({ self: { nodeId: self, uptimeSec: self === 'a' ? 300 : 200 }, peers: [peer(self === 'a' ? 'b' : 'a', self === 'a' ? 200 : 300)] });
+    await a.step(view('a'));
+    clock.t = 14_999;
+    expect(await b.step(view('b'))).toMatchObject({ role: 'follower', head: 'a' });
+    clock.t = 15_000; // expired, not yet claimable (drift)
+    expect(await b.step(view('b'))).toMatchObject({ role: 'follower', head: undefined });
+    clock.t = 20_000;
+    await a.step(view('a')); // a claims again (its own lapsed lease), then resigns
+    expect(await a.resign()).toBe('released');
+    clock.t = 20_001;
+    expect(await b.step({ self: { nodeId: 'b', uptimeSec: 200 }, peers: [] })).toMatchObject({ role: 'follower', head: undefined });
+  });
+});

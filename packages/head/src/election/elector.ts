@@ -1,7 +1,15 @@
 import type { Logger } from '@cps/common';
-import type { LeaseRead, LeaseStore } from '../lease-store.ts';
+import type { Lease, LeaseRead, LeaseStore } from '../lease-store.ts';
 import { rankHeads, type PeerView, type SelfView } from './head-choice.ts';
 import { checkLeaseTiming, claimableFrom, leadsUntil, nextEpoch, type LeaseTiming } from './lease-timing.ts';
+
+/**
+ * Whom a follower sends requests to: the holder while its lease runs, by this node's clock. Not
+ * in the drift margin after it (the holder has stopped), and not after a release, whose lease ends
+ * when it was written: forwarding to a node that has left helps nobody. Found by the simulator
+ * (scenarios/forwarding-released-lease).
+ */
+const serving = (lease: Lease | undefined, now: number): string | undefined => (lease && now < lease.expiresAt ? lease.holder : undefined);
 
 /** What a step decided: this node leads (with which epoch, until when by its clock), or not. */
 export type HeadStatus =
@@ -101,12 +109,12 @@ export class HeadElector {
           return this.write(token, nextEpoch(this.seenEpoch, this.d.epochFloor?.() ?? 0), 'claimed', chosen);
         }
       }
-      return { role: 'follower', head: live ? lease.holder : undefined, epoch: lease?.epoch, reason: `${chosen} should lead` };
+      return { role: 'follower', head: serving(lease, now), epoch: lease?.epoch, reason: `${chosen} should lead` };
     }
     // A lease of another node is waited out; one of ours from an earlier term (a restart, a pause)
     // is taken over at once: nobody else holds it, and the new epoch fences the old term.
     if (lease && lease.holder !== self && this.d.now() < claimableFrom(lease, timing)) {
-      return { role: 'follower', head: lease.holder, epoch: lease.epoch, reason: `lease of ${lease.holder} runs until ${lease.expiresAt}` };
+      return { role: 'follower', head: serving(lease, this.d.now()), epoch: lease.epoch, reason: `lease of ${lease.holder} runs until ${lease.expiresAt}` };
     }
     return this.write(token, nextEpoch(this.seenEpoch, this.d.epochFloor?.() ?? 0), 'claimed');
   }
