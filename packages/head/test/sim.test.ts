@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseCmdList } from '../src/sim/cmdlist.ts';
-import { expectedLog, logDiff, runScenario, scenarioNames } from '../src/sim/scenarios.ts';
+import { expectedLog, logDiff, readCmdList, runCmdList, runScenario, scenarioNames } from '../src/sim/scenarios.ts';
 
 // The simulator (docs/head.md "Simulator"): every folder under scenarios/ is run and its event log
 // diffed exactly against log.expect. A failure prints the unified diff; the test never rewrites
@@ -22,6 +22,16 @@ describe('head simulator scenarios', () => {
   it('the same scenario twice gives the same log, byte for byte (no real time, no randomness)', async () => {
     const name = 'fence-paused-head-stalled-command';
     expect(await runScenario(name)).toBe(await runScenario(name));
+  });
+
+  it('a change of behaviour fails the diff, and the failure shows the lines that changed', async () => {
+    // The same scenario with the head's power cut 10 s later: the failover moves, the diff says where.
+    const name = 'head-choice-head-powered-off';
+    const moved = (await readCmdList(name)).replace('20s power off n1', '30s power off n1');
+    const diff = logDiff(name, (await expectedLog(name))!, await runCmdList(moved));
+    expect(diff).toContain(`--- ${name}/log.expect`);
+    expect(diff).toMatch(/^-\s+37\.000 n2 +head\.claimed epoch=2$/m);
+    expect(diff).toMatch(/^\+\s+\d+\.000 n2 +head\.claimed epoch=2$/m);
   });
 
   it('two heads at once happen only where a scenario puts clocks beyond the drift margin', async () => {

@@ -15,9 +15,13 @@ export async function scenarioNames(): Promise<string[]> {
 
 /** Runs one scenario's cmdlist; returns the event log it produced. */
 export async function runScenario(name: string): Promise<string> {
-  const text = await readFile(join(scenariosDir, name, 'cmdlist'), 'utf8');
-  return new World(parseCmdList(text)).run();
+  return runCmdList(await readCmdList(name));
 }
+
+export const readCmdList = (name: string) => readFile(join(scenariosDir, name, 'cmdlist'), 'utf8');
+
+/** Runs a command list given as text; returns the event log. */
+export const runCmdList = (text: string): Promise<string> => new World(parseCmdList(text)).run();
 
 export async function expectedLog(name: string): Promise<string | undefined> {
   try {
