@@ -5,7 +5,7 @@ import type { Timers } from '../queue/dispatcher.ts';
 import { PeerWatch } from '../queue/peer-events.ts';
 import type { Task } from './store.ts';
 import type { Tasks } from './tasks.ts';
-import { applyVmEvent, type VmEvent } from './vm-events.ts';
+import { applyVmEvent, type GuestNow, type VmEvent } from './vm-events.ts';
 
 export interface HostEventsDeps {
   tasks: Tasks;
@@ -32,6 +32,8 @@ interface Stream {
   timer?: unknown;
   failures: number;
   closed: boolean;
+  /** Events are handled one after another, each after its look at the guest. */
+  chain: Promise<void>;
 }
 
 /**
@@ -67,7 +69,7 @@ export class HostEvents {
     if (!node) return;
     if (live.has(t.state)) {
       if (!this.streams.has(node.nodeId)) {
-        const s: Stream = { node, failures: 0, closed: false };
+        const s: Stream = { node, failures: 0, closed: false, chain: Promise.resolve() };
         this.streams.set(node.nodeId, s);
         void this.connect(s);
       }
@@ -129,11 +131,29 @@ export class HostEvents {
     }
     if (typeof e?.taskId !== 'string' || typeof e.kind !== 'string' || typeof e.at !== 'string') return;
     // A reconnect's replay repeats events applied before: applyVmEvent skips those older than the task's last change.
+    const t = this.d.tasks.get(e.taskId);
+    if (!t || t.node?.nodeId !== s.node.nodeId || !live.has(t.state)) return;
+    s.chain = s.chain.then(async () => {
+      try {
+        const guest = await this.guestNow(s.node, e.taskId);
+        if (guest === undefined) return;
+        const done = applyVmEvent(e, s.node.nodeId, guest, { tasks: this.d.tasks, stop: this.d.stop });
+        if (done) this.d.log.info({ taskId: e.taskId, node: s.node.nodeId, kind: e.kind, now: done }, 'host event applied');
+      } catch (err) {
+        this.d.log.error({ err, taskId: e.taskId, kind: e.kind }, 'host event could not be applied');
+      }
+    });
+  }
+
+  /** The guest as its host says it is now; undefined when the host cannot be asked (the event waits for no one). */
+  private async guestNow(node: NodeAddress, taskId: string): Promise<GuestNow | undefined> {
     try {
-      const done = applyVmEvent(e, s.node.nodeId, { tasks: this.d.tasks, stop: this.d.stop });
-      if (done) this.d.log.info({ taskId: e.taskId, node: s.node.nodeId, kind: e.kind, now: done }, 'host event applied');
+      const r = await this.d.clientsFor(node).provisioner.GET('/vms/{taskId}', { params: { path: { taskId } }, signal: AbortSignal.timeout(10_000) });
+      if (r.response.status === 404) return 'gone';
+      return r.data?.state;
     } catch (err) {
-      this.d.log.error({ err, taskId: e.taskId, kind: e.kind }, 'host event could not be applied');
+      this.d.log.warn({ taskId, node: node.nodeId, err: (err as Error).message }, 'host event: the guest could not be looked at');
+      return undefined;
     }
   }
 }
