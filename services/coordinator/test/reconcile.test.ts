@@ -218,6 +218,26 @@ describe('the coordinator reconciles its registry with what the hosts run, after
   });
 });
 
+describe('passes that overlap', () => {
+  it('are one pass: a task is adopted once, with one history line', async () => {
+    const a = listingNode('host-a', '10.0.0.1');
+    let running = '';
+    let starting = '';
+    const c = await restarted([a], (tasks) => {
+      running = leftover(tasks, a, 'running');
+      starting = leftover(tasks, a, 'starting');
+    });
+    a.run(running);
+    a.run(starting);
+    const [x, y] = [c.reconciler.pass(), c.reconciler.pass()];
+    expect(x).toBe(y);
+    expect((await x).adopted).toBe(2);
+    expect(c.tasks.require(running).history.filter((h) => h.message?.startsWith('adopted')).length).toBe(1);
+    expect(c.tasks.require(starting).state).toBe('running');
+    expect((await c.reconciler.pass()).adopted).toBe(0); // settled: nothing left to adopt
+  });
+});
+
 describe('the orphans, for admins', () => {
   async function withOrphan() {
     const a = listingNode('host-a', '10.0.0.1');

@@ -49,6 +49,7 @@ export class Reconciler {
   private readonly leftover: Map<string, Task['state']>;
   private timer: unknown;
   private closed = false;
+  private current: Promise<PassOutcome> | undefined;
   private readonly retryMs: number;
   private nextDelayMs: number;
   private readonly callTimeoutMs: number;
@@ -65,8 +66,13 @@ export class Reconciler {
     return this.leftover.size;
   }
 
-  /** One pass now; schedules the next while something is unsettled. Never rejects. */
-  async pass(): Promise<PassOutcome> {
+  /** One pass now (or the one under way); schedules the next while something is unsettled. Never rejects. */
+  pass(): Promise<PassOutcome> {
+    this.current ??= this.passNow().finally(() => (this.current = undefined));
+    return this.current;
+  }
+
+  private async passNow(): Promise<PassOutcome> {
     const outcome: PassOutcome = { adopted: 0, lost: 0, requeued: 0, waiting: 0, orphans: 0 };
     try {
       const surveys = await surveyHosts(this.d.discovery, this.d.clientsFor, this.callTimeoutMs);
@@ -76,14 +82,25 @@ export class Reconciler {
       const leftovers = all.filter((t) => this.leftover.get(t.id) === t.state);
       for (const id of this.leftover.keys()) if (!leftovers.some((t) => t.id === id)) this.leftover.delete(id);
       const plan = planReconcile(leftovers, known, surveys, this.d.coordinatorId);
-      for (const decision of plan.decisions) await this.apply(decision, outcome);
+      for (const decision of plan.decisions) {
+        try {
+          await this.apply(decision, outcome);
+        } catch (err) {
+          // A bug, not a host's answer: the task stays as it is, the others are still settled.
+          this.leftover.delete(decision.task.id);
+          this.d.log.error({ err, taskId: decision.task.id, decision: decision.kind }, 'reconcile: could not settle a task');
+        }
+      }
       for (const { node, vms } of plan.orphans) this.d.orphans.foundOn(node, vms);
       outcome.orphans = this.d.orphans.list().length;
       const unanswered = surveys.filter((s) => 'unanswered' in s).length;
       this.d.log.info({ ...outcome, unanswered }, 'reconciled the registry with the hosts');
       if (unanswered > 0) this.schedule(); // their tasks, and their orphans, are still to be found
     } catch (err) {
-      if (!(err instanceof UpstreamError)) throw err;
+      if (!(err instanceof UpstreamError)) {
+        this.d.log.error({ err }, 'reconcile: the pass failed');
+        return outcome;
+      }
       outcome.waiting = this.leftover.size;
       this.d.log.warn({ err: err.message, waiting: outcome.waiting }, 'reconcile: discovery could not say who the peers are; asking again later');
     }
@@ -110,6 +127,11 @@ export class Reconciler {
   private async apply(decision: Decision, outcome: PassOutcome): Promise<void> {
     const { tasks, log } = this.d;
     const { task } = decision;
+    // The user may have acted on it while the hosts were asked (a stop): then it is not ours to settle.
+    if (tasks.get(task.id)?.state !== task.state) {
+      this.leftover.delete(task.id);
+      return;
+    }
     if (decision.kind === 'wait') {
       outcome.waiting++;
       log.info({ taskId: task.id, why: decision.why }, 'reconcile: waiting for the host');
@@ -135,6 +157,7 @@ export class Reconciler {
       await call(where, () => this.d.clientsFor(decision.node).storage.DELETE('/disks/{taskId}', { params: { path: { taskId: task.id } }, signal: AbortSignal.timeout(this.callTimeoutMs) })).catch((err) =>
         log.warn({ taskId: task.id, node: decision.node.nodeId, err: (err as Error).message }, 'reconcile: could not discard the disks of a guest that never came'),
       );
+      if (tasks.get(task.id)?.state !== 'starting') return; // stopped while its disks were discarded
       tasks.transition(task.id, 'placing', `the coordinator restarted while it was being started on ${decision.node.nodeId}, and no guest is there`);
       tasks.transition(task.id, 'queued', 'back to the queue after the restart');
       void this.d.placer.place(task.id);
