@@ -9,13 +9,14 @@ import { notMeasured, ratioVerdict, type CaseResult } from '../lib/result.ts';
 import { median, quantile, round } from '../lib/stats.ts';
 import { BANNER } from '../lib/rfb-source.ts';
 import { openSession } from '../lib/ws-client.ts';
+import { issueConsoleTicket } from '@cps/trust';
 
 interface Proxy {
   name: string;
   /** The process (tree) that carries the stream: its CPU is what is counted. */
   streamPid: number;
-  streamUrl: string;
-  echoUrl: string;
+  /** The socket URL of the stream or the echo target; the gateway's carries a fresh console ticket each time. */
+  url(target: 'stream' | 'echo'): Promise<string>;
   origin: string;
 }
 
@@ -32,13 +33,13 @@ const tsx = ['--import', 'tsx'];
 async function measure(ctx: BenchContext, p: Proxy, o: { streamBytes: number; pings: number; setups: number }): Promise<ProxyFigures> {
   const setups: number[] = [];
   for (let i = 0; i < o.setups; i++) {
-    const s = await openSession(p.echoUrl, p.origin, ctx.now);
+    const s = await openSession(await p.url('echo'), p.origin, ctx.now);
     setups.push(s.setupMs);
     s.close();
   }
 
   const rtts: number[] = [];
-  const echo = await openSession(p.echoUrl, p.origin, ctx.now);
+  const echo = await openSession(await p.url('echo'), p.origin, ctx.now);
   const ping = Buffer.alloc(16, 7);
   for (let i = 0; i < o.pings; i++) {
     const t = ctx.now();
@@ -48,7 +49,7 @@ async function measure(ctx: BenchContext, p: Proxy, o: { streamBytes: number; pi
   }
   echo.close();
 
-  const stream = await openSession(p.streamUrl, p.origin, ctx.now, 60_000);
+  const stream = await openSession(await p.url('stream'), p.origin, ctx.now, 60_000);
   const ask = Buffer.alloc(8);
   ask.writeBigUInt64BE(BigInt(o.streamBytes));
   const cpu0 = treeCpuSeconds(p.streamPid);
@@ -110,7 +111,14 @@ export async function consoleCases(ctx: BenchContext): Promise<CaseResult[]> {
     const ports = JSON.parse((await source.waitFor(/\{.*\}/, 30_000))[0]) as { streamPort: number; echoPort: number };
     const gw = startChild(process.execPath, [...tsx, 'bench/lib/gateway-main.ts', String(ports.streamPort), String(ports.echoPort)], { env: { ...process.env, CPS_LOG_LEVEL: 'info' } });
     children.push(gw);
-    const gwPort = (JSON.parse((await gw.waitFor(/\{"port":\d+\}/, 30_000))[0]) as { port: number }).port;
+    const gwInfo = JSON.parse((await gw.waitFor(/\{"port":\d+,"ticketKey":"[0-9a-f]+"\}/, 30_000))[0]) as { port: number; ticketKey: string };
+    const gwPort = gwInfo.port;
+    const key = new Uint8Array(Buffer.from(gwInfo.ticketKey, 'hex'));
+    // A ticket as the coordinator issues one (minted before the session, so set-up times the socket only).
+    const ticketed = async (taskId: string) => {
+      const { ticket } = await issueConsoleTicket(key, { taskId, kind: 'vnc', userId: 'u-00000000000000be', userName: 'bench', now: new Date() });
+      return `ws://127.0.0.1:${gwPort}/console/${taskId}/websockify?ticket=${ticket}`;
+    };
     const wsStream = await websockify(ctx, ports.streamPort);
     const wsEcho = await websockify(ctx, ports.echoPort);
     children.push(wsStream.child, wsEcho.child);
@@ -118,16 +126,14 @@ export async function consoleCases(ctx: BenchContext): Promise<CaseResult[]> {
     const gateway: Proxy = {
       name: 'vnc-gateway',
       streamPid: gw.pid,
-      streamUrl: `ws://127.0.0.1:${gwPort}/console/t-stream/websockify`,
-      echoUrl: `ws://127.0.0.1:${gwPort}/console/t-echo/websockify`,
+      url: (target) => ticketed(target === 'stream' ? 't-stream' : 't-echo'),
       origin: `http://127.0.0.1:${gwPort}`,
     };
     // websockify proxies to one target per process: one for the stream, one for the echo.
     const ref: Proxy = {
       name: 'websockify',
       streamPid: wsStream.child.pid,
-      streamUrl: `ws://127.0.0.1:${wsStream.port}/`,
-      echoUrl: `ws://127.0.0.1:${wsEcho.port}/`,
+      url: async (target) => `ws://127.0.0.1:${(target === 'stream' ? wsStream : wsEcho).port}/`,
       origin: `http://127.0.0.1:${wsStream.port}`,
     };
     const sizes = ctx.quick ? { streamBytes: 32e6, pings: 50, setups: 3 } : { streamBytes: 256e6, pings: 2000, setups: 20 };

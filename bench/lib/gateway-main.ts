@@ -2,6 +2,7 @@
 // (createApp, SessionRegistry, attachWebSockets, serveApp) in front of the synthetic RFB source. The
 // provisioner it asks is a stand-in naming two guests: t-stream and t-echo, on the source's ports.
 // No node identity: the browser's side of a gateway is plain HTTP (the hop is not measured here).
+import { randomBytes } from 'node:crypto';
 import type { Server } from 'node:http';
 import { createLogger, serveApp } from '@cps/common';
 import { provisionerClient, viaApp, type ProvisionerSchemas } from '@cps/openapi';
@@ -34,8 +35,10 @@ provisioner.get('/vms/:taskId', (c) => {
 });
 
 const log = createLogger('vnc-gateway');
-const sessions = new SessionRegistry({ maxPerTask: 64 });
-const app = createApp({ provisioner: provisionerClient(viaApp(provisioner)), log, sessions });
+const sessions = new SessionRegistry({ maxPerTask: 64, maxPerUser: 64 });
+// The console-ticket key the bench client signs its tickets with (a node's is derived from its CA key).
+const ticketKey = new Uint8Array(randomBytes(32));
+const app = createApp({ provisioner: provisionerClient(viaApp(provisioner)), log, sessions, ticketKey });
 const served = await serveApp(app, { port: 0, hostname: '127.0.0.1', log }, (server, gated) => attachWebSockets(server as Server, gated, { log }));
-console.log(JSON.stringify({ port: served.port }));
+console.log(JSON.stringify({ port: served.port, ticketKey: Buffer.from(ticketKey).toString('hex') }));
 process.on('SIGTERM', () => void sessions.closeAll('bench over').then(() => served.close()).then(() => process.exit(0)));

@@ -104,6 +104,10 @@ const served = await serveApp(createApp({ images, disks, uploads, bootstraps, ex
   log,
   tls: trust.tls,
   publicRoutes: publicRoutesOfFile(specFiles.storage),
+}, (server) => {
+  // Node cuts any request after 5 minutes (requestTimeout); an image upload the coordinator streams
+  // here over a slow link takes longer. headersTimeout still bounds a client that never sends headers.
+  server.requestTimeout = 0;
 });
 log.info({ dataDir: layout.root, quotaMiB: quotaMiB ?? null }, 'storage ready');
 // Expired copies go within ten minutes of expiring (and are never served once expired).
