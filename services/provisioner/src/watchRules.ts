@@ -17,7 +17,7 @@ export interface Seen {
  * | gone (was there)              | gone            | vanished   |
  * | crashed                       | —               | crashed    |
  * | shutdown / shutoff            | gone            | shutdown   |
- * | paused                        | paused          | paused (io-error when libvirt says I/O error) |
+ * | paused                        | paused, gone    | paused (io-error when libvirt says I/O error) |
  */
 export function unexpectedChanges(
   before: ReadonlyMap<string, Seen>,
@@ -50,7 +50,8 @@ export function unexpectedChanges(
         if (intended(taskId) !== 'gone') events.push({ ...base, kind: 'shutdown', detail: `the guest is ${seen.state} and no one here asked for it` });
         break;
       case 'paused':
-        if (intended(taskId) !== 'paused') events.push({ ...base, kind: 'paused', detail: 'the guest is paused and no one here asked for it' });
+        // A guest on its way out passes through paused: libvirt pauses it to save its state.
+        if (intended(taskId) !== 'paused' && intended(taskId) !== 'gone') events.push({ ...base, kind: 'paused', detail: 'the guest is paused and no one here asked for it' });
         break;
       default:
         break;

@@ -23,6 +23,8 @@ describe('unexpectedChanges', () => {
     ['a guest shuts down as asked', { a: 'running' }, { a: 'shutdown' }, { a: 'gone' }, []],
     ['a guest paused unasked', { a: 'running' }, { a: 'paused' }, { a: 'running' }, ['a:paused']],
     ['a guest paused as asked', { a: 'running' }, { a: 'paused' }, { a: 'paused' }, []],
+    // libvirt pauses a guest it saves (a checkpoint) or shuts down before it is gone.
+    ['a guest paused on its way out (a checkpoint saving it)', { a: 'running' }, { a: 'paused' }, { a: 'gone' }, []],
     ['a guest resumed', { a: 'paused' }, { a: 'running' }, {}, []],
     ['a new guest appears running', {}, { a: 'running' }, {}, []],
     ['a new guest appears crashed', {}, { a: 'crashed' }, {}, ['a:crashed']],
