@@ -34,6 +34,36 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/head": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * This node's coordinator leads the LAN with this epoch; every HELLO says so from now on.
+         * @description Called by this node's own coordinator (on loopback, with its member certificate) when it
+         *     becomes the head and again to keep the claim: one HELLO carrying it is sent at once, so
+         *     peers learn the new head within one round trip, and every later HELLO carries it. The claim
+         *     lapses by itself when it is not PUT again within `CPS_HEAD_CLAIM_TTL_MS` (20 s by default),
+         *     so a coordinator killed without a word does not leave its discovery announcing a head
+         *     forever. A PUT with another epoch replaces the claim (the coordinator owns the epochs; this
+         *     service only carries them, docs/pep.md §3).
+         */
+        put: operations["claimHead"];
+        post?: never;
+        /**
+         * This node's coordinator no longer leads; HELLOs say `head` false from now on (idempotent).
+         * @description One HELLO without the claim is sent at once.
+         */
+        delete: operations["releaseHead"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/peers": {
         parameters: {
             query?: never;
@@ -69,7 +99,10 @@ export interface paths {
          *     event per change, named for it — `joined` (first heard, or heard again after it left),
          *     `alive` (heard again after being suspect or dead), `suspect`, `dead`, `left` (said LEAVE,
          *     or was forgotten), `capacity` (an alive peer's HELLO or ACK says other free or total
-         *     capacity than before: the coordinator's queue tries again) — whose data is a PeerEvent.
+         *     capacity than before: the coordinator's queue tries again), `head` (a peer's HELLO claims
+         *     the head where its last did not, drops the claim, or claims another epoch; the event's
+         *     peer carries the new `head` and `headEpoch`) — whose data is a PeerEvent. A HELLO that
+         *     changes both state and claim emits the state event, then `head`.
          *     This node itself is not a peer here. A comment line every 15 s keeps the stream
          *     open through proxies. Suspect and dead are noticed by a timer that runs about 4 times per
          *     HELLO interval, so an event may come up to that much after the threshold.
@@ -278,12 +311,25 @@ export interface components {
             lastSeenMs: number;
             /** @enum {string} */
             state: "alive" | "suspect" | "dead";
-            /** @description Whether the peer's last HELLO said it is the head. */
+            /** @description Whether the peer's last HELLO said its coordinator is the head (an ACK carries no claim and changes nothing). */
             head: boolean;
+            /** @description The epoch its last HELLO claimed; present exactly when `head` is true. */
+            headEpoch?: components["schemas"]["HeadEpoch"];
+        };
+        Self: components["schemas"]["NodeInfo"] & {
+            /** @description Whether this node's HELLOs claim the head now (PUT /head */
+            head: boolean;
+            /** @description The claimed epoch; present exactly when `head` is true. */
+            headEpoch?: components["schemas"]["HeadEpoch"];
+        };
+        /** @description A head's term (its fencing token); a later head's is strictly larger. */
+        HeadEpoch: number;
+        HeadClaim: {
+            epoch: components["schemas"]["HeadEpoch"];
         };
         PeerEvent: {
             /** @enum {string} */
-            type: "joined" | "alive" | "suspect" | "dead" | "left" | "capacity";
+            type: "joined" | "alive" | "suspect" | "dead" | "left" | "capacity" | "head";
             peer: components["schemas"]["Peer"];
             /**
              * Format: date-time
@@ -468,8 +514,50 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["NodeInfo"];
+                    "application/json": components["schemas"]["Self"];
                 };
+            };
+            default: components["responses"]["Problem"];
+        };
+    };
+    claimHead: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["HeadClaim"];
+            };
+        };
+        responses: {
+            /** @description Claimed (or the claim renewed). */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            default: components["responses"]["Problem"];
+        };
+    };
+    releaseHead: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Not claimed (any more). */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             default: components["responses"]["Problem"];
         };
