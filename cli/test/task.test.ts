@@ -62,7 +62,8 @@ function fakeCoordinator() {
       move(t, next[t.state]!);
       if (t.state === 'running') {
         t.node = { nodeId: 'node-a', address: '127.0.0.1' };
-        t.console = { vncUrl: `http://127.0.0.1:8084/console/${t.id}` };
+        // As the real coordinator says it: a path on the portal's origin.
+        t.console = { vncUrl: `/console/${t.id}` };
       }
     }
     return c.json(t);
@@ -117,7 +118,8 @@ describe('cps task submit', () => {
     const states = r.out.split('\n').filter((l) => l.startsWith('  ')).map((l) => l.trim().split(/\s+/)[1]);
     expect(states).toEqual(['pending', 'placing', 'starting', 'running']);
     expect(r.out).toMatch(/starting {2}on node-a/);
-    expect(r.out.split('\n').slice(-2)).toEqual([expect.stringMatching(/^task t-\d+ is running on node-a$/), expect.stringMatching(/^console: http:\/\/127\.0\.0\.1:8084\/console\/t-\d+$/)]);
+    const id = [...fake.tasks.keys()][0]!;
+    expect(r.out.split('\n').slice(-3)).toEqual([`task ${id} is running on node-a`, `desktop: ${url}/console/${id}`, `serial:  ${url}/serial/${id}`]);
   });
 
   it('--wait exits 1 with the problem when the task fails', async () => {
@@ -166,6 +168,8 @@ describe('cps task list / show / stop', () => {
     const r = await cps('task', 'show', id);
     expect(r.out).toMatch(new RegExp(`^id: +${id}\nname: +x\nstate: +running\n`));
     expect(r.out).toMatch(/history:\n {2}\S+ {2}pending\n/);
+    // The consoles are absolute URLs on the coordinator this CLI talks to, not the bare path.
+    expect(r.out).toContain(`\ndesktop:  ${url}/console/${id}\nserial:   ${url}/serial/${id}\n`);
     expect(await cps('task', 'show', 't-missing')).toMatchObject({ code: 1, err: 'error: No such resource: no task t-missing' });
   });
 

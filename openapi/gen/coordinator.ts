@@ -925,7 +925,7 @@ export interface components {
             node?: components["schemas"]["NodeRef"];
             backups?: components["schemas"]["NodeRef"][];
             console?: {
-                /** @description The noVNC page of this task's guest. */
+                /** @description The noVNC page of this task's guest: a path (/console/{taskId}) on the portal's origin, to be joined onto the URL the client reached the coordinator by. */
                 vncUrl: string;
             };
             error?: components["schemas"]["Problem"];

@@ -5,7 +5,7 @@ import { sanitize } from '../logline.ts';
 import type { Io } from '../io.ts';
 import { tokenFor } from '../auth/credentials.ts';
 import { call, clientFor, CommandError } from '../task/client.ts';
-import { problemLine, taskDetail, taskTable } from '../task/format.ts';
+import { consoleUrls, problemLine, taskDetail, taskTable } from '../task/format.ts';
 import { waitForTask } from '../task/wait.ts';
 import { downloadFile } from '../task/download.ts';
 import { newSerialText, wholeLines } from '../task/logs.ts';
@@ -167,10 +167,10 @@ async function submit(args: string[], io: Io): Promise<number> {
   const w = waitOptions(values);
   const c = clientFor(url, tokenFor(io.env, url));
   const created = await call(url, () => c.POST('/api/tasks', { body }));
-  if (!values.wait) return printTask(io, created, values.json, `task ${created.id} submitted (${created.state})`), 0;
+  if (!values.wait) return printTask(io, url, created, values.json, `task ${created.id} submitted (${created.state})`), 0;
   if (!values.json) io.out(`task ${created.id} submitted; waiting until it runs`);
   const t = await follow(io, url, created, ['running'], w, values.json, 0);
-  return finish(io, t, 'running', values.json);
+  return finish(io, url, t, 'running', values.json);
 }
 
 /** The submit flags for the task's options, checked here so a mistake is told before anything is sent. */
@@ -213,7 +213,7 @@ async function action(name: 'suspend' | 'resume' | 'checkpoint' | 'restart', arg
   const url = urlOption(values.url, io.env);
   const c = clientFor(url, tokenFor(io.env, url));
   const t = await call(url, () => c.POST(`/api/tasks/{taskId}/${name}`, { params: { path: { taskId: id } } }));
-  printTask(io, t, values.json, actionDone[name](t));
+  printTask(io, url, t, values.json, actionDone[name](t));
   return 0;
 }
 
@@ -312,7 +312,7 @@ async function show(args: string[], io: Io): Promise<number> {
   const url = urlOption(values.url, io.env);
   const c = clientFor(url, tokenFor(io.env, url));
   const t = await call(url, () => c.GET('/api/tasks/{taskId}', { params: { path: { taskId: id } } }));
-  printTask(io, t, values.json);
+  printTask(io, url, t, values.json);
   return 0;
 }
 
@@ -324,12 +324,12 @@ async function stop(args: string[], io: Io): Promise<number> {
   const w = waitOptions(values);
   const c = clientFor(url, tokenFor(io.env, url));
   const t = await call(url, () => c.DELETE('/api/tasks/{taskId}', { params: { path: { taskId: id } } }));
-  if (!values.wait) return printTask(io, t, values.json, `task ${t.id} ${t.state}`), 0;
+  if (!values.wait) return printTask(io, url, t, values.json, `task ${t.id} ${t.state}`), 0;
   if (!values.json) io.out(`task ${t.id} stopping; waiting until it is stopped`);
   // Show the story from the stop on, not the task's whole past.
   const from = t.history.map((h) => h.state).lastIndexOf('stopping');
   const end = await follow(io, url, t, ['stopped'], w, values.json, from >= 0 ? from : t.history.length);
-  return finish(io, end, 'stopped', values.json);
+  return finish(io, url, end, 'stopped', values.json);
 }
 
 function follow(io: Io, url: string, first: Task, until: Task['state'][], w: { intervalMs: number; timeoutMs: number }, json: boolean | undefined, skip: number) {
@@ -343,16 +343,17 @@ function follow(io: Io, url: string, first: Task, until: Task['state'][], w: { i
   });
 }
 
-function finish(io: Io, t: Task, wanted: Task['state'], json?: boolean): number {
+function finish(io: Io, url: string, t: Task, wanted: Task['state'], json?: boolean): number {
   if (json) io.out(JSON.stringify(t, null, 2));
   if (t.state === wanted) {
     if (!json) io.out(`task ${t.id} is ${t.state}${t.state === 'running' && t.node ? ` on ${t.node.nodeId}` : ''}`);
-    if (!json && t.state === 'running' && t.console) io.out(`console: ${t.console.vncUrl}`);
+    const consoles = t.state === 'running' ? consoleUrls(t, url) : undefined;
+    if (!json && consoles) io.out(`desktop: ${consoles.desktop}\nserial:  ${consoles.serial}`);
     return 0;
   }
   throw new CommandError(`task ${t.id} ended ${t.state}${t.error ? `: ${problemLine(t.error)}` : ''}`);
 }
 
-function printTask(io: Io, t: Task, json: boolean | undefined, summary?: string): void {
-  io.out(json ? JSON.stringify(t, null, 2) : summary ?? taskDetail(t));
+function printTask(io: Io, url: string, t: Task, json: boolean | undefined, summary?: string): void {
+  io.out(json ? JSON.stringify(t, null, 2) : summary ?? taskDetail(t, url));
 }

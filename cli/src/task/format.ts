@@ -19,7 +19,18 @@ export function taskTable(tasks: Task[]): string {
   );
 }
 
-export function taskDetail(t: Task): string {
+/**
+ * The task's desktop (noVNC) and serial terminal pages as absolute URLs on the coordinator the CLI
+ * talks to: the contract gives the desktop as a path on the portal's origin, which a terminal
+ * cannot open by itself.
+ */
+export function consoleUrls(t: Task, baseUrl: string): { desktop: string; serial: string } | undefined {
+  if (!t.console) return undefined;
+  const base = `${baseUrl.replace(/\/+$/, '')}/`;
+  return { desktop: new URL(t.console.vncUrl, base).href, serial: new URL(`/serial/${encodeURIComponent(t.id)}`, base).href };
+}
+
+export function taskDetail(t: Task, baseUrl: string): string {
   const lines = [
     `id:       ${t.id}`,
     `name:     ${t.name}`,
@@ -28,7 +39,8 @@ export function taskDetail(t: Task): string {
     `node:     ${t.node ? `${t.node.nodeId} (${t.node.address})` : '-'}`,
   ];
   if (t.backups?.length) lines.push(`backups:  ${t.backups.map((b) => b.nodeId).join(', ')}`);
-  if (t.console) lines.push(`console:  ${t.console.vncUrl}`);
+  const consoles = consoleUrls(t, baseUrl);
+  if (consoles) lines.push(`desktop:  ${consoles.desktop}`, `serial:   ${consoles.serial}`);
   if (t.error) lines.push(`error:    ${problemLine(t.error)}`);
   lines.push(`created:  ${t.createdAt}`, `updated:  ${t.updatedAt}`, 'history:');
   for (const h of t.history) lines.push(`  ${historyLine(h)}`);
