@@ -269,10 +269,48 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/fence": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The highest epoch this host has seen, and the head that sent it.
+         * @description The host's fence (docs/head.md "Epochs and fencing"), shared by the provisioner and storage of
+         *     one node: a command carrying a smaller CPS-Epoch is refused with 409 `stale-epoch`.
+         *     `highestEpoch` is 0 before any head has shown its epoch.
+         */
+        get: operations["getFence"];
+        put?: never;
+        /**
+         * Show this host a head's epoch (no body); raises the fence, changes nothing else.
+         * @description A new head's first act: it shows every host its epoch, so a command an older head still has in
+         *     flight is refused from then on. Both headers are required here (400 without them). 200 with the
+         *     fence after the raise (also when the epoch was already the highest); 409 `stale-epoch` when
+         *     the epoch is older than the highest this host has seen.
+         */
+        post: operations["raiseFence"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** @description A head's term; every new term's is strictly larger. */
+        Epoch: number;
+        NodeId: string;
+        Fence: {
+            /** @description The highest epoch any command carried; 0 before any. */
+            highestEpoch: number;
+            /** @description The head that sent it. */
+            head?: components["schemas"]["NodeId"];
+        };
         /** @description RFC 9457 problem details; `type` is a stable urn:cps:problem:* identifier. */
         Problem: {
             /** @example urn:cps:problem:validation-failed */
@@ -448,6 +486,19 @@ export interface components {
         };
     };
     responses: {
+        /**
+         * @description A conflict, as RFC 9457 problem details: `stale-epoch` when CPS-Epoch is older than the highest
+         *     epoch this host has seen (extensions `epoch` and `highestEpoch`); otherwise the conflict the
+         *     operation describes.
+         */
+        Conflict: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
         /** @description An error, as RFC 9457 problem details. */
         Problem: {
             headers: {
@@ -458,7 +509,22 @@ export interface components {
             };
         };
     };
-    parameters: never;
+    parameters: {
+        /**
+         * @description The sending head's epoch (its term's fencing token). With CPS-Head, on every route that changes
+         *     something: an epoch older than the highest this host has seen is refused (409 `stale-epoch`,
+         *     naming both); a newer one is persisted before the command runs. Both absent: the command is let
+         *     through unfenced (local tools, a single node without a head). One without the other, or a value
+         *     that is not one decimal integer of at most 16 digits: 400 `bad-request`.
+         */
+        CpsEpoch: components["schemas"]["Epoch"];
+        /** @description The node id of the head that sends the command (named in a refusal and in GET /fence). Sent with CPS-Epoch. */
+        CpsHead: components["schemas"]["NodeId"];
+        /** @description The new head's epoch. */
+        CpsEpochRequired: components["schemas"]["Epoch"];
+        /** @description The new head's node id. */
+        CpsHeadRequired: components["schemas"]["NodeId"];
+    };
     requestBodies: never;
     headers: never;
     pathItems: never;
@@ -526,7 +592,18 @@ export interface operations {
                 /** @description The SHA-256 the uploader computed; refused (upload-incomplete) when the bytes differ. */
                 sha256?: components["schemas"]["Sha256"];
             };
-            header?: never;
+            header?: {
+                /**
+                 * @description The sending head's epoch (its term's fencing token). With CPS-Head, on every route that changes
+                 *     something: an epoch older than the highest this host has seen is refused (409 `stale-epoch`,
+                 *     naming both); a newer one is persisted before the command runs. Both absent: the command is let
+                 *     through unfenced (local tools, a single node without a head). One without the other, or a value
+                 *     that is not one decimal integer of at most 16 digits: 400 `bad-request`.
+                 */
+                "CPS-Epoch"?: components["parameters"]["CpsEpoch"];
+                /** @description The node id of the head that sends the command (named in a refusal and in GET /fence). Sent with CPS-Epoch. */
+                "CPS-Head"?: components["parameters"]["CpsHead"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -554,6 +631,7 @@ export interface operations {
                     "application/json": components["schemas"]["Image"];
                 };
             };
+            409: components["responses"]["Conflict"];
             default: components["responses"]["Problem"];
         };
     };
@@ -583,7 +661,18 @@ export interface operations {
     deleteImage: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description The sending head's epoch (its term's fencing token). With CPS-Head, on every route that changes
+                 *     something: an epoch older than the highest this host has seen is refused (409 `stale-epoch`,
+                 *     naming both); a newer one is persisted before the command runs. Both absent: the command is let
+                 *     through unfenced (local tools, a single node without a head). One without the other, or a value
+                 *     that is not one decimal integer of at most 16 digits: 400 `bad-request`.
+                 */
+                "CPS-Epoch"?: components["parameters"]["CpsEpoch"];
+                /** @description The node id of the head that sends the command (named in a refusal and in GET /fence). Sent with CPS-Epoch. */
+                "CPS-Head"?: components["parameters"]["CpsHead"];
+            };
             path: {
                 imageId: components["schemas"]["ImageId"];
             };
@@ -598,13 +687,25 @@ export interface operations {
                 };
                 content?: never;
             };
+            409: components["responses"]["Conflict"];
             default: components["responses"]["Problem"];
         };
     };
     uploadBootstrap: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description The sending head's epoch (its term's fencing token). With CPS-Head, on every route that changes
+                 *     something: an epoch older than the highest this host has seen is refused (409 `stale-epoch`,
+                 *     naming both); a newer one is persisted before the command runs. Both absent: the command is let
+                 *     through unfenced (local tools, a single node without a head). One without the other, or a value
+                 *     that is not one decimal integer of at most 16 digits: 400 `bad-request`.
+                 */
+                "CPS-Epoch"?: components["parameters"]["CpsEpoch"];
+                /** @description The node id of the head that sends the command (named in a refusal and in GET /fence). Sent with CPS-Epoch. */
+                "CPS-Head"?: components["parameters"]["CpsHead"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -632,6 +733,7 @@ export interface operations {
                     "application/json": components["schemas"]["Bootstrap"];
                 };
             };
+            409: components["responses"]["Conflict"];
             default: components["responses"]["Problem"];
         };
     };
@@ -661,7 +763,18 @@ export interface operations {
     deleteBootstrap: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description The sending head's epoch (its term's fencing token). With CPS-Head, on every route that changes
+                 *     something: an epoch older than the highest this host has seen is refused (409 `stale-epoch`,
+                 *     naming both); a newer one is persisted before the command runs. Both absent: the command is let
+                 *     through unfenced (local tools, a single node without a head). One without the other, or a value
+                 *     that is not one decimal integer of at most 16 digits: 400 `bad-request`.
+                 */
+                "CPS-Epoch"?: components["parameters"]["CpsEpoch"];
+                /** @description The node id of the head that sends the command (named in a refusal and in GET /fence). Sent with CPS-Epoch. */
+                "CPS-Head"?: components["parameters"]["CpsHead"];
+            };
             path: {
                 bootstrapId: components["schemas"]["BootstrapId"];
             };
@@ -676,6 +789,7 @@ export interface operations {
                 };
                 content?: never;
             };
+            409: components["responses"]["Conflict"];
             default: components["responses"]["Problem"];
         };
     };
@@ -726,7 +840,18 @@ export interface operations {
     createTaskDisks: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description The sending head's epoch (its term's fencing token). With CPS-Head, on every route that changes
+                 *     something: an epoch older than the highest this host has seen is refused (409 `stale-epoch`,
+                 *     naming both); a newer one is persisted before the command runs. Both absent: the command is let
+                 *     through unfenced (local tools, a single node without a head). One without the other, or a value
+                 *     that is not one decimal integer of at most 16 digits: 400 `bad-request`.
+                 */
+                "CPS-Epoch"?: components["parameters"]["CpsEpoch"];
+                /** @description The node id of the head that sends the command (named in a refusal and in GET /fence). Sent with CPS-Epoch. */
+                "CPS-Head"?: components["parameters"]["CpsHead"];
+            };
             path: {
                 taskId: components["schemas"]["TaskId"];
             };
@@ -756,13 +881,25 @@ export interface operations {
                     "application/json": components["schemas"]["TaskDisks"];
                 };
             };
+            409: components["responses"]["Conflict"];
             default: components["responses"]["Problem"];
         };
     };
     discardTaskDisks: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description The sending head's epoch (its term's fencing token). With CPS-Head, on every route that changes
+                 *     something: an epoch older than the highest this host has seen is refused (409 `stale-epoch`,
+                 *     naming both); a newer one is persisted before the command runs. Both absent: the command is let
+                 *     through unfenced (local tools, a single node without a head). One without the other, or a value
+                 *     that is not one decimal integer of at most 16 digits: 400 `bad-request`.
+                 */
+                "CPS-Epoch"?: components["parameters"]["CpsEpoch"];
+                /** @description The node id of the head that sends the command (named in a refusal and in GET /fence). Sent with CPS-Epoch. */
+                "CPS-Head"?: components["parameters"]["CpsHead"];
+            };
             path: {
                 taskId: components["schemas"]["TaskId"];
             };
@@ -777,6 +914,7 @@ export interface operations {
                 };
                 content?: never;
             };
+            409: components["responses"]["Conflict"];
             default: components["responses"]["Problem"];
         };
     };
@@ -840,7 +978,18 @@ export interface operations {
     pullTaskDisks: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description The sending head's epoch (its term's fencing token). With CPS-Head, on every route that changes
+                 *     something: an epoch older than the highest this host has seen is refused (409 `stale-epoch`,
+                 *     naming both); a newer one is persisted before the command runs. Both absent: the command is let
+                 *     through unfenced (local tools, a single node without a head). One without the other, or a value
+                 *     that is not one decimal integer of at most 16 digits: 400 `bad-request`.
+                 */
+                "CPS-Epoch"?: components["parameters"]["CpsEpoch"];
+                /** @description The node id of the head that sends the command (named in a refusal and in GET /fence). Sent with CPS-Epoch. */
+                "CPS-Head"?: components["parameters"]["CpsHead"];
+            };
             path: {
                 taskId: components["schemas"]["TaskId"];
             };
@@ -870,6 +1019,7 @@ export interface operations {
                     "application/json": components["schemas"]["TaskDisks"];
                 };
             };
+            409: components["responses"]["Conflict"];
             default: components["responses"]["Problem"];
         };
     };
@@ -922,7 +1072,18 @@ export interface operations {
     deleteExport: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description The sending head's epoch (its term's fencing token). With CPS-Head, on every route that changes
+                 *     something: an epoch older than the highest this host has seen is refused (409 `stale-epoch`,
+                 *     naming both); a newer one is persisted before the command runs. Both absent: the command is let
+                 *     through unfenced (local tools, a single node without a head). One without the other, or a value
+                 *     that is not one decimal integer of at most 16 digits: 400 `bad-request`.
+                 */
+                "CPS-Epoch"?: components["parameters"]["CpsEpoch"];
+                /** @description The node id of the head that sends the command (named in a refusal and in GET /fence). Sent with CPS-Epoch. */
+                "CPS-Head"?: components["parameters"]["CpsHead"];
+            };
             path: {
                 taskId: components["schemas"]["TaskId"];
             };
@@ -937,6 +1098,7 @@ export interface operations {
                 };
                 content?: never;
             };
+            409: components["responses"]["Conflict"];
             default: components["responses"]["Problem"];
         };
     };
@@ -970,6 +1132,54 @@ export interface operations {
                     "application/octet-stream": string;
                 };
             };
+            default: components["responses"]["Problem"];
+        };
+    };
+    getFence: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The fence. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Fence"];
+                };
+            };
+            default: components["responses"]["Problem"];
+        };
+    };
+    raiseFence: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The new head's epoch. */
+                "CPS-Epoch": components["parameters"]["CpsEpochRequired"];
+                /** @description The new head's node id. */
+                "CPS-Head": components["parameters"]["CpsHeadRequired"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The fence, raised to this epoch or already there. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Fence"];
+                };
+            };
+            409: components["responses"]["Conflict"];
             default: components["responses"]["Problem"];
         };
     };
