@@ -473,6 +473,30 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/head": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * This node's view of the head (the one coordinator of the LAN that every other forwards the API to).
+         * @description Answered by the node asked, never forwarded: `role` is this node's own (`head`, or
+         *     `follower` while another node leads or none is known yet), `head` the node that leads in its
+         *     view (null when none is known: the API then answers 503 `no-head`), `epoch` that head's
+         *     term, `since` when this node last saw the role or the head change, and `mode` where the
+         *     head's lease is kept (`dns`: CPS_HEAD_DNS_* set; `discovery`: the HELLOs alone).
+         */
+        get: operations["getHead"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/peers": {
         parameters: {
             query?: never;
@@ -809,6 +833,21 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        HeadInfo: {
+            /** @enum {string} */
+            role: "head" | "follower";
+            head: {
+                nodeId: string;
+                /** @description Where its coordinator is reached (discovery's address for it). */
+                address: string;
+            } | null;
+            /** @description The head's term (its fencing token) */
+            epoch: number | null;
+            /** Format: date-time */
+            since: string;
+            /** @enum {string} */
+            mode: "dns" | "discovery";
+        };
         /** @description RFC 9457 problem details; `type` is a stable urn:cps:problem:* identifier. */
         Problem: {
             /** @example urn:cps:problem:validation-failed */
@@ -2030,6 +2069,27 @@ export interface operations {
                 };
                 content: {
                     "text/javascript": string;
+                };
+            };
+            default: components["responses"]["Problem"];
+        };
+    };
+    getHead: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The head as this node sees it. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HeadInfo"];
                 };
             };
             default: components["responses"]["Problem"];

@@ -12,3 +12,9 @@ export const serialSocketDir = (dataDir: string): string => join(dataDir, 'seria
  * node the user uploaded to, and sent to the storage of whichever node a task is placed on.
  */
 export const bootstrapArchiveDir = (dataDir: string): string => join(dataDir, 'coordinator', 'bootstraps');
+
+/**
+ * The coordinator's head epoch floor: the largest epoch it has held or seen in a HELLO, so a term
+ * it claims after a restart (DNS-less, or with the lease record lost) is above every earlier one.
+ */
+export const headEpochFile = (dataDir: string): string => join(dataDir, 'coordinator', 'head-epoch');
