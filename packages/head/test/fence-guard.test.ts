@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ProblemError, problemTypeUri } from '@cps/common';
@@ -7,7 +7,7 @@ import { FenceGuard } from '../src/index.ts';
 
 const fresh = () => {
   const dir = mkdtempSync(join(tmpdir(), 'cps-fence-'));
-  return { dir, path: join(dir, 'epoch.json') };
+  return { dir, path: join(dir, 'fence') };
 };
 
 describe('FenceGuard: a host keeps the highest epoch and refuses older ones', () => {
@@ -33,10 +33,11 @@ describe('FenceGuard: a host keeps the highest epoch and refuses older ones', ()
     const { path, dir } = fresh();
     const g = await FenceGuard.open(path);
     await g.admit(7, 'b');
-    expect(JSON.parse(readFileSync(path, 'utf8'))).toEqual({ highestEpoch: 7, holder: 'b' });
-    expect(readdirSync(dir)).toEqual(['epoch.json']); // no temporary file left behind
+    expect(JSON.parse(readFileSync(join(path, 'epoch-7.json'), 'utf8'))).toEqual({ highestEpoch: 7, holder: 'b' });
+    expect(readdirSync(path)).toEqual(['epoch-7.json']); // no temporary file left behind
     const again = await FenceGuard.open(path);
     expect(again.highest).toBe(7);
+    expect(await again.current()).toEqual({ highestEpoch: 7, head: 'b' });
     await expect(again.admit(6, 'a')).rejects.toMatchObject({ extensions: { epoch: 6, highestEpoch: 7 } });
   });
 
@@ -47,7 +48,13 @@ describe('FenceGuard: a host keeps the highest epoch and refuses older ones', ()
     rmSync(dir, { recursive: true }); // the disk went away under the host
     await expect(g.admit(2)).rejects.toMatchObject({ code: 'ENOENT' });
     expect(g.highest).toBe(1);
-    await g.admit(1); // the current epoch still passes: nothing needs writing
+    // Nor the current one: without the folder the other process's raises cannot be seen.
+    await expect(g.admit(1)).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+
+  it('does not start over in a data dir that is gone', async () => {
+    const { dir } = fresh();
+    await expect(FenceGuard.open(join(dir, 'missing', 'fence'))).rejects.toMatchObject({ code: 'ENOENT' });
   });
 
   it('calls run in order, so a racing older command cannot slip past a newer one being written', async () => {
@@ -65,9 +72,58 @@ describe('FenceGuard: a host keeps the highest epoch and refuses older ones', ()
     expect(g.highest).toBe(0);
   });
 
-  it.each(['', 'not json', '{"highestEpoch":-3}', '{"highestEpoch":"7"}', '{}'])('refuses to start from an unreadable file %j rather than forget the epoch', async (text) => {
+  it.each(['', 'not json', '{"highestEpoch":-3}', '{"highestEpoch":"7"}', '{"highestEpoch":6}', '{}'])('refuses to start from an unreadable mark %j rather than forget the epoch', async (text) => {
     const { path } = fresh();
-    writeFileSync(path, text);
+    mkdirSync(path);
+    writeFileSync(join(path, 'epoch-7.json'), text);
     await expect(FenceGuard.open(path)).rejects.toThrow();
+  });
+
+  it.each(['epoch.json', 'epoch-07.json', 'epoch-0.json', 'epoch-99999999999999999.json', 'epoch-7.json.bak'])('refuses a folder holding %j, which is no mark of its own', async (name) => {
+    const { path } = fresh();
+    mkdirSync(path);
+    writeFileSync(join(path, name), '{"highestEpoch":7}');
+    await expect(FenceGuard.open(path)).rejects.toThrow(/not an epoch mark/);
+  });
+
+  it('refuses a file where the folder should be', async () => {
+    const { path } = fresh();
+    writeFileSync(path, '{"highestEpoch":7}');
+    await expect(FenceGuard.open(path)).rejects.toThrow();
+  });
+});
+
+describe('FenceGuard: the provisioner and storage of one node share one fence', () => {
+  it('an epoch one process let through fences the other at its next command', async () => {
+    const { path } = fresh();
+    const provisioner = await FenceGuard.open(path);
+    const storage = await FenceGuard.open(path);
+    await provisioner.admit(5, 'b');
+    expect(storage.highest).toBe(0); // not read yet
+    await expect(storage.admit(4, 'a')).rejects.toMatchObject({ problemType: 'stale-epoch', extensions: { epoch: 4, highestEpoch: 5 } });
+    expect(storage.highest).toBe(5);
+    expect(await storage.current()).toEqual({ highestEpoch: 5, head: 'b' });
+    await storage.admit(7, 'c');
+    await expect(provisioner.admit(5, 'b')).rejects.toMatchObject({ extensions: { epoch: 5, highestEpoch: 7 } });
+  });
+
+  it('two raises at once: the larger stays, and afterwards both refuse the smaller', async () => {
+    const { path } = fresh();
+    const a = await FenceGuard.open(path);
+    const b = await FenceGuard.open(path);
+    for (let round = 0; round < 20; round++) {
+      const low = 2 * round + 1;
+      const high = low + 1;
+      // Either order may win the race to the folder; whatever happens, the larger epoch is the fence.
+      const [first, second] = round % 2 ? [a, b] : [b, a];
+      const [, raised] = await Promise.allSettled([first.admit(low, 'old'), second.admit(high, 'new')]);
+      expect(raised.status).toBe('fulfilled');
+      await expect(a.admit(low, 'old')).rejects.toMatchObject({ problemType: 'stale-epoch' });
+      await expect(b.admit(low, 'old')).rejects.toMatchObject({ problemType: 'stale-epoch' });
+      expect(await a.current()).toEqual({ highestEpoch: high, head: 'new' });
+    }
+    const again = await FenceGuard.open(path);
+    expect(again.highest).toBe(40);
+    expect(readdirSync(path).filter((n) => n.startsWith('.tmp-'))).toEqual([]);
   });
 });
