@@ -100,8 +100,8 @@ export interface paths {
          *     `alive` (heard again after being suspect or dead), `suspect`, `dead`, `left` (said LEAVE,
          *     or was forgotten), `capacity` (an alive peer's HELLO or ACK says other free or total
          *     capacity than before: the coordinator's queue tries again), `head` (a peer's HELLO claims
-         *     the head where its last did not, drops the claim, or claims another epoch; the event's
-         *     peer carries the new `head` and `headEpoch`) — whose data is a PeerEvent. A HELLO that
+         *     the head where its last did not — a peer first heard claiming it included —, drops the
+         *     claim, or claims another epoch; the event's peer carries the new `head` and `headEpoch`) — whose data is a PeerEvent. A HELLO that
          *     changes both state and claim emits the state event, then `head`.
          *     This node itself is not a peer here. A comment line every 15 s keeps the stream
          *     open through proxies. Suspect and dead are noticed by a timer that runs about 4 times per

@@ -1,6 +1,8 @@
 import { bodyLimit, Contract, healthRoutes, problemErrorHandler, problemNotFound, type Logger } from '@cps/common';
 import { specFiles, type DiscoverySchemas } from '@cps/openapi';
 import { Hono } from 'hono';
+import { HeadClaim } from './head-claim.ts';
+import { headRoutes } from './head-routes.ts';
 import type { Membership } from './membership.ts';
 import type { Metrics } from './metrics.ts';
 import { peerEventRoutes } from './peer-events.ts';
@@ -16,6 +18,11 @@ export interface Deps {
   publisher: Publisher;
   metrics: Metrics;
   log: Logger;
+  /**
+   * This node's head claim, the one its HELLOs carry. Absent in tests of other parts (they send no
+   * HELLO of their own): the routes then keep a claim of their own on the real clock.
+   */
+  head?: HeadClaim;
   /** Join tokens, joins and removals; absent in tests of PEP alone. */
   trust?: Omit<TrustRoutesDeps, 'contract'>;
 }
@@ -30,7 +37,14 @@ export function createApp(d: Deps) {
 
   if (d.trust) app.route('/', trustRoutes({ ...d.trust, contract }));
 
-  app.get('/self', async (c) => c.json(await d.self.info()));
+  const head = d.head ?? new HeadClaim({ now: () => Date.now(), log: d.log });
+  app.route('/', headRoutes({ head, contract }));
+  app.get('/self', async (c) => {
+    const info = await d.self.info();
+    const claim = head.current();
+    const self: DiscoverySchemas['Self'] = { ...info, head: claim !== undefined, ...(claim ? { headEpoch: claim.epoch } : {}) };
+    return c.json(self);
+  });
   app.get('/peers', (c) => c.json({ items: d.membership.list() }));
   app.route('/', peerEventRoutes(d.membership));
   app.get('/metrics', (c) => c.text(d.metrics.render(), 200, { 'content-type': 'text/plain; version=0.0.4' }));

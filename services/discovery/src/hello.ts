@@ -1,15 +1,28 @@
 import type { Logger } from 'pino';
+import type { HeadClaim } from './head-claim.ts';
 import type { Membership } from './membership.ts';
 import type { PepEndpoint } from './pep/endpoint.ts';
-import type { WireNodeInfo } from './pep/messages.ts';
+import type { Bodies, WireNodeInfo } from './pep/messages.ts';
 import type { Self } from './self.ts';
 import { membershipTiming } from './timing.ts';
+
+/** Repeating timers as a dependency, so membership can run on a virtual clock. */
+export interface IntervalTimers {
+  setInterval(fn: () => void, ms: number): unknown;
+  clearInterval(handle: unknown): void;
+}
+
+export const realIntervalTimers: IntervalTimers = {
+  setInterval: (fn, ms) => setInterval(fn, ms).unref(),
+  clearInterval: (h) => clearInterval(h as NodeJS.Timeout),
+};
 
 /**
  * Membership over PEP: every `intervalMs` this node sends HELLO; HELLOs and ACKs from others
  * refresh the peer table (with the sender's time, so a reordered packet cannot roll it back),
  * LEAVE removes the sender at once, and a timer turns silence into suspect and dead.
- * `stop` says LEAVE.
+ * A change of this node's head claim sends one HELLO at once, so peers learn a new head within a
+ * round trip rather than an interval. `stop` says LEAVE.
  */
 export function startMembership(o: {
   endpoint: PepEndpoint;
@@ -18,19 +31,23 @@ export function startMembership(o: {
   log: Logger;
   /** HELLO interval; 0 sends one HELLO at start (tests). */
   intervalMs?: number;
-  isHead?: () => boolean;
+  /** This node's head claim (PUT /head); without one, HELLO says `head: false`. */
+  head?: HeadClaim;
   /** The digest of this node's removals, carried in HELLO (docs/trust.md). */
   removalsDigest?: () => string;
   /** A HELLO's removals digest, for the removal sync. */
   onRemovalsDigest?: (node: { nodeId: string; address: string; ports: WireNodeInfo['ports'] }, digest: string) => void;
+  timers?: IntervalTimers;
 }) {
   const { endpoint, membership } = o;
   const intervalMs = o.intervalMs ?? 1_000;
+  const timers = o.timers ?? realIntervalTimers;
   let seq = 0;
   const off = endpoint.on((msg, from) => {
     if (msg.type === 'HELLO') {
-      membership.observe(msg.body.node, { head: msg.body.head, from, sentAt: msg.timestampMs });
-      if (msg.body.removals) o.onRemovalsDigest?.(msg.body.node, msg.body.removals);
+      const b = msg.body;
+      membership.observe(b.node, { head: b.head, ...(b.head ? { headEpoch: b.epoch } : {}), from, sentAt: msg.timestampMs });
+      if (b.removals) o.onRemovalsDigest?.(b.node, b.removals);
     }
     else if (msg.type === 'ACK') membership.observe(msg.body.node, { from, sentAt: msg.timestampMs });
     else if (msg.type === 'LEAVE') membership.leave(msg.sender, msg.timestampMs);
@@ -38,20 +55,27 @@ export function startMembership(o: {
   const hello = async () => {
     try {
       const node = await o.self.info();
-      endpoint.send({ type: 'HELLO', taskId: '', seq: (seq = (seq + 1) >>> 0), body: { node, head: o.isHead?.() ?? false, ...(o.removalsDigest ? { removals: o.removalsDigest() } : {}) } });
+      // Read after the await, right before sending: HELLOs go out in the order their claims were read.
+      const claim = o.head?.current();
+      const removals = o.removalsDigest ? { removals: o.removalsDigest() } : {};
+      const body: Bodies['HELLO'] = claim ? { node, head: true, epoch: claim.epoch, ...removals } : { node, head: false, ...removals };
+      endpoint.send({ type: 'HELLO', taskId: '', seq: (seq = (seq + 1) >>> 0), body });
     } catch (err) {
       o.log.warn({ err }, 'PEP HELLO not sent');
     }
   };
+  const offClaim = o.head?.subscribe(() => void hello());
   void hello();
-  const timers = [
-    intervalMs === 0 ? undefined : setInterval(hello, intervalMs),
-    setInterval(() => membership.tick(), membershipTiming(intervalMs).tickMs),
+  const handles = [
+    intervalMs === 0 ? undefined : timers.setInterval(() => void hello(), intervalMs),
+    timers.setInterval(() => membership.tick(), membershipTiming(intervalMs).tickMs),
   ];
-  for (const t of timers) t?.unref();
   return {
+    /** Sends one HELLO now (what a claim change does). */
+    hello,
     stop() {
-      for (const t of timers) if (t) clearInterval(t);
+      for (const h of handles) if (h !== undefined) timers.clearInterval(h);
+      offClaim?.();
       off();
       try {
         endpoint.send({ type: 'LEAVE', taskId: '', seq: (seq = (seq + 1) >>> 0), body: { nodeId: endpoint.nodeId } });

@@ -4,6 +4,7 @@ import { discoveryClient, provisionerClient, specFiles, storageClient } from '@c
 import { JoinTokens, loadCa, loadTrust, trustLayout } from '@cps/trust';
 import { z } from 'zod';
 import { createApp } from './app.ts';
+import { DEFAULT_HEAD_CLAIM_TTL_MS, HeadClaim } from './head-claim.ts';
 import { startMembership } from './hello.ts';
 import { Membership } from './membership.ts';
 import { Metrics } from './metrics.ts';
@@ -48,6 +49,9 @@ const envSchema = portsSchema.extend({
   CPS_PEP_REPLAY_WINDOW_MS: z.coerce.number().int().min(1_000).max(600_000).default(30_000),
   // SO_RCVBUF of the PEP socket; Linux caps it at net.core.rmem_max (logged, and on /metrics).
   CPS_PEP_RECV_BUFFER_KIB: z.coerce.number().int().min(16).max(1_048_576).default(4096),
+  // How long a head claim (PUT /head) lasts unless the coordinator PUTs it again: a coordinator
+  // killed without a DELETE stops being announced after this.
+  CPS_HEAD_CLAIM_TTL_MS: z.coerce.number().int().min(1_000).max(600_000).default(DEFAULT_HEAD_CLAIM_TTL_MS),
 });
 
 function authFrom(c: z.infer<typeof envSchema>): PepAuth {
@@ -100,12 +104,14 @@ async function main() {
     now: () => new Date(),
     log,
   });
+  const head = new HeadClaim({ now: Date.now, ttlMs: config.CPS_HEAD_CLAIM_TTL_MS, log });
   const hello = startMembership({
     endpoint,
     membership,
     self,
     log,
     intervalMs: config.CPS_PEP_HELLO_MS,
+    head,
     removalsDigest: () => removals.digest(),
     onRemovalsDigest: (node, digest) => removals.heard(node, digest),
   });
@@ -138,7 +144,7 @@ async function main() {
     log,
   };
   const trustDeps = { admit: admitDeps, tokens, removals, joinAddress: () => ({ address: config.CPS_ADVERTISE_ADDRESS, port: ports.discovery }) };
-  const app = createApp({ self, membership, publisher, metrics, log, trust: trustDeps });
+  const app = createApp({ self, membership, publisher, metrics, log, head, trust: trustDeps });
   const served = await serveApp(app, { port: ports.discovery, log, tls: trust.tls, publicRoutes: publicRoutesOfFile(specFiles.discovery) });
   log.info(
     { nodeId, address: config.CPS_ADVERTISE_ADDRESS, multicast, group: multicast ? config.CPS_PEP_GROUP : undefined, seeds, pepPort: config.CPS_PEP_PORT },

@@ -10,6 +10,8 @@ type State = Peer['state'];
 interface Entry {
   info: NodeInfo;
   head: boolean;
+  /** The epoch its last HELLO claimed; set exactly when `head`. */
+  headEpoch?: number;
   seenAt: number;
   /** The sender's clock on its last packet we took: older packets (reordered) must not win. */
   sentAt: number;
@@ -19,7 +21,10 @@ interface Entry {
 }
 
 export interface Heard {
+  /** A HELLO's claim; absent for an ACK, which carries none. */
   head?: boolean;
+  /** The epoch a HELLO with `head: true` claimed. */
+  headEpoch?: number;
   from?: Rinfo;
   /** The packet's timestampMs. */
   sentAt?: number;
@@ -60,12 +65,17 @@ export class Membership {
       if (sentAt <= leftAt) return;
       this.left.delete(info.nodeId);
     }
-    // An ACK carries no head flag: keep what the last HELLO said.
-    const e: Entry = { info, head: h.head ?? prev?.head ?? false, seenAt: now, sentAt, state: 'alive', from: h.from ?? prev?.from };
+    // An ACK carries no head claim: keep what the last HELLO said.
+    const head = h.head ?? prev?.head ?? false;
+    const headEpoch = !head ? undefined : h.head === undefined ? prev?.headEpoch : h.headEpoch;
+    const e: Entry = { info, head, ...(headEpoch === undefined ? {} : { headEpoch }), seenAt: now, sentAt, state: 'alive', from: h.from ?? prev?.from };
     this.peers.set(info.nodeId, e);
     if (!prev) this.emit('joined', e);
     else if (prev.state !== 'alive') this.emit('alive', e);
     else if (!sameCapacity(prev.info, info)) this.emit('capacity', e);
+    // After the state event, so a follower sees the peer before its claim; a peer that joins
+    // claiming the head is a change too (from "no claim heard").
+    if (head !== (prev?.head ?? false) || headEpoch !== prev?.headEpoch) this.emit('head', e);
   }
 
   /** LEAVE: gone at once. */
@@ -124,7 +134,7 @@ export class Membership {
   }
 
   private peer(e: Entry): Peer {
-    return { ...e.info, lastSeenMs: this.now() - e.seenAt, state: e.state, head: e.head };
+    return { ...e.info, lastSeenMs: this.now() - e.seenAt, state: e.state, head: e.head, ...(e.headEpoch === undefined ? {} : { headEpoch: e.headEpoch }) };
   }
 
   private emit(type: PeerEvent['type'], e: Entry, reason?: PeerEvent['reason']): void {

@@ -68,7 +68,7 @@ function signed(body: Buffer, type: number, sender = 'a', task = 't-1'): Buffer 
   return Buffer.concat([all, createHmac('sha256', (key as { key: Buffer }).key).update(all).digest()]);
 }
 
-const jsonish = ['{', '}', '[', ']', '"', ':', ',', '0', '1e999', '-', 'null', 'true', '"node"', '"requirements"', '"vcpus"', '"__proto__"', '"free"', ' ', '\\u0000', '"to"', '"reason"', '"ttlMs"', '"imageSha256"', '60001', '"ab"'];
+const jsonish = ['{', '}', '[', ']', '"', ':', ',', '0', '1e999', '-', 'null', 'true', '"node"', '"requirements"', '"vcpus"', '"__proto__"', '"free"', ' ', '\\u0000', '"to"', '"reason"', '"ttlMs"', '"imageSha256"', '60001', '"ab"', '"head"', '"epoch"', 'false', '9007199254740992', '"removals"'];
 
 function tryDecode(buf: Buffer): 'ok' | 'dropped' {
   try {
@@ -98,6 +98,33 @@ describe('PEP decode fuzz', () => {
       }
     }
     expect(accepted).toBeLessThan(1000);
+  });
+
+  it('a HELLO accepted with any head/epoch combination claims the head exactly when it carries a safe positive epoch', () => {
+    const node = samples.find((m) => m.type === 'HELLO')!.body as { node: unknown };
+    const heads = [true, false, undefined, null, 0, 1, 'true', [], {}];
+    const epochs = [undefined, 1, 2, 0, -1, 1.5, 2 ** 53, 2 ** 53 - 1, 1e300, -0, null, '1', [1], {}, Number.MAX_SAFE_INTEGER];
+    let accepted = 0;
+    for (let i = 0; i < 5_000; i++) {
+      const body: Record<string, unknown> = { node: node.node };
+      const h = heads[int(heads.length)];
+      const e = epochs[int(epochs.length)];
+      if (h !== undefined) body.head = h;
+      if (e !== undefined) body.epoch = e;
+      if (int(4) === 0) body.removals = int(2) ? 'ab'.repeat(8) : 'x';
+      const buf = signed(Buffer.from(JSON.stringify(body)), 6, 'node-a', '');
+      let msg;
+      try {
+        msg = decode(buf, key);
+      } catch (err) {
+        if (err instanceof PepDecodeError) continue;
+        throw new Error(`seed ${SEED}: non-PepDecodeError escaped for ${JSON.stringify(body)}: ${String(err)}`);
+      }
+      accepted++;
+      const b = msg.body as { head: unknown; epoch?: unknown };
+      expect(b.head === true ? Number.isSafeInteger(b.epoch) && (b.epoch as number) >= 1 : b.head === false && !('epoch' in b), JSON.stringify(body)).toBe(true);
+    }
+    expect(accepted).toBeGreaterThan(0);
   });
 
   it('never lets hostile bodies signed with the real key escape as anything but PepDecodeError', () => {

@@ -40,6 +40,22 @@ const reasonOf = (f: () => unknown): string => {
   throw new Error('decoded');
 };
 
+/** A packet with any body at all, correctly framed and signed with the cluster key: what a buggy or hostile key holder can send. */
+const forge = (type: number, sender: string, task: string, body: string): Buffer => {
+  const s = Buffer.from(sender);
+  const t = Buffer.from(task);
+  const b = Buffer.from(body);
+  const head = Buffer.alloc(HEADER_LEN);
+  head.write('PEP');
+  head[3] = VERSION;
+  head[4] = type;
+  head.writeUInt16BE(b.length, 6);
+  head[28] = s.length;
+  head[29] = t.length;
+  const signed = Buffer.concat([head, s, t, b]);
+  return Buffer.concat([signed, createHmac('sha256', (key as { key: Buffer }).key).update(signed).digest()]);
+};
+
 describe('PEP codec', () => {
   it('round-trips every message type', () => {
     for (const m of samples) testEncoder(m);
@@ -57,7 +73,7 @@ describe('PEP codec', () => {
     const m = samples[0]!;
     const buf = encode(m, key);
     expect(buf.subarray(0, 3).toString()).toBe('PEP');
-    expect(buf[3]).toBe(3);
+    expect(buf[3]).toBe(4);
     expect(buf[4]).toBe(1);
     expect(buf.readUInt32BE(8)).toBe(7);
     expect(Number(buf.readBigUInt64BE(12))).toBe(m.timestampMs);
@@ -126,9 +142,10 @@ describe('PEP codec', () => {
     };
     const base = { sender: node.nodeId, seq: 1, timestampMs: 1, nonce: Buffer.alloc(8), flags: 0 };
     const ack: PepMessage = { ...base, type: 'ACK', taskId: 't'.repeat(63), body: { node } };
-    const hello: PepMessage = { ...base, type: 'HELLO', taskId: '', body: { node, head: true } };
+    const hello: PepMessage = { ...base, type: 'HELLO', taskId: '', body: { node, head: true, epoch: Number.MAX_SAFE_INTEGER, removals: 'f'.repeat(16) } };
     for (const m of [ack, hello]) expect(encodingLength(m)).toBeLessThanOrEqual(MAX_PACKET);
     testEncoder(ack);
+    testEncoder(hello);
   });
 
   it('refuses to encode invalid messages', () => {
@@ -145,20 +162,6 @@ describe('PEP codec', () => {
   });
 
   it('rejects authentic packets whose body breaks the schema (a buggy or hostile peer with the key)', () => {
-    const forge = (type: number, sender: string, task: string, body: string): Buffer => {
-      const s = Buffer.from(sender);
-      const t = Buffer.from(task);
-      const b = Buffer.from(body);
-      const head = Buffer.alloc(HEADER_LEN);
-      head.write('PEP');
-      head[3] = VERSION;
-      head[4] = type;
-      head.writeUInt16BE(b.length, 6);
-      head[28] = s.length;
-      head[29] = t.length;
-      const signed = Buffer.concat([head, s, t, b]);
-      return Buffer.concat([signed, createHmac('sha256', (key as { key: Buffer }).key).update(signed).digest()]);
-    };
     const ok = JSON.stringify({ requirements: { vcpus: 1, memoryMiB: 64, diskMiB: 1, arch: 'x86_64', needsKvm: false } });
     expect(decode(forge(1, 'a', 't-1', ok), key).type).toBe('PUBLISH');
     const cases: Array<[number, string, string, string, string]> = [
@@ -189,6 +192,39 @@ describe('PEP codec', () => {
     expect(v3.body).toEqual({ requirements: { vcpus: 1, memoryMiB: 64, diskMiB: 1, arch: 'x86_64', needsKvm: false, imageSha256: '0f'.repeat(32) }, ttlMs: 60000 });
   });
 
+  it('HELLO v4: the epoch is present exactly when head is true, a safe positive integer; anything else is dropped as body', () => {
+    const node = JSON.stringify({ nodeId: 'a', address: '10.0.0.1', ports: { coordinator: 1, discovery: 2, provisioner: 3, storage: 4, vncGateway: 5 }, uptimeSec: 1 });
+    const hello = (rest: string) => forge(6, 'a', '', `{"node":${node}${rest}}`);
+    expect(decode(hello(',"head":false'), key).body).toEqual({ node: JSON.parse(node), head: false });
+    expect(decode(hello(',"head":true,"epoch":1'), key).body).toMatchObject({ head: true, epoch: 1 });
+    expect(decode(hello(`,"head":true,"epoch":${Number.MAX_SAFE_INTEGER},"removals":"00000000000000ff"`), key).body).toMatchObject({ head: true, epoch: Number.MAX_SAFE_INTEGER, removals: '00000000000000ff' });
+    // Key order on the wire is the schema's: a HELLO written in another order is re-encoded canonically.
+    const reordered = decode(hello(',"epoch":7,"head":true'), key);
+    expect(JSON.stringify(reordered.body)).toBe(`{"node":${node},"head":true,"epoch":7}`);
+    const bad = [
+      '',
+      ',"head":true', // a claim without its epoch
+      ',"head":false,"epoch":3', // an epoch without a claim
+      ',"epoch":3', // no head at all
+      ',"head":true,"epoch":0',
+      ',"head":true,"epoch":-1',
+      ',"head":true,"epoch":1.5',
+      ',"head":true,"epoch":"1"',
+      ',"head":true,"epoch":null',
+      ',"head":true,"epoch":[1]',
+      ',"head":true,"epoch":1e999',
+      `,"head":true,"epoch":${Number.MAX_SAFE_INTEGER + 1}`,
+      ',"head":true,"epoch":1e300',
+      ',"head":"true","epoch":1',
+      ',"head":1,"epoch":1',
+      ',"head":null',
+      ',"head":true,"epoch":1,"epochs":[1]',
+      ',"head":true,"epoch":1,"removals":"xyz"',
+      ',"head":true,"epoch":1,"__proto__":{"head":false}',
+    ];
+    for (const rest of bad) expect(reasonOf(() => decode(hello(rest), key)), rest).toBe('body');
+  });
+
   it('the largest legal PUBLISH (every field, the longest ids, a digest and a deadline) fits in one packet', () => {
     const publish: PepMessage = {
       sender: `n${'x'.repeat(63)}`, seq: 0xffffffff, timestampMs: 1, nonce: Buffer.alloc(8), flags: 2, type: 'PUBLISH', taskId: `t${'t'.repeat(62)}`,
@@ -200,8 +236,9 @@ describe('PEP codec', () => {
 
   it('rejects unknown versions and types', () => {
     const buf = encode(samples[0]!, key);
-    // Version 1 (before replay protection), 2 (before the PUBLISH digest and deadline) and any later one are dropped.
-    for (const v of [0, 1, 2, 4, 255]) expect(reasonOf(() => decode(Buffer.from([...buf.subarray(0, 3), v, ...buf.subarray(4)]), key))).toBe('version');
+    // Version 1 (before replay protection), 2 (before the PUBLISH digest and deadline), 3 (before
+    // the HELLO epoch) and any later one are dropped.
+    for (const v of [0, 1, 2, 3, 5, 255]) expect(reasonOf(() => decode(Buffer.from([...buf.subarray(0, 3), v, ...buf.subarray(4)]), key))).toBe('version');
     const t = Buffer.from(buf);
     t[4] = 99;
     expect(reasonOf(() => decode(t, key))).toBe('type');

@@ -36,11 +36,13 @@ export const samples: PepMessage[] = [
   { ...env('node-a', 't-0001'), type: 'CONFIRM', body: { chosen: 'node-b', backups: [] } },
   { ...env('node-b', 't-0001'), type: 'REJECT', body: { to: 'node-a', reason: 'capacity gone' } },
   { ...env('node-a', 't-0001'), type: 'RELEASE', body: { to: 'node-c', reason: 'not chosen' } },
-  { ...env('node-a', ''), type: 'HELLO', body: { node: { nodeId: 'node-a', address: '::1', ports, uptimeSec: 3 }, head: true } },
+  { ...env('node-a', ''), type: 'HELLO', body: { node: { nodeId: 'node-a', address: '::1', ports, uptimeSec: 3 }, head: true, epoch: 1 } },
   { ...env('node-b', ''), type: 'HELLO', body: { node: ackNode('node-b'), head: false } },
   { ...env('node-a', ''), type: 'LEAVE', body: { nodeId: 'node-a' } },
   // Version 3: the image's digest and the deadline as time remaining.
   { ...env('node-a', 't-0002'), type: 'PUBLISH', body: { requirements: { ...requirements, imageSha256: 'ab'.repeat(32) }, ttlMs: 4800 } },
   { ...env('node-b', 't-0001'), type: 'CONFIRMED', body: { to: 'node-a' } },
   { ...env('node-b', ''), type: 'HELLO', body: { node: { ...ackNode('node-b'), load: 1.25, total: { vcpus: 4, memoryMiB: 8192, diskMiB: 100_000 } }, head: false } },
+  // Version 4: the head's epoch, with the removals digest after it.
+  { ...env('node-c', ''), type: 'HELLO', body: { node: ackNode('node-c'), head: true, epoch: Number.MAX_SAFE_INTEGER, removals: '0123456789abcdef' } },
 ];

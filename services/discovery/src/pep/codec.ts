@@ -18,7 +18,8 @@ import {
  */
 
 export const MAGIC = Buffer.from('PEP', 'ascii');
-export const VERSION = 3;
+// 4: HELLO carries the head's epoch (docs/pep.md §7: a body schema change is a new version).
+export const VERSION = 4;
 export const HEADER_LEN = 32;
 export const MAC_LEN = 32;
 export const NONCE_LEN = 8;

@@ -76,6 +76,10 @@ export const ackNodeSchema = z.strictObject({
   accelerator: acceleratorSchema,
 });
 
+/** A head's term, its fencing token (openapi/discovery.yaml HeadEpoch): a safe positive integer. */
+export const headEpochSchema = z.number().int().min(1).max(Number.MAX_SAFE_INTEGER);
+const removalsDigestSchema = z.string().regex(/^[0-9a-f]{16}$/);
+
 /** At most this many backups travel in a CONFIRM, so the worst case stays under MAX_PACKET. */
 export const MAX_CONFIRM_BACKUPS = 5;
 
@@ -92,8 +96,12 @@ export const bodySchemas = {
   // The chosen node's answer to CONFIRM: it keeps the capacity; the publisher stops resending.
   CONFIRMED: z.strictObject({ to: nodeIdSchema }),
   RELEASE: z.strictObject({ to: nodeIdSchema, reason }),
+  // head: whether the sender's coordinator leads, with its epoch exactly when it does (version 4);
   // removals: the digest of the sender's removed nodes (docs/trust.md); a peer with another asks for the list.
-  HELLO: z.strictObject({ node: nodeInfoSchema, head: z.boolean(), removals: z.string().regex(/^[0-9a-f]{16}$/).optional() }),
+  HELLO: z.discriminatedUnion('head', [
+    z.strictObject({ node: nodeInfoSchema, head: z.literal(true), epoch: headEpochSchema, removals: removalsDigestSchema.optional() }),
+    z.strictObject({ node: nodeInfoSchema, head: z.literal(false), removals: removalsDigestSchema.optional() }),
+  ]),
   LEAVE: z.strictObject({ nodeId: nodeIdSchema }),
 } as const;
 
