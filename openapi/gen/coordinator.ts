@@ -829,10 +829,57 @@ export interface paths {
         patch: operations["updateUser"];
         trace?: never;
     };
+    "/internal/registry": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The head's registry as one consistent snapshot, for the followers' replicas (members only).
+         * @description Members only (mutual TLS): it holds password, token and session hashes; no user, signed in
+         *     or not, ever reaches it. Only the head answers; a follower answers 409 `not-head`. `since`
+         *     and `epoch` are the rev and epoch of the snapshot the caller applied last: 204 when the
+         *     registry is still at that rev in that term, otherwise the whole snapshot, read in one
+         *     transaction. It is built in memory and refused (500) past CPS_REPLICA_MAX_MIB; see
+         *     docs/head.md, "Replication".
+         */
+        get: operations["getRegistrySnapshot"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /**
+         * @description Every row of the head's replicated registry tables, column names as in SQLite (the
+         *     follower checks each row strictly: services/coordinator/src/replica/snapshot-schema.ts).
+         */
+        RegistrySnapshot: {
+            /** @description The registry's revision: moved on by every change of a replicated row. */
+            rev: number;
+            /** @description The head's term; a newer term's snapshot replaces an older term's whatever the revs. */
+            epoch?: number;
+            tables: {
+                users: components["schemas"]["RegistryRows"];
+                tasks: components["schemas"]["RegistryRows"];
+                task_history: components["schemas"]["RegistryRows"];
+                api_tokens: components["schemas"]["RegistryRows"];
+                sessions: components["schemas"]["RegistryRows"];
+                idempotency_keys: components["schemas"]["RegistryRows"];
+                queue: components["schemas"]["RegistryRows"];
+            };
+        };
+        RegistryRows: {
+            [key: string]: string | number | null;
+        }[];
         HeadInfo: {
             /** @enum {string} */
             role: "head" | "follower";
@@ -2649,6 +2696,46 @@ export interface operations {
             401: components["responses"]["AuthenticationRequired"];
             403: components["responses"]["Forbidden"];
             /** @description The change would leave no enabled admin. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            default: components["responses"]["Problem"];
+        };
+    };
+    getRegistrySnapshot: {
+        parameters: {
+            query?: {
+                since?: number;
+                epoch?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The snapshot. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RegistrySnapshot"];
+                };
+            };
+            /** @description Nothing changed since `since` in this term. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description This node is not the head (`not-head`). */
             409: {
                 headers: {
                     [name: string]: unknown;

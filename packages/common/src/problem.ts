@@ -53,6 +53,7 @@ export const problemTypes = {
   'guest-lost': { status: 410, title: "The task's guest was not found on its host after the coordinator restarted" },
   'https-required': { status: 426, title: 'This port answers plain HTTP on loopback only; use https' },
   'stale-epoch': { status: 409, title: 'The command carries an older epoch than this host has seen' },
+  'not-head': { status: 409, title: 'This coordinator is not the head; ask the head' },
   'no-head': { status: 503, title: 'No head coordinator is known right now; try again in a few seconds' },
   internal: { status: 500, title: 'Internal error' },
 } as const satisfies Record<string, { status: ContentfulStatusCode; title: string }>;

@@ -25,6 +25,7 @@ import type { Placer } from './placement.ts';
 import { portalRoutes } from './portal/routes.ts';
 import type { Tasks } from './tasks/tasks.ts';
 import { consoleRoutes } from './api/console.ts';
+import { replicaRoutes, type ReplicaRoutesDeps } from './api/replica.ts';
 import type { LocalGateway } from './console/local-gateway.ts';
 import type { ConsoleTickets } from './console/tickets.ts';
 import type { BootstrapUploads } from './uploads/bootstrap-upload.ts';
@@ -58,6 +59,8 @@ export interface AppDeps {
   consoles?: { tickets: ConsoleTickets; gateway: LocalGateway };
   /** Suspend, resume, checkpoint, restart on the task's host (default: made from tasks and clientsFor). */
   actions?: TaskActions;
+  /** The head's registry for the followers' replicas (GET /internal/registry, members only); absent: no such route. */
+  registryReplica?: ReplicaRoutesDeps;
 }
 
 const contract = coordinatorContract;
@@ -73,6 +76,7 @@ export function createApp(deps: AppDeps) {
     app.use('/api/*', authenticate({ accounts: deps.accounts }));
     app.route('/', accountRoutes({ contract, accounts: deps.accounts, limiter: deps.signInLimiter ?? new SignInLimiter(() => new Date()) }));
   }
+  if (deps.registryReplica) app.route('/', replicaRoutes(deps.registryReplica));
   app.route('/', healthRoutes('coordinator', async () => ({ tasks: deps.tasks.list().length })));
   app.route('/', portalRoutes());
   app.route('/', docsRoutes());

@@ -5,6 +5,7 @@ import { SqliteAccountStore } from './account-store.ts';
 import { SqliteIdempotencyKeys } from './idempotency.ts';
 import { assertNotNewer, migrate } from './migrations.ts';
 import { SqliteQueue } from './queue.ts';
+import { SqliteReplicaStore } from './replica-store.ts';
 import { SqliteTaskStore } from './task-store.ts';
 
 /** The one place the registry's file is named: `$CPS_DATA_DIR/coordinator.db`. */
@@ -21,6 +22,8 @@ export interface Registry {
   tasks: SqliteTaskStore;
   idempotency: SqliteIdempotencyKeys;
   queue: SqliteQueue;
+  /** The registry as a whole, for replication to the followers (replica/). */
+  replica: SqliteReplicaStore;
   /** Runs `fn` as one transaction (e.g. a task, its idempotency key and its queue entry together). */
   transaction<T>(fn: () => T): T;
   close(): void;
@@ -59,6 +62,7 @@ export function openRegistry(path: string, opts: RegistryOptions): Registry {
     tasks: new SqliteTaskStore(db),
     idempotency: new SqliteIdempotencyKeys(db, opts.now),
     queue: new SqliteQueue(db, opts.now),
+    replica: new SqliteReplicaStore(db),
     transaction: <T>(fn: () => T): T => db.transaction(fn)(),
     close: () => db.close(),
   };

@@ -105,6 +105,48 @@ export const migrations: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 4,
+    name: 'the registry revision',
+    // One row: rev, a number every change of a replicated table moves on (replica/), so a
+    // follower's pull asks "anything since rev N?" and an unchanged registry answers 204. Per-row
+    // triggers, so no write path can forget it. applied_*: the head snapshot this file last took
+    // (a follower's): its rev and epoch (what the next one is compared with), the node it came
+    // from, when; NULL for a node that never followed. Kept apart from rev: a follower's own
+    // writes (an expired session swept) move rev, never what it has of the head.
+    sql: `
+      CREATE TABLE registry_revision (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        rev INTEGER NOT NULL CHECK (rev >= 0),
+        applied_rev INTEGER,
+        applied_epoch INTEGER,
+        applied_from TEXT,
+        applied_at TEXT
+      );
+      INSERT INTO registry_revision (id, rev) VALUES (1, 0);
+      CREATE TRIGGER tasks_rev_insert AFTER INSERT ON tasks BEGIN UPDATE registry_revision SET rev = rev + 1 WHERE id = 1; END;
+      CREATE TRIGGER tasks_rev_update AFTER UPDATE ON tasks BEGIN UPDATE registry_revision SET rev = rev + 1 WHERE id = 1; END;
+      CREATE TRIGGER tasks_rev_delete AFTER DELETE ON tasks BEGIN UPDATE registry_revision SET rev = rev + 1 WHERE id = 1; END;
+      CREATE TRIGGER task_history_rev_insert AFTER INSERT ON task_history BEGIN UPDATE registry_revision SET rev = rev + 1 WHERE id = 1; END;
+      CREATE TRIGGER task_history_rev_update AFTER UPDATE ON task_history BEGIN UPDATE registry_revision SET rev = rev + 1 WHERE id = 1; END;
+      CREATE TRIGGER task_history_rev_delete AFTER DELETE ON task_history BEGIN UPDATE registry_revision SET rev = rev + 1 WHERE id = 1; END;
+      CREATE TRIGGER users_rev_insert AFTER INSERT ON users BEGIN UPDATE registry_revision SET rev = rev + 1 WHERE id = 1; END;
+      CREATE TRIGGER users_rev_update AFTER UPDATE ON users BEGIN UPDATE registry_revision SET rev = rev + 1 WHERE id = 1; END;
+      CREATE TRIGGER users_rev_delete AFTER DELETE ON users BEGIN UPDATE registry_revision SET rev = rev + 1 WHERE id = 1; END;
+      CREATE TRIGGER api_tokens_rev_insert AFTER INSERT ON api_tokens BEGIN UPDATE registry_revision SET rev = rev + 1 WHERE id = 1; END;
+      CREATE TRIGGER api_tokens_rev_update AFTER UPDATE ON api_tokens BEGIN UPDATE registry_revision SET rev = rev + 1 WHERE id = 1; END;
+      CREATE TRIGGER api_tokens_rev_delete AFTER DELETE ON api_tokens BEGIN UPDATE registry_revision SET rev = rev + 1 WHERE id = 1; END;
+      CREATE TRIGGER sessions_rev_insert AFTER INSERT ON sessions BEGIN UPDATE registry_revision SET rev = rev + 1 WHERE id = 1; END;
+      CREATE TRIGGER sessions_rev_update AFTER UPDATE ON sessions BEGIN UPDATE registry_revision SET rev = rev + 1 WHERE id = 1; END;
+      CREATE TRIGGER sessions_rev_delete AFTER DELETE ON sessions BEGIN UPDATE registry_revision SET rev = rev + 1 WHERE id = 1; END;
+      CREATE TRIGGER idempotency_keys_rev_insert AFTER INSERT ON idempotency_keys BEGIN UPDATE registry_revision SET rev = rev + 1 WHERE id = 1; END;
+      CREATE TRIGGER idempotency_keys_rev_update AFTER UPDATE ON idempotency_keys BEGIN UPDATE registry_revision SET rev = rev + 1 WHERE id = 1; END;
+      CREATE TRIGGER idempotency_keys_rev_delete AFTER DELETE ON idempotency_keys BEGIN UPDATE registry_revision SET rev = rev + 1 WHERE id = 1; END;
+      CREATE TRIGGER queue_rev_insert AFTER INSERT ON queue BEGIN UPDATE registry_revision SET rev = rev + 1 WHERE id = 1; END;
+      CREATE TRIGGER queue_rev_update AFTER UPDATE ON queue BEGIN UPDATE registry_revision SET rev = rev + 1 WHERE id = 1; END;
+      CREATE TRIGGER queue_rev_delete AFTER DELETE ON queue BEGIN UPDATE registry_revision SET rev = rev + 1 WHERE id = 1; END;
+    `,
+  },
 ];
 
 /** The file was written by a newer coordinator: its schema has steps this code does not know. */
