@@ -1,7 +1,8 @@
 import { resolve } from 'node:path';
 import { z } from 'zod';
-import { createLogger, dataDirVar, loadConfig, onShutdown, portsFrom, portsSchema, publicRoutesOfFile, serveApp } from '@cps/common';
+import { createLogger, dataDirVar, fenceDir, loadConfig, onShutdown, portsFrom, portsSchema, publicRoutesOfFile, serveApp } from '@cps/common';
 import { specFiles } from '@cps/openapi';
+import { FenceGuard } from '@cps/head/election/fence-guard.ts';
 import { loadTrustOrExit } from '@cps/trust';
 import { accelReader } from './accel.ts';
 import { createProvisioner } from './app.ts';
@@ -13,6 +14,7 @@ import { lazyLibvirt } from './hypervisor.ts';
 import { probeMemoryCapMode } from './memoryCap.ts';
 import { OwnerFirst } from './ownerFirst.ts';
 import { OwnerSampler, xIdleSec } from './ownerSampler.ts';
+import { DesktopInput } from './desktopInput.ts';
 import { PeriodicCheckpoints } from './periodicCheckpoints.ts';
 import { loadSharePolicy, SharePolicyError } from './sharePolicy.ts';
 import { QemuProcesses } from './qemuProcess.ts';
@@ -24,6 +26,8 @@ const configSchema = portsSchema.extend({
   // A guest's network when its spec names none: NAT (no bridge onto the donor's LAN) or no NIC at all.
   CPS_GUEST_NETWORK: z.enum(GUEST_NETWORKS).default('user'),
   // CPS_SHARE_* and CPS_OWNER_* are read by loadSharePolicy, over the policy file.
+  // The owner's X session, where there is one: its input suspends the guests at once.
+  DISPLAY: z.string().max(256).optional(),
 });
 
 const config = loadConfig(configSchema);
@@ -59,6 +63,8 @@ const expectations = new Expectations();
 const processes = config.CPS_LIBVIRT_URI === 'qemu:///system' ? new QemuProcesses() : undefined;
 const watchdog = new Watchdog({ hypervisor, expectations, events, log, processes });
 let owner: OwnerFirst | undefined;
+// The node's fence, shared with its storage: no command of an older head changes this host.
+const fence = await FenceGuard.open(fenceDir(dataDir), log);
 const { app, vms, lifecycle, checkpoints } = createProvisioner({
   hypervisor,
   dataDir,
@@ -71,6 +77,7 @@ const { app, vms, lifecycle, checkpoints } = createProvisioner({
   events,
   expectations,
   ownerBusy: () => owner?.busy ?? false,
+  fence,
   log,
 });
 const periodic = new PeriodicCheckpoints({ vms, lifecycle, checkpoints, log });
@@ -78,16 +85,20 @@ if (policy.owner.enabled) {
   const sampler = new OwnerSampler({ desktopIdleSec: () => xIdleSec() });
   owner = new OwnerFirst({ sampler, thresholds: policy.owner, vms, lifecycle, events, log });
 }
+const realTimeouts = { setTimeout: (fn: () => void, ms: number) => setTimeout(fn, ms).unref(), clearTimeout: (h: unknown) => clearTimeout(h as NodeJS.Timeout) };
+const desktopInput = owner && new DesktopInput({ display: config.DISPLAY, onInput: () => void owner?.input(), timers: realTimeouts, log });
 // Members only (the cluster's mutual TLS), but /healthz: a VNC password never leaves this node.
 const served = await serveApp(app, { port: portsFrom(config).provisioner, hostname: '0.0.0.0', log, tls: trust.tls, publicRoutes: publicRoutesOfFile(specFiles.provisioner) });
 watchdog.start();
 owner?.start();
+desktopInput?.start();
 periodic.start();
 
 // Guests are left running on shutdown: they belong to tasks, not to this process, and a restarted
 // provisioner finds them again by their metadata.
 onShutdown(log, async () => {
   await watchdog.stop();
+  desktopInput?.close();
   await owner?.stop();
   await periodic.stop();
   await served.close();

@@ -1,7 +1,7 @@
 import type { Logger } from '@cps/common';
 import type { EventBus } from './events.ts';
 import type { Lifecycle } from './lifecycle.ts';
-import { initialOwnerState, ownerStep, type OwnerAction, type OwnerSample, type OwnerState } from './ownerRules.ts';
+import { initialOwnerState, ownerInput, ownerStep, type OwnerAction, type OwnerSample, type OwnerState } from './ownerRules.ts';
 import type { OwnerThresholds } from './sharePolicy.ts';
 import type { Vms } from './vms.ts';
 
@@ -12,7 +12,15 @@ export interface OwnerFirstDeps {
   lifecycle: Lifecycle;
   events: EventBus;
   log: Logger;
+  /** Monotonic-enough ms, as the sampler's `atMs`. */
+  now?: () => number;
+  timers?: { setInterval(fn: () => void, ms: number): unknown; clearInterval(handle: unknown): void };
 }
+
+const realTimers = {
+  setInterval: (fn: () => void, ms: number) => setInterval(fn, ms),
+  clearInterval: (h: unknown) => clearInterval(h as NodeJS.Timeout),
+};
 
 /**
  * Runs the owner-first rules (ownerRules.ts) on a timer and carries out what they say: suspend
@@ -20,13 +28,21 @@ export interface OwnerFirstDeps {
  * GET /events for the coordinator. Guests suspended through the API are not its to resume.
  */
 export class OwnerFirst {
-  private state: OwnerState = initialOwnerState(Date.now());
+  private state: OwnerState;
   private readonly held = new Set<string>();
-  private timer: NodeJS.Timeout | undefined;
+  private timer: unknown;
   private running: Promise<void> | undefined;
+  /** Steps and inputs run one after the other: the rules' state is carried from one to the next. */
+  private chain: Promise<void> = Promise.resolve();
   private started = false;
+  private readonly now: () => number;
+  private readonly timers: NonNullable<OwnerFirstDeps['timers']>;
 
-  constructor(private readonly d: OwnerFirstDeps) {}
+  constructor(private readonly d: OwnerFirstDeps) {
+    this.now = d.now ?? Date.now;
+    this.timers = d.timers ?? realTimers;
+    this.state = initialOwnerState(this.now());
+  }
 
   /**
    * While the guests are held suspended, this peer takes on no new ones (START). A busy moment
@@ -38,18 +54,42 @@ export class OwnerFirst {
   }
 
   start(): void {
-    this.timer ??= setInterval(() => void this.tick(), this.d.thresholds.sampleSec * 1000);
+    this.timer ??= this.timers.setInterval(() => void this.tick(), this.d.thresholds.sampleSec * 1000);
   }
 
   async stop(): Promise<void> {
-    clearInterval(this.timer);
+    this.timers.clearInterval(this.timer);
     this.timer = undefined;
     await this.running;
+    await this.chain;
   }
 
+  /** One sample and step of the rules; a tick while one is under way shares it. */
   tick(): Promise<void> {
-    this.running ??= this.step().finally(() => (this.running = undefined));
+    this.running ??= this.serial(() => this.step()).finally(() => (this.running = undefined));
     return this.running;
+  }
+
+  /**
+   * The owner's keyboard or mouse, the moment it happened (DesktopInput): every running guest is
+   * suspended now, not at the next sample and not after the grace. A burst of input while the
+   * guests are being suspended is one suspension.
+   */
+  input(): Promise<void> {
+    if (!this.d.thresholds.enabled || this.state.phase === 'suspended') return this.chain;
+    return this.serial(async () => {
+      const atMs = this.now();
+      const { state, action, why } = ownerInput(this.state, atMs);
+      if (state.phase !== this.state.phase) this.d.log.info({ from: this.state.phase, to: state.phase, why }, 'owner activity');
+      this.state = state;
+      if (action) await this.act(action, why.join('; '));
+    });
+  }
+
+  private serial(fn: () => Promise<void>): Promise<void> {
+    const next = this.chain.then(fn, fn);
+    this.chain = next.catch(() => undefined);
+    return next;
   }
 
   private async step(): Promise<void> {
@@ -63,7 +103,8 @@ export class OwnerFirst {
     if (!this.started) {
       // The first CPU reading is a baseline, not a rate.
       this.started = true;
-      this.state = initialOwnerState(sample.atMs);
+      // Input may have suspended the guests before the first sample: that stands.
+      if (this.state.phase === 'idle') this.state = initialOwnerState(sample.atMs);
       return;
     }
     const { state, action, why } = ownerStep(this.state, sample, this.d.thresholds);

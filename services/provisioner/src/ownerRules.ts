@@ -9,6 +9,7 @@ import type { OwnerThresholds } from './sharePolicy.ts';
  *              OR  desktop input less than desktopIdleSec ago (only where a session exists)
  *   START    = the guests are not held suspended      → this peer lends (new guests admitted)
  *   SUSPEND  = BUSY without a break for graceSec       → suspend every guest at once
+ *              OR  keyboard/mouse input on the owner's desktop (a clear signal: no grace)
  *   CONTINUE = not BUSY without a break for resumeAfterSec, while suspended → resume them
  *   VACATE   = suspended for vacateAfterSec            → ask the coordinator to move them (once)
  */
@@ -80,6 +81,24 @@ export function ownerStep(state: OwnerState, s: OwnerSample, t: OwnerThresholds)
       if (busy) return vacateOrStay({ ...state, phase: 'suspended', sinceMs: s.atMs }, s, t, why);
       if (after(state.sinceMs, t.resumeAfterSec)) return { state: { phase: 'idle', sinceMs: s.atMs }, action: 'resume', why };
       return vacateOrStay(state, s, t, why);
+  }
+}
+
+/**
+ * The owner touched the keyboard or mouse (seen as it happened, not sampled): the guests are
+ * suspended at once, without the grace CPU load gets (a hand on the mouse is no burst of load that
+ * may pass). Already suspended: the wait to resume starts again.
+ */
+export function ownerInput(state: OwnerState, atMs: number): { state: OwnerState; action?: OwnerAction; why: string[] } {
+  const why = ['desktop input'];
+  switch (state.phase) {
+    case 'idle':
+    case 'busy-pending':
+      return { state: suspended(atMs), action: 'suspend', why };
+    case 'idle-pending':
+      return { state: { ...state, phase: 'suspended', sinceMs: atMs }, why };
+    case 'suspended':
+      return { state, why };
   }
 }
 

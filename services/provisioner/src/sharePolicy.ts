@@ -32,8 +32,11 @@ export const ownerSchema = z
     minAvailableMemoryMiB: count.default(256),
     /** Desktop input within this many seconds counts as the owner at work (only where a session exists). */
     desktopIdleSec: seconds.default(60),
-    /** Busy this long (seconds) → the guests are suspended (HTCondor waits 2 minutes). */
-    graceSec: seconds.default(60),
+    /**
+     * Busy this long (seconds) → the guests are suspended (HTCondor waits 2 minutes). For CPU load
+     * and memory only: desktop input suspends at once.
+     */
+    graceSec: seconds.default(10),
     /** Idle this long after a suspension → the guests resume. */
     resumeAfterSec: seconds.default(60),
     /** Suspended this long → the coordinator is asked to move the guest elsewhere. */

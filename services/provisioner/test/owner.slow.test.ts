@@ -6,7 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '@cps/common';
 import { accelReader } from '../src/accel.ts';
 import { createProvisioner } from '../src/app.ts';
-import { EventBus, type VmEvent } from '../src/events.ts';
+import { EventBus } from '../src/events.ts';
+import { nextEvent } from './vm-event-reader.ts';
 import { connectLibvirt, type Hypervisor } from '../src/hypervisor.ts';
 import { probeMemoryCapMode } from '../src/memoryCap.ts';
 import { OwnerFirst } from '../src/ownerFirst.ts';
@@ -56,24 +57,6 @@ afterAll(async () => {
   rmSync(join(dataDir, 'logs', `${taskId}.serial`), { force: true });
 });
 
-/** Reads the SSE stream until an event of this task and kind arrives. */
-async function nextEvent(reader: ReadableStreamDefaultReader<Uint8Array>, kind: string, timeoutMs: number): Promise<VmEvent> {
-  const decoder = new TextDecoder();
-  let text = '';
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const chunk = await Promise.race([reader.read(), new Promise<undefined>((r) => setTimeout(r, deadline - Date.now()))]);
-    if (!chunk || chunk.done) break;
-    text += decoder.decode(chunk.value, { stream: true });
-    for (const frame of text.split('\n\n')) {
-      const data = frame.split('\n').find((l) => l.startsWith('data: '));
-      const e = data && (JSON.parse(data.slice(6)) as VmEvent);
-      if (e && e.taskId === taskId && e.kind === kind) return e;
-    }
-  }
-  throw new Error(`no ${kind} event for ${taskId} within ${timeoutMs} ms; stream so far:\n${text}`);
-}
-
 describe('owner first on a real host', () => {
   it('suspends the guest while the owner keeps the CPU busy, and resumes it after', async () => {
     const meta = JSON.parse(readFileSync(join(image, 'image.json'), 'utf8')) as { cmdline: string };
@@ -94,7 +77,7 @@ describe('owner first on a real host', () => {
 
     burner = spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' });
     const startedAt = Date.now();
-    const busy = await nextEvent(reader, 'owner-busy', 30_000);
+    const busy = await nextEvent(reader, taskId, 'owner-busy', 30_000);
     expect(busy.detail).toMatch(/^suspended: owner CPU \d+% > \d+%/);
     expect(virsh('domstate', domain).trim()).toBe('paused');
     console.info(`owner first: suspended ${Date.parse(busy.at) - startedAt} ms after the load began (grace ${thresholds.graceSec} s)`);
@@ -102,7 +85,7 @@ describe('owner first on a real host', () => {
 
     burner.kill('SIGKILL');
     const stoppedAt = Date.now();
-    const idle = await nextEvent(reader, 'owner-idle', 60_000);
+    const idle = await nextEvent(reader, taskId, 'owner-idle', 60_000);
     expect(idle.state).toBe('running');
     expect(virsh('domstate', domain).trim()).toBe('running');
     console.info(`owner first: resumed ${Date.parse(idle.at) - stoppedAt} ms after the load ended (resume after ${thresholds.resumeAfterSec} s)`);

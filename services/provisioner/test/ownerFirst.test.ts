@@ -93,6 +93,31 @@ describe('OwnerFirst', () => {
     expect(events.recent().find((e) => e.kind === 'owner-busy')!.detail).toBe('suspended: owner CPU 90% > 50%');
   });
 
+  it("suspends every running guest the moment the owner's desktop has input, without the grace, once for a burst", async () => {
+    let sec = 0;
+    const sampler = { sample: async (): Promise<OwnerSample> => ({ atMs: sec * 1000, ownerCpuPercent: 0, memoryPressurePercent: 0 }) };
+    const events = new EventBus();
+    const log = createLogger('t', 'silent');
+    const p = createProvisioner({ hypervisor: hv, dataDir, accelerator: async () => 'tcg', share: { vcpus: 8, memoryMiB: 4096 }, events, log });
+    const owner = new OwnerFirst({ sampler, thresholds: ownerSchema.parse({ graceSec: 60, resumeAfterSec: 2, desktopIdleSec: 0 }), vms: p.vms, lifecycle: p.lifecycle, events, log, now: () => sec * 1000 });
+    const id = `t-${randomBytes(4).toString('hex')}`;
+    ids.push(id);
+    expect((await p.app.request(`/vms/${id}`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify(spec) })).status).toBe(201);
+    await owner.tick(); // baseline
+    sec = 0.4;
+    await Promise.all([owner.input(), owner.input(), owner.input()]);
+    expect((await p.vms.get(id)).state).toBe('paused');
+    expect(owner.busy).toBe(true);
+    const mine = events.recent().filter((e) => e.taskId === id && /owner|vacate/.test(e.kind));
+    expect(mine.map((e) => [e.kind, e.detail])).toEqual([['owner-busy', 'suspended: desktop input']]);
+    // No input since, the desktop idle: resumed after resumeAfterSec as for CPU load.
+    for (const s of [1, 2, 3]) {
+      sec = s;
+      await owner.tick();
+    }
+    expect((await p.vms.get(id)).state).toBe('running');
+  });
+
   it('keeps going when a sample fails', async () => {
     const sampler = { sample: async (): Promise<OwnerSample> => { throw new Error('no /proc'); } };
     const p = createProvisioner({ hypervisor: hv, dataDir, accelerator: async () => 'tcg', log: createLogger('t', 'silent') });

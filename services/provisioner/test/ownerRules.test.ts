@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { busyBecause, initialOwnerState, ownerStep, type OwnerSample, type OwnerState } from '../src/ownerRules.ts';
+import { busyBecause, initialOwnerState, ownerInput, ownerStep, type OwnerSample, type OwnerState } from '../src/ownerRules.ts';
 import { ownerSchema } from '../src/sharePolicy.ts';
 
 const t = ownerSchema.parse({ cpuBusyPercent: 50, graceSec: 3, resumeAfterSec: 2, vacateAfterSec: 10 });
@@ -34,6 +34,28 @@ describe('owner-first rules (grace 3 s, resume after 2 s, vacate after 10 s)', (
 
   it('suspends at the first busy sample with a grace of 0 and resumes at the first idle one with 0', () => {
     expect(run('ibbiib', { ...t, graceSec: 0, resumeAfterSec: 0 })).toEqual(['2:suspend', '4:resume', '6:suspend']);
+  });
+});
+
+describe('desktop input (seen as it happens)', () => {
+  it('suspends at once from idle and within the grace, restarts the wait to resume, and is news once', () => {
+    expect(ownerInput(initialOwnerState(0), 500)).toMatchObject({ action: 'suspend', state: { phase: 'suspended', suspendedAtMs: 500 } });
+    const pending = ownerStep(initialOwnerState(0), busy(1), t).state;
+    expect(pending.phase).toBe('busy-pending');
+    expect(ownerInput(pending, 1200).action).toBe('suspend');
+    const suspended = ownerInput(initialOwnerState(0), 500).state;
+    expect(ownerInput(suspended, 900)).toEqual({ state: suspended, why: ['desktop input'] });
+    const idlePending = ownerStep(suspended, idle(2), t).state;
+    expect(idlePending.phase).toBe('idle-pending');
+    const again = ownerInput(idlePending, 2500);
+    expect(again.action).toBeUndefined();
+    expect(again.state).toMatchObject({ phase: 'suspended', sinceMs: 2500, suspendedAtMs: 500 });
+    // The resume waits resumeAfterSec from the last input, not from the first idle sample.
+    expect(ownerStep(again.state, idle(4), t).action).toBeUndefined();
+  });
+
+  it('the default grace for CPU load is 10 s', () => {
+    expect(ownerSchema.parse({}).graceSec).toBe(10);
   });
 });
 

@@ -32,7 +32,7 @@ describe('loadSharePolicy', () => {
         memoryPressurePercent: 10,
         minAvailableMemoryMiB: 256,
         desktopIdleSec: 60,
-        graceSec: 60,
+        graceSec: 10,
         resumeAfterSec: 60,
         vacateAfterSec: 600,
         sampleSec: 1,
