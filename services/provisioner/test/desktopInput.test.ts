@@ -73,7 +73,7 @@ describe('DesktopInput', () => {
     d.start();
     d.start(); // once
     expect(spawned).toEqual([{ cmd: 'xinput', args: ['test-xi2', '--root'], display: ':5' }]);
-    children[0]!.stdout.write('EVENT type 1 (DeviceChanged)\n    device: 3 (5)\nEVENT type 13 (RawKeyPress)\n    detail: 38\n\nEVENT type 17 (RawMotion)\n');
+    (children[0]!.stdout as PassThrough).write('EVENT type 1 (DeviceChanged)\n    device: 3 (5)\nEVENT type 13 (RawKeyPress)\n    detail: 38\n\nEVENT type 17 (RawMotion)\n');
     await new Promise((r) => setImmediate(r));
     expect(inputs).toBe(2);
     children[0]!.emit('close', 1);
