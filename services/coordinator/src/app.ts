@@ -1,6 +1,6 @@
-import { Hono } from 'hono';
+import { Hono, type MiddlewareHandler } from 'hono';
 import { healthRoutes, loopbackDoor, problemErrorHandler, problemNotFound, publicDoor, type DoorLists, type Logger } from '@cps/common';
-import { specFiles, type DiscoveryClient, type StorageClient } from '@cps/openapi';
+import { specFiles, type CoordinatorSchemas, type DiscoveryClient, type StorageClient } from '@cps/openapi';
 import type { Accounts } from './accounts/accounts.ts';
 import { authenticate, requireAdmin, requireUser } from './accounts/authenticate.ts';
 import { requireUserOrMemberRead } from './accounts/member-read.ts';
@@ -29,6 +29,8 @@ import { replicaRoutes, type ReplicaRoutesDeps } from './api/replica.ts';
 import type { LocalGateway } from './console/local-gateway.ts';
 import type { ConsoleTickets } from './console/tickets.ts';
 import type { BootstrapUploads } from './uploads/bootstrap-upload.ts';
+import { forwardedBy } from './head/forwarded.ts';
+import { headRoutes } from './head/head-routes.ts';
 
 export interface AppDeps {
   log: Logger;
@@ -61,6 +63,11 @@ export interface AppDeps {
   actions?: TaskActions;
   /** The head's registry for the followers' replicas (GET /internal/registry, members only); absent: no such route. */
   registryReplica?: ReplicaRoutesDeps;
+  /**
+   * The head role (head/): GET /api/head, and `forward` (forwardToHead) sends a follower's /api/*
+   * to the head. Absent: this coordinator is on its own (tests of one coordinator).
+   */
+  head?: { info: () => CoordinatorSchemas['HeadInfo']; forward?: MiddlewareHandler };
 }
 
 const contract = coordinatorContract;
@@ -70,7 +77,14 @@ export function createApp(deps: AppDeps) {
   app.onError(problemErrorHandler(deps.log));
   app.notFound(problemNotFound);
   // Before every route: the portal and the API are what a browser on the LAN reaches.
-  app.use('*', publicDoor(deps.door ?? loopbackDoor));
+  // A request a member forwarded was checked at the follower's door, by the name the user reached.
+  const door = publicDoor(deps.door ?? loopbackDoor);
+  app.use('*', (c, next) => (forwardedBy(c) ? next() : door(c, next)));
+  if (deps.head) {
+    app.route('/', headRoutes(deps.head.info));
+    // Before authentication: the head authenticates a follower's user.
+    if (deps.head.forward) app.use('/api/*', deps.head.forward);
+  }
   if (deps.accounts) {
     // Who calls, from a bearer token or the session cookie; the routes decide what that allows.
     app.use('/api/*', authenticate({ accounts: deps.accounts }));

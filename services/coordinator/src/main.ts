@@ -25,6 +25,12 @@ import { BootstrapUploads } from './uploads/bootstrap-upload.ts';
 import { BootstrapArchiveStore } from './uploads/bootstraps.ts';
 import { imageDigests } from './uploads/image-digests.ts';
 import { PeerWatch } from './queue/peer-events.ts';
+import { headDnsEnv, headDnsFrom } from '@cps/head';
+import { headRoleFor } from './head/assemble.ts';
+import { headDiscoveryOf } from './head/discovery-adapter.ts';
+import { HeadDuties } from './head/head-duties.ts';
+import { forwardToHead } from './head/forward.ts';
+import { answeredLocally } from './head/head-routes.ts';
 
 const config = loadConfig(
   portsSchema.extend({
@@ -47,6 +53,23 @@ const ports = portsFrom(config);
 const log = createLogger('coordinator');
 const trust = loadTrustOrExit(config.CPS_DATA_DIR, { log });
 const fetch = memberFetch(trust.tls);
+// The head: one coordinator leads the LAN (docs/head.md); a follower forwards /api/* to it.
+const head = (() => {
+  try {
+    return headRoleFor({
+      self: { nodeId: trust.identity.nodeId, address: config.CPS_ADVERTISE_ADDRESS, ports },
+      discovery: headDiscoveryOf(discoveryClient({ baseUrl: serviceUrl('127.0.0.1', ports.discovery), fetch })),
+      dns: headDnsFrom(loadConfig(headDnsEnv)),
+      dataDir: config.CPS_DATA_DIR,
+      now: () => Date.now(),
+      timers: realTimers,
+      log,
+    });
+  } catch (err) {
+    log.fatal({ err }, (err as Error).message);
+    process.exit(1);
+  }
+})();
 const clientsFor = clientsOverTls(fetch);
 
 const now = () => new Date();
@@ -80,20 +103,39 @@ const placer = new Placer({
   log,
   publishTimeoutMs: config.CPS_PUBLISH_TIMEOUT_MS,
   startTimeoutMs: config.CPS_START_TIMEOUT_MS,
+  isHead: () => head.isHead(),
 });
-recoverAfterRestart(tasks, placer, log);
-// A peer's capacity changed: waiting tasks are offered a peer at once, not at the next retry.
-const peerWatch = new PeerWatch({ discovery: discoveryClient({ baseUrl: serviceUrl('127.0.0.1', ports.discovery), fetch }), onChange: () => placer.retryQueue(), timers: realTimers, log });
-peerWatch.start();
-// What happens on a task's host unasked (the owner-first policy pauses it, the guest crashes or
-// powers off) shows in the task: each host's provisioner events are followed while it runs a task.
-const hostEvents = new HostEvents({ tasks, clientsFor, stop: (id) => void placer.stop(id), timers: realTimers, log });
-hostEvents.start();
-// What the hosts run is the truth: the guests the registry knows are adopted, vanished ones are
-// lost, and this node's guests no task knows are orphans for an admin (reconcile/).
 const orphans = new Orphans(now);
-const reconciler = new Reconciler({ tasks, placer, discovery: discoveryClient({ baseUrl: serviceUrl('127.0.0.1', ports.discovery), fetch }), clientsFor, coordinatorId: trust.identity.nodeId, orphans, log, timers: realTimers });
-void reconciler.pass();
+// Only the head acts: on becoming it, what a restart does (recover, a reconcile pass), then its
+// loops; a follower's registry (the head's replica) is never placed or reconciled twice.
+const duties = new HeadDuties({
+  head,
+  log,
+  start: () => {
+    recoverAfterRestart(tasks, placer, log);
+    // A peer's capacity changed: waiting tasks are offered a peer at once, not at the next retry.
+    const peerWatch = new PeerWatch({ discovery: discoveryClient({ baseUrl: serviceUrl('127.0.0.1', ports.discovery), fetch }), onChange: () => placer.retryQueue(), timers: realTimers, log });
+    peerWatch.start();
+    // What happens on a task's host unasked (the owner-first policy pauses it, the guest crashes or
+    // powers off) shows in the task: each host's provisioner events are followed while it runs a task.
+    const hostEvents = new HostEvents({ tasks, clientsFor, stop: (id) => void placer.stop(id), timers: realTimers, log });
+    hostEvents.start();
+    // What the hosts run is the truth: the guests the registry knows are adopted, vanished ones are
+    // lost, and this node's guests no task knows are orphans for an admin (reconcile/).
+    const reconciler = new Reconciler({ tasks, placer, discovery: discoveryClient({ baseUrl: serviceUrl('127.0.0.1', ports.discovery), fetch }), clientsFor, coordinatorId: trust.identity.nodeId, orphans, log, timers: realTimers });
+    void reconciler.pass();
+    placer.retryQueue();
+    return {
+      stop: () => {
+        hostEvents.close();
+        peerWatch.close();
+        reconciler.close();
+      },
+    };
+  },
+});
+duties.start();
+head.start();
 // The consoles on the portal's origin: tickets signed with the key every member's gateway derives
 // from the CA key, pages and sockets carried to this node's gateway over mutual TLS.
 const consoleGateway = { base: serviceUrl('127.0.0.1', ports.vncGateway), fetch, tls: memberClientTls(trust.tls) };
@@ -112,6 +154,7 @@ const app = createApp({
   idempotency: registry.idempotency,
   orphans,
   discovery: discoveryClient({ baseUrl: serviceUrl('127.0.0.1', ports.discovery), fetch }),
+  head: { info: () => head.info(), forward: forwardToHead({ head, self: trust.identity.nodeId, fetch, log, timers: realTimers, local: answeredLocally }) },
   door: doorLists({ port: ports.coordinator, advertiseAddress: config.CPS_ADVERTISE_ADDRESS, nodeId: trust.identity.nodeId, hostName: hostname(), publicHosts: config.CPS_PUBLIC_HOSTS }),
 });
 
@@ -125,10 +168,10 @@ const served = await serveApp(app, { port: ports.coordinator, log, tls: trust.tl
   attachConsoleUpgrades(server as Server, gated, { gateway: consoleGateway, log });
 });
 onShutdown(log, async () => {
-  hostEvents.close();
-  peerWatch.close();
+  // The lease handed back first: the next head claims after the drift margin, not a whole lease.
+  await head.stop();
+  duties.close();
   placer.close();
-  reconciler.close();
   trust.stop();
   await served.close();
   registry.close();

@@ -49,6 +49,8 @@ export interface PlacementDeps extends Partial<PlacementOptions> {
   bootstraps?: BootstrapArchives;
   /** The SHA-256 PUBLISH names for a task's image (uploads/image-digests.ts); absent: none is named. */
   imageDigest?: ImageDigest;
+  /** Whether this coordinator leads the LAN (head/): only the head dispatches the queue. Default: always. */
+  isHead?: () => boolean;
 }
 
 export const defaultPlacementOptions: PlacementOptions = {
@@ -96,6 +98,7 @@ export class Placer {
       now: this.o.now,
       timers: this.o.timers,
       retryMs: this.o.retryMs,
+      ...(deps.isHead ? { active: deps.isHead } : {}),
     });
   }
 

@@ -53,7 +53,7 @@ export class DiscoveryLeaseStore implements LeaseStore {
 
   async claim(token: string | undefined, next: Lease): Promise<LeaseWrite> {
     const now = await this.read();
-    if (now.result !== 'read') return now;
+    if (now.result !== 'read') return now.result === 'foreign' ? { result: 'lost', detail: 'not a lease' } : now;
     if (now.token !== token) return { result: 'lost', detail: `the view changed: ${now.token ?? 'no claim'} where ${token ?? 'no claim'} was read` };
     try {
       await this.d.discovery.claim(next.epoch);

@@ -38,6 +38,8 @@ export interface DispatcherDeps {
   timers: Timers;
   /** How often a non-empty queue looks again without being kicked (peers' capacity changes unseen). */
   retryMs: number;
+  /** Whether this coordinator may place now (it leads the LAN, head/); false: the queue waits, unkicked. Default: always. */
+  active?: () => boolean;
 }
 
 /**
@@ -57,7 +59,7 @@ export class Dispatcher {
 
   /** Look at the queue now (or right after the round under way). */
   kick(): void {
-    if (this.closed) return;
+    if (this.closed || this.d.active?.() === false) return;
     if (this.busy) {
       this.again = true;
       return;
@@ -77,7 +79,7 @@ export class Dispatcher {
       do {
         this.again = false;
         await this.round();
-      } while (this.again && !this.closed);
+      } while (this.again && !this.closed && this.d.active?.() !== false);
     } finally {
       this.busy = false;
       this.schedule();
@@ -91,7 +93,7 @@ export class Dispatcher {
     const now = this.d.now().getTime();
     let view = order.some((w) => !w.notBefore || w.notBefore <= now) ? await this.peersOrUndefined() : undefined;
     for (const w of order) {
-      if (this.closed) return;
+      if (this.closed || this.d.active?.() === false) return;
       if (!queue.has(w.id)) continue; // stopped meanwhile
       if (w.notBefore && w.notBefore > now) {
         this.wait(w, `reserved: not placed before ${new Date(w.notBefore).toISOString()}`);
@@ -133,7 +135,7 @@ export class Dispatcher {
 
   /** While tasks wait, look again after `retryMs`, or when the earliest start time comes if sooner. */
   private schedule(): void {
-    if (this.closed || this.timer !== undefined) return;
+    if (this.closed || this.timer !== undefined || this.d.active?.() === false) return;
     const order = this.d.queue.ordered();
     if (order.length === 0) return;
     const now = this.d.now().getTime();
