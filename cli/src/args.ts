@@ -39,9 +39,16 @@ export function intOption(raw: string | undefined, what: string, min: number, ma
 
 export const defaultUrl = 'http://localhost:8080';
 
-/** An http(s) URL from --url or CPS_URL. */
+const loopbackHost = /^(localhost|127\.\d{1,3}\.\d{1,3}\.\d{1,3}|\[::1\])(:\d+)?$/i;
+
+/**
+ * An http(s) URL from --url or CPS_URL. Without a scheme (`cps.lan:8080`) it is https, but for
+ * this machine (loopback), where the coordinator answers plain HTTP: another machine's
+ * coordinator answers plain HTTP only with a redirect or 426.
+ */
 export function urlOption(raw: string | undefined, env: NodeJS.ProcessEnv): string {
-  const value = raw ?? env.CPS_URL ?? defaultUrl;
+  const given = raw ?? env.CPS_URL ?? defaultUrl;
+  const value = /^[a-z][a-z0-9+.-]*:\/\//i.test(given) ? given : `${loopbackHost.test(given.replace(/\/.*$/, '')) ? 'http' : 'https'}://${given}`;
   let u: URL;
   try {
     u = new URL(value);

@@ -1,3 +1,4 @@
+import { createInterface } from 'node:readline/promises';
 import { readHidden } from './auth/password-input.ts';
 /** Where a command writes and what it reads from its surroundings; tests pass their own. */
 export interface Io {
@@ -8,6 +9,8 @@ export interface Io {
   color: boolean;
   /** Reads a line typed on the terminal without echo (a password); absent with no terminal. */
   readSecret?(prompt: string): Promise<string>;
+  /** Asks a yes/no question on the terminal (a CA to trust); absent with no terminal. */
+  confirm?(question: string): Promise<boolean>;
   /** Reads all of stdin (--password-stdin). */
   readStdin?(): Promise<string>;
   /** Redraws the terminal's status line on stderr (a progress bar); absent when stderr is no terminal. */
@@ -25,6 +28,7 @@ export function processIo(): Io {
     color: Boolean(process.stdout.isTTY) && !process.env.NO_COLOR,
     // The prompt goes to stderr, so `cps login > file` still asks.
     readSecret: (prompt) => readHidden(process.stdin, (s) => void process.stderr.write(s), prompt),
+    ...(process.stdin.isTTY ? { confirm: (question: string) => askYesNo(question) } : {}),
     readStdin: async () => {
       let text = '';
       for await (const chunk of process.stdin) text += String(chunk);
@@ -34,13 +38,28 @@ export function processIo(): Io {
   };
 }
 
-/** An Io that keeps what was written, for tests. */
-export function memoryIo(env: NodeJS.ProcessEnv = {}, stdin?: string): Io & { stdout: string[]; stderr: string[] } {
+/** One line typed on the terminal, the question on stderr: y or yes is yes, anything else no. */
+async function askYesNo(question: string): Promise<boolean> {
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    return /^y(es)?$/i.test((await rl.question(`${question} [y/N] `)).trim());
+  } finally {
+    rl.close();
+  }
+}
+
+/**
+ * An Io that keeps what was written, for tests; `answers` are what a person types to the
+ * yes/no questions, in turn (the questions are kept in `asked`).
+ */
+export function memoryIo(env: NodeJS.ProcessEnv = {}, stdin?: string, answers?: boolean[]): Io & { stdout: string[]; stderr: string[]; asked: string[] } {
   const stdout: string[] = [];
   const stderr: string[] = [];
+  const asked: string[] = [];
   return {
-    stdout, stderr, out: (t) => void stdout.push(t), err: (t) => void stderr.push(t), env, color: false,
+    stdout, stderr, asked, out: (t) => void stdout.push(t), err: (t) => void stderr.push(t), env, color: false,
     ...(stdin === undefined ? {} : { readStdin: async () => stdin }),
+    ...(answers === undefined ? {} : { confirm: async (q: string) => (asked.push(q), answers.shift() ?? false) }),
   };
 }
 

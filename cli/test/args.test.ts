@@ -38,7 +38,16 @@ describe('urlOption', () => {
     expect(urlOption(undefined, { CPS_URL: 'http://b:2' })).toBe('http://b:2');
     expect(urlOption(undefined, {})).toBe('http://localhost:8080');
   });
-  it.each(['localhost:8080', 'ftp://x', 'not a url', ''])('rejects %j', (raw) => {
+  it('without a scheme: https for another machine, http for this one (loopback)', () => {
+    expect(urlOption('cps.lan:8080', {})).toBe('https://cps.lan:8080');
+    expect(urlOption('10.0.0.5:8080/', {})).toBe('https://10.0.0.5:8080');
+    expect(urlOption('localhost:8080', {})).toBe('http://localhost:8080');
+    expect(urlOption('127.0.0.1:8080', {})).toBe('http://127.0.0.1:8080');
+    expect(urlOption('[::1]:8080', {})).toBe('http://[::1]:8080');
+    // A name that only starts like loopback is another machine.
+    expect(urlOption('localhost.evil.example:8080', {})).toBe('https://localhost.evil.example:8080');
+  });
+  it.each(['ftp://x', 'not a url', '', 'https://'])('rejects %j', (raw) => {
     expect(() => urlOption(raw, {})).toThrow(UsageError);
   });
 });
@@ -95,7 +104,7 @@ describe('run', () => {
     [['task', 'show'], /^cps task show: a task ID is required/],
     [['task', 'show', '../etc'], /is not a task ID/],
     [['task', 'stop', 'a', 'b'], /unexpected argument 'b'/],
-    [['task', 'list', '--url', 'nope'], /--url must be a URL/],
+    [['task', 'list', '--url', 'no pe'], /--url must be a URL/],
   ])('%j is bad usage (exit 2, one line)', async (argv, message) => {
     const io = memoryIo();
     expect(await run(argv as string[], io)).toBe(2);

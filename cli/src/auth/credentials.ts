@@ -4,12 +4,19 @@ import { dirname, join } from 'node:path';
 import { z } from 'zod';
 import { CommandError } from '../task/client.ts';
 
-/** One coordinator's saved sign-in: the API token `cps login` made. */
+/**
+ * One coordinator's saved sign-in: the API token `cps login` made, and for an https URL the
+ * cluster CA the user confirmed then (trust on first use, as kubectl's kubeconfig keeps it). The
+ * CA fields are optional: files written before them still read.
+ */
 const saved = z.object({
   token: z.string().regex(/^cps_[0-9a-f]{16}_[A-Za-z0-9_-]{43}$/),
   tokenId: z.string(),
   user: z.string(),
   savedAt: z.string(),
+  ca: z.string().max(16_384).optional(),
+  caSha256: z.string().regex(/^[0-9a-f]{64}$/).optional(),
+  caPinnedAt: z.string().optional(),
 });
 export type SavedLogin = z.infer<typeof saved>;
 const file = z.record(z.string(), saved);

@@ -1,8 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { parse, UsageError, urlOption } from '../args.ts';
-import { tokenFor } from '../auth/credentials.ts';
+import { coordinatorAt } from '../task/connect.ts';
 import type { Io } from '../io.ts';
-import { call, clientFor } from '../task/client.ts';
+import { call } from '../task/client.ts';
 import { filesToSend } from '../upload/files.ts';
 
 export const bootstrapHelp = `Usage: cps bootstrap upload FILE...|DIR
@@ -24,7 +24,7 @@ export async function bootstrap(args: string[], io: Io): Promise<number> {
   if (values.help) return io.out(bootstrapHelp), 0;
   if (positionals.length === 0) throw new UsageError('FILE... or a DIR is required, e.g. cps bootstrap upload run.sh data.csv');
   const url = urlOption(values.url, io.env);
-  const c = clientFor(url, tokenFor(io.env, url));
+  const c = coordinatorAt(io.env, url);
   const oneTar = positionals.length === 1 && /\.tar$/i.test(positionals[0]!);
   const files = oneTar ? [] : await filesToSend(positionals);
   const sent = await call(url, async () => {

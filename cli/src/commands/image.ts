@@ -2,9 +2,9 @@ import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { CoordinatorSchemas } from '@cps/openapi';
 import { parse, UsageError, urlOption } from '../args.ts';
-import { tokenFor } from '../auth/credentials.ts';
+import { coordinatorAt } from '../task/connect.ts';
 import type { Io } from '../io.ts';
-import { call, clientFor, CommandError } from '../task/client.ts';
+import { call, CommandError } from '../task/client.ts';
 import { countingStream, sha256Of } from '../upload/files.ts';
 import { progressReporter } from '../upload/progress.ts';
 
@@ -60,7 +60,7 @@ export async function image(args: string[], io: Io): Promise<number> {
   const progress = progressReporter(size, { ...(io.progress ? { live: io.progress } : {}), line: io.err }, () => Date.now());
   let status = 0;
   const uploaded = await call(url, async () => {
-    const r = await clientFor(url, tokenFor(io.env, url)).POST('/api/images', {
+    const r = await coordinatorAt(io.env, url).POST('/api/images', {
       params: { query: { name, sha256, ...(format ? { format: format as UploadFormat } : {}) } },
       // Streamed from the file; the coordinator passes it on to its storage as it comes.
       body: countingStream(file, (n) => progress.sent(n)) as unknown as string,

@@ -1,7 +1,7 @@
 import { parse, UsageError, urlOption } from '../args.ts';
-import { tokenFor } from '../auth/credentials.ts';
+import { coordinatorAt } from '../task/connect.ts';
 import type { Io } from '../io.ts';
-import { call, clientFor } from '../task/client.ts';
+import { call } from '../task/client.ts';
 import { table } from './token.ts';
 
 export const orphanHelp = `Usage: cps orphan <command> [options]   (an admin's)
@@ -32,7 +32,7 @@ export async function orphan(args: string[], io: Io): Promise<number> {
     const { values } = parse(rest, common);
     if (values.help) return io.out(orphanHelp), 0;
     const url = urlOption(values.url, io.env);
-    const { items } = await call(url, () => clientFor(url, tokenFor(io.env, url)).GET('/api/orphans'));
+    const { items } = await call(url, () => coordinatorAt(io.env, url).GET('/api/orphans'));
     if (values.json) return io.out(JSON.stringify(items, null, 2)), 0;
     if (items.length === 0) return io.out('No orphans'), 0;
     io.out(table(['ID', 'NODE', 'NAME', 'STATE', 'SINCE'], items.map((o) => [o.taskId, o.node.nodeId, o.name, o.state, o.since])));
@@ -44,7 +44,7 @@ export async function orphan(args: string[], io: Io): Promise<number> {
     const id = idOf(positionals);
     const url = urlOption(values.url, io.env);
     const task = await call(url, () =>
-      clientFor(url, tokenFor(io.env, url)).POST('/api/orphans/{taskId}/adopt', { params: { path: { taskId: id } }, body: values.owner === undefined ? {} : { owner: values.owner } }),
+      coordinatorAt(io.env, url).POST('/api/orphans/{taskId}/adopt', { params: { path: { taskId: id } }, body: values.owner === undefined ? {} : { owner: values.owner } }),
     );
     if (values.json) return io.out(JSON.stringify(task, null, 2)), 0;
     io.out(`adopted ${task.id} (${task.name}), ${task.state} on ${task.node?.nodeId ?? '?'}, owned by ${task.owner?.name ?? '?'}; stop it with cps task stop ${task.id}`);
@@ -55,7 +55,7 @@ export async function orphan(args: string[], io: Io): Promise<number> {
     if (values.help) return io.out(orphanHelp), 0;
     const id = idOf(positionals);
     const url = urlOption(values.url, io.env);
-    await call(url, () => clientFor(url, tokenFor(io.env, url)).DELETE('/api/orphans/{taskId}', { params: { path: { taskId: id } } }).then((r) => ({ ...r, data: r.data ?? {} })));
+    await call(url, () => coordinatorAt(io.env, url).DELETE('/api/orphans/{taskId}', { params: { path: { taskId: id } } }).then((r) => ({ ...r, data: r.data ?? {} })));
     io.out(`orphan ${id} destroyed, its disks discarded`);
     return 0;
   }

@@ -3,8 +3,8 @@ import type { CoordinatorSchemas } from '@cps/openapi';
 import { intOption, parse, UsageError, urlOption } from '../args.ts';
 import { sanitize } from '../logline.ts';
 import type { Io } from '../io.ts';
-import { tokenFor } from '../auth/credentials.ts';
-import { call, clientFor, CommandError } from '../task/client.ts';
+import { coordinatorAt } from '../task/connect.ts';
+import { call, CommandError } from '../task/client.ts';
 import { consoleUrls, problemLine, taskDetail, taskTable } from '../task/format.ts';
 import { waitForTask } from '../task/wait.ts';
 import { downloadFile } from '../task/download.ts';
@@ -165,7 +165,7 @@ async function submit(args: string[], io: Io): Promise<number> {
     ...(await submitOptions(values)),
   };
   const w = waitOptions(values);
-  const c = clientFor(url, tokenFor(io.env, url));
+  const c = coordinatorAt(io.env, url);
   const created = await call(url, () => c.POST('/api/tasks', { body }));
   if (!values.wait) return printTask(io, url, created, values.json, `task ${created.id} submitted (${created.state})`), 0;
   if (!values.json) io.out(`task ${created.id} submitted; waiting until it runs`);
@@ -211,7 +211,7 @@ async function action(name: 'suspend' | 'resume' | 'checkpoint' | 'restart', arg
   if (values.help) return io.out(helps[name]!), 0;
   const id = idArg(positionals);
   const url = urlOption(values.url, io.env);
-  const c = clientFor(url, tokenFor(io.env, url));
+  const c = coordinatorAt(io.env, url);
   const t = await call(url, () => c.POST(`/api/tasks/{taskId}/${name}`, { params: { path: { taskId: id } } }));
   printTask(io, url, t, values.json, actionDone[name](t));
   return 0;
@@ -222,8 +222,9 @@ async function purge(args: string[], io: Io): Promise<number> {
   if (values.help) return io.out(helps.delete!), 0;
   const id = idArg(positionals);
   const url = urlOption(values.url, io.env);
-  const c = clientFor(url, tokenFor(io.env, url));
+  const c = coordinatorAt(io.env, url);
   const r = await c.DELETE('/api/tasks/{taskId}', { params: { path: { taskId: id }, query: { purge: 'true' } } }).catch((err: Error) => {
+    if (err instanceof CommandError) throw err;
     throw new CommandError(`cannot reach the coordinator at ${url}: ${err.message}`);
   });
   if (r.response.status !== 204) await call(url, () => Promise.resolve(r));
@@ -240,7 +241,7 @@ async function logs(args: string[], io: Io): Promise<number> {
   const id = idArg(positionals);
   const url = urlOption(values.url, io.env);
   const { intervalMs } = waitOptions(values);
-  const c = clientFor(url, tokenFor(io.env, url));
+  const c = coordinatorAt(io.env, url);
   const read = () => call(url, () => c.GET('/api/tasks/{taskId}/serial', { params: { path: { taskId: id } }, parseAs: 'text' }));
   let seen = await read();
   if (!values.follow) {
@@ -279,7 +280,7 @@ async function download(args: string[], io: Io): Promise<number> {
   if (values.help) return io.out(helps.download!), 0;
   const id = idArg(positionals);
   const url = urlOption(values.url, io.env);
-  const c = clientFor(url, tokenFor(io.env, url));
+  const c = coordinatorAt(io.env, url);
   const list = await call(url, () => c.GET('/api/tasks/{taskId}/download', { params: { path: { taskId: id } } }));
   const outDir = values.out ?? '.';
   const saved: string[] = [];
@@ -299,7 +300,7 @@ async function list(args: string[], io: Io): Promise<number> {
   const { values } = parse(args, common);
   if (values.help) return io.out(helps.list!), 0;
   const url = urlOption(values.url, io.env);
-  const c = clientFor(url, tokenFor(io.env, url));
+  const c = coordinatorAt(io.env, url);
   const r = await call(url, () => c.GET('/api/tasks'));
   io.out(values.json ? JSON.stringify(r.items, null, 2) : taskTable(r.items));
   return 0;
@@ -310,7 +311,7 @@ async function show(args: string[], io: Io): Promise<number> {
   if (values.help) return io.out(helps.show!), 0;
   const id = idArg(positionals);
   const url = urlOption(values.url, io.env);
-  const c = clientFor(url, tokenFor(io.env, url));
+  const c = coordinatorAt(io.env, url);
   const t = await call(url, () => c.GET('/api/tasks/{taskId}', { params: { path: { taskId: id } } }));
   printTask(io, url, t, values.json);
   return 0;
@@ -322,7 +323,7 @@ async function stop(args: string[], io: Io): Promise<number> {
   const id = idArg(positionals);
   const url = urlOption(values.url, io.env);
   const w = waitOptions(values);
-  const c = clientFor(url, tokenFor(io.env, url));
+  const c = coordinatorAt(io.env, url);
   const t = await call(url, () => c.DELETE('/api/tasks/{taskId}', { params: { path: { taskId: id } } }));
   if (!values.wait) return printTask(io, url, t, values.json, `task ${t.id} ${t.state}`), 0;
   if (!values.json) io.out(`task ${t.id} stopping; waiting until it is stopped`);
@@ -333,7 +334,7 @@ async function stop(args: string[], io: Io): Promise<number> {
 }
 
 function follow(io: Io, url: string, first: Task, until: Task['state'][], w: { intervalMs: number; timeoutMs: number }, json: boolean | undefined, skip: number) {
-  const c = clientFor(url, tokenFor(io.env, url));
+  const c = coordinatorAt(io.env, url);
   return waitForTask(first, {
     until,
     ...w,

@@ -1,7 +1,7 @@
 import { intOption, parse, UsageError, urlOption } from '../args.ts';
-import { tokenFor } from '../auth/credentials.ts';
+import { coordinatorAt } from '../task/connect.ts';
 import type { Io } from '../io.ts';
-import { call, clientFor } from '../task/client.ts';
+import { call } from '../task/client.ts';
 
 export const tokenHelp = `Usage: cps token <command> [options]
 
@@ -25,7 +25,7 @@ export async function token(args: string[], io: Io): Promise<number> {
     if (!name) throw new UsageError('a NAME for the token is required, e.g. cps token create ci');
     const url = urlOption(values.url, io.env);
     const days = values['expires-days'] === undefined ? undefined : intOption(values['expires-days'], '--expires-days', 1, 3650, 1);
-    const made = await call(url, () => clientFor(url, tokenFor(io.env, url)).POST('/api/tokens', { body: { name, ...(days ? { expiresInDays: days } : {}) } }));
+    const made = await call(url, () => coordinatorAt(io.env, url).POST('/api/tokens', { body: { name, ...(days ? { expiresInDays: days } : {}) } }));
     if (values.json) io.out(JSON.stringify(made, null, 2));
     else io.out(`token ${made.id} (${made.name})${made.expiresAt ? `, until ${made.expiresAt}` : ''}; shown once, keep it secret:\n${made.token}`);
     return 0;
@@ -34,7 +34,7 @@ export async function token(args: string[], io: Io): Promise<number> {
     const { values } = parse(rest, common);
     if (values.help) return io.out(tokenHelp), 0;
     const url = urlOption(values.url, io.env);
-    const { items } = await call(url, () => clientFor(url, tokenFor(io.env, url)).GET('/api/tokens'));
+    const { items } = await call(url, () => coordinatorAt(io.env, url).GET('/api/tokens'));
     if (values.json) return io.out(JSON.stringify(items, null, 2)), 0;
     if (items.length === 0) return io.out('No tokens'), 0;
     const rows = items.map((t) => [t.id, t.name, t.createdAt, t.revokedAt ? `revoked ${t.revokedAt}` : t.expiresAt ? `until ${t.expiresAt}` : 'until revoked', t.lastUsedAt ?? '-']);
@@ -47,7 +47,7 @@ export async function token(args: string[], io: Io): Promise<number> {
     const id = positionals[0];
     if (!id || !/^[0-9a-f]{16}$/.test(id)) throw new UsageError('a token ID (16 hex digits, see cps token list) is required');
     const url = urlOption(values.url, io.env);
-    await call(url, () => clientFor(url, tokenFor(io.env, url)).DELETE('/api/tokens/{tokenId}', { params: { path: { tokenId: id } } }).then((r) => ({ ...r, data: r.data ?? {} })));
+    await call(url, () => coordinatorAt(io.env, url).DELETE('/api/tokens/{tokenId}', { params: { path: { tokenId: id } } }).then((r) => ({ ...r, data: r.data ?? {} })));
     io.out(`token ${id} revoked`);
     return 0;
   }

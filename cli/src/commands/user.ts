@@ -1,8 +1,8 @@
 import { newPassword } from '@cps/coordinator/accounts/secrets.ts';
 import { parse, UsageError, urlOption } from '../args.ts';
-import { tokenFor } from '../auth/credentials.ts';
+import { coordinatorAt } from '../task/connect.ts';
 import type { Io } from '../io.ts';
-import { call, clientFor } from '../task/client.ts';
+import { call } from '../task/client.ts';
 import { table } from './token.ts';
 
 export const userHelp = `Usage: cps user <command> [options]   (an admin's commands)
@@ -27,7 +27,7 @@ export async function user(args: string[], io: Io): Promise<number> {
     const url = urlOption(values.url, io.env);
     const password = newPassword();
     const made = await call(url, () =>
-      clientFor(url, tokenFor(io.env, url)).POST('/api/users', { body: { name, password, role: values.admin ? 'admin' : 'user' } }),
+      coordinatorAt(io.env, url).POST('/api/users', { body: { name, password, role: values.admin ? 'admin' : 'user' } }),
     );
     if (values.json) io.out(JSON.stringify({ ...made, password }, null, 2));
     else io.out(`user ${made.name} (${made.role}) made; password, shown once: ${password}\nthey sign in with: cps login --url ${url} --name ${made.name}`);
@@ -37,7 +37,7 @@ export async function user(args: string[], io: Io): Promise<number> {
     const { values } = parse(rest, common);
     if (values.help) return io.out(userHelp), 0;
     const url = urlOption(values.url, io.env);
-    const { items } = await call(url, () => clientFor(url, tokenFor(io.env, url)).GET('/api/users'));
+    const { items } = await call(url, () => coordinatorAt(io.env, url).GET('/api/users'));
     if (values.json) return io.out(JSON.stringify(items, null, 2)), 0;
     const rows = items.map((u) => [u.name, u.role, u.disabled ? 'disabled' : 'enabled', `${u.quota.vcpus} vCPUs, ${u.quota.memoryMiB} MiB, ${u.quota.diskMiB} MiB disk, ${u.quota.runningTasks} tasks`]);
     io.out(table(['NAME', 'ROLE', 'STATE', 'QUOTA'], rows));
