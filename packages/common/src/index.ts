@@ -15,3 +15,4 @@ export * from './public-door.ts';
 export * from './node-layout.ts';
 export * from './upgrade-request.ts';
 export * from './public-tls.ts';
+export * from './fence.ts';

@@ -18,3 +18,10 @@ export const bootstrapArchiveDir = (dataDir: string): string => join(dataDir, 'c
  * it claims after a restart (DNS-less, or with the lease record lost) is above every earlier one.
  */
 export const headEpochFile = (dataDir: string): string => join(dataDir, 'coordinator', 'head-epoch');
+
+/**
+ * The host's fence (@cps/head FenceGuard): one folder of epoch marks per node, shared by its
+ * provisioner and storage, so a command of an older head is refused by both once either has seen a
+ * newer epoch. Never emptied: forgetting it would let an old head back in.
+ */
+export const fenceDir = (dataDir: string): string => join(dataDir, 'fence');

@@ -9,7 +9,7 @@ import { memberClientTls } from '@cps/common';
 import { ConsoleTickets } from './console/tickets.ts';
 import { attachConsoleUpgrades } from './console/upgrade.ts';
 import { createApp } from './app.ts';
-import { clientsOverTls } from './clients.ts';
+import { clientsOverTls, type EpochOf } from './clients.ts';
 import { Accounts } from './accounts/accounts.ts';
 import { SignInLimiter } from './accounts/sign-in-limiter.ts';
 import { Placer } from './placement.ts';
@@ -70,7 +70,11 @@ const head = (() => {
     process.exit(1);
   }
 })();
-const clientsFor = clientsOverTls(fetch);
+// head role: set `fencing.epoch` to HeadView.commandEpoch once this node can lead, so every command
+// to a host carries its epoch (CPS-Epoch, CPS-Head) and is refused once a newer head has shown its
+// own; until then commands go unfenced (a single node, no head).
+const fencing: { epoch: EpochOf } = { epoch: () => undefined };
+const clientsFor = clientsOverTls(fetch, () => fencing.epoch());
 
 const now = () => new Date();
 // Tasks, users, tokens and sessions outlive the process (and a kill -9): SQLite in the data dir.

@@ -1,5 +1,5 @@
 import { Hono, type Context } from 'hono';
-import { bodyLimit, Contract, healthRoutes, problemErrorHandler, problemNotFound, type Caller, type Logger } from '@cps/common';
+import { bodyLimit, Contract, fenceCommands, fenceRoutes, healthRoutes, problemErrorHandler, problemNotFound, type Caller, type EpochFence, type Logger } from '@cps/common';
 import { specFiles, type ProvisionerSchemas } from '@cps/openapi';
 import type { Accelerator } from './accel.ts';
 import type { ShareSettings } from './capacity.ts';
@@ -37,6 +37,8 @@ export interface AppDeps {
   nodeId?: string;
   /** Whether guests' NAT is kept from this host's own services (guestIsolation.ts), for /healthz. */
   guestIsolation?: () => IsolationStatus;
+  /** The node's fence (shared with its storage): commands of an older head are refused. None: unfenced, no /fence. */
+  fence?: EpochFence;
 }
 
 type TaskParam = { taskId: string };
@@ -58,6 +60,11 @@ export function createProvisioner(deps: AppDeps) {
   const shown = (c: Context<{ Bindings: { caller?: Caller } }>) => vmFor(c.env?.caller, deps.nodeId);
   app.onError(problemErrorHandler(deps.log));
   app.notFound(problemNotFound);
+  if (deps.fence) {
+    // Before every route, so a refused command has touched nothing.
+    app.use(fenceCommands(deps.fence, deps.log));
+    app.route('/', fenceRoutes(deps.fence));
+  }
 
   app.route('/', healthRoutes('provisioner', async () => {
     await deps.hypervisor.ping();

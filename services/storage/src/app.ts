@@ -1,4 +1,4 @@
-import { Contract, healthRoutes, problemErrorHandler, problemNotFound, ProblemError, type Logger } from '@cps/common';
+import { Contract, fenceCommands, fenceRoutes, healthRoutes, problemErrorHandler, problemNotFound, ProblemError, type EpochFence, type Logger } from '@cps/common';
 import { specFiles, type StorageSchemas } from '@cps/openapi';
 import { Hono, type MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
@@ -21,6 +21,8 @@ export interface StorageDeps {
   exports: ExportStore;
   transfers: Transfers;
   log: Logger;
+  /** The node's fence (shared with its provisioner): commands of an older head are refused. None: unfenced, no /fence. */
+  fence?: EpochFence;
 }
 
 // A TaskDisksRequest is a few short fields and at most ~96 KiB of cloud-init text.
@@ -45,6 +47,11 @@ export function createApp(deps: StorageDeps) {
   const app = new Hono();
   app.onError(problemErrorHandler(deps.log));
   app.notFound(problemNotFound);
+  if (deps.fence) {
+    // Before every route, so a refused command has touched nothing.
+    app.use(fenceCommands(deps.fence, deps.log));
+    app.route('/', fenceRoutes(deps.fence));
+  }
   app.route('/', healthRoutes('storage', () => deps.disks.health()));
 
   app.get('/images', async (c) => c.json({ items: (await deps.images.list()).map((r) => r.image) }));

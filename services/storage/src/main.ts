@@ -1,4 +1,5 @@
-import { Contract, createLogger, dataDirVar, loadConfig, memberFetch, onShutdown, portsFrom, portsSchema, publicRoutesOfFile, serveApp, serviceUrl } from '@cps/common';
+import { Contract, createLogger, dataDirVar, fenceDir, loadConfig, memberFetch, onShutdown, portsFrom, portsSchema, publicRoutesOfFile, serveApp, serviceUrl } from '@cps/common';
+import { FenceGuard } from '@cps/head/election/fence-guard.ts';
 import { loadTrustOrExit } from '@cps/trust';
 import { discoveryClient, specFiles, storageClient } from '@cps/openapi';
 import { z } from 'zod';
@@ -98,8 +99,11 @@ const uploads = new ImageUploads({
   log,
 });
 
+// The node's fence, shared with its provisioner: no command of an older head changes this host.
+const fence = await FenceGuard.open(fenceDir(layout.root), log);
+
 // Members only (the cluster's mutual TLS), but /healthz: a task's disks never leave to a stranger.
-const served = await serveApp(createApp({ images, disks, uploads, bootstraps, exports, transfers, log }), {
+const served = await serveApp(createApp({ images, disks, uploads, bootstraps, exports, transfers, fence, log }), {
   port: portsFrom(config).storage,
   log,
   tls: trust.tls,
