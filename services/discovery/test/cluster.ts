@@ -8,7 +8,8 @@ import { MemoryBus, type Transport } from '../src/pep/socket.ts';
 import { createPublisher } from '../src/publisher.ts';
 import { createResponder, type ProvisionerView } from '../src/responder.ts';
 import { createSelf } from '../src/self.ts';
-import { startMembership } from '../src/hello.ts';
+import { startMembership, type IntervalTimers } from '../src/hello.ts';
+import type { HeadClaim } from '../src/head-claim.ts';
 import { fanoutTransport } from '../src/pep/fanout.ts';
 import { key, ports } from './fixtures.ts';
 import type { Timers } from '../src/timing.ts';
@@ -58,6 +59,11 @@ export function makeNode(
     canFetchImage?: (sha256: string) => boolean;
     /** The responder's clock and timers (a skewed clock, say). */
     timers?: Timers;
+    /** The head claim this node's HELLOs carry (with `hello`). */
+    head?: HeadClaim;
+    /** HELLO every this many ms on `helloTimers` (with `hello`); default 0: one HELLO at start. */
+    helloIntervalMs?: number;
+    helloTimers?: IntervalTimers;
   } = {},
 ): TestNode {
   const metrics = new Metrics();
@@ -76,7 +82,9 @@ export function makeNode(
       return structuredClone(node.cap);
     });
   const self = createSelf({ nodeId: id, address: `10.9.0.${id.length}`, ports, capacity: cap });
-  const hello = o.hello ? startMembership({ endpoint, membership, self, log: silent, intervalMs: 0 }) : undefined;
+  const hello = o.hello
+    ? startMembership({ endpoint, membership, self, log: silent, intervalMs: o.helloIntervalMs ?? 0, ...(o.head ? { head: o.head } : {}), ...(o.helloTimers ? { timers: o.helloTimers } : {}) })
+    : undefined;
   const membershipOnly = hello ? undefined : endpoint.on((m, from) => (m.type === 'ACK' ? membership.observe(m.body.node, { from }) : undefined));
   const responder = createResponder({ endpoint, metrics, log: silent, provisioner: o.provisioner ?? (async () => ({ capacity: await cap() })), self: self.base, ackDelayMaxMs: o.ackDelayMaxMs ?? 0, holdMs: o.holdMs, ...(o.canFetchImage ? { canFetchImage: o.canFetchImage } : {}), ...(o.timers ? { timers: o.timers } : {}) });
   const publisher = createPublisher({ endpoint, metrics, log: silent, describePeers: () => membership.describe(), lingerMs: 50 });
