@@ -60,6 +60,7 @@ function fakeMachine(over: Partial<DoctorDeps> & { commands?: Record<string, Run
     probePort: async () => ({ state: 'free' }),
     libvirtBinding: async () => 'host has 2 CPUs',
     nodeVersion: 'v20.19.1',
+    now: () => Date.UTC(2026, 0, 1),
     dataDir: '/d',
     env: {},
     ...over,
@@ -70,10 +71,10 @@ describe('a healthy machine', () => {
   it('passes every check and doctor exits 0', async () => {
     const results = await runChecks(fakeMachine());
     expect(results.filter((r) => r.status !== 'ok')).toEqual([]);
-    expect(results.map((r) => r.name)).toEqual(['node', 'libvirt', 'libvirt-node', 'virtlogd', 'qemu-img', 'tiny image', 'kvm', 'multicast', 'cluster identity', 'disk', 'ports']);
+    expect(results.map((r) => r.name)).toEqual(['node', 'libvirt', 'libvirt-node', 'virtlogd', 'qemu-img', 'tiny image', 'kvm', 'multicast', 'cluster identity', 'head DNS', 'disk', 'ports']);
     const io = memoryIo();
     expect(await doctor([], io, fakeMachine())).toBe(0);
-    expect(io.stdout).toHaveLength(11);
+    expect(io.stdout).toHaveLength(12);
     expect(io.stdout[1]).toMatch(/^ok {4}libvirt +qemu:\/\/\/system answers \(QEMU 7\.2\.0\)$/);
   });
 });
@@ -227,7 +228,7 @@ describe('doctor command', () => {
     const io = memoryIo();
     expect(await doctor(['--reprobe', '--json'], io, m)).toBe(0);
     expect(m.ran[0]).toMatch(/^bash .*scripts\/probe-accel\.sh$/);
-    expect(JSON.parse(io.stdout.join(''))).toHaveLength(11);
+    expect(JSON.parse(io.stdout.join(''))).toHaveLength(12);
   });
 
   it('formats ok lines without a hint', () => {

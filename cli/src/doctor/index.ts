@@ -1,5 +1,6 @@
 import { checkAccel, checkTinyImage } from './guest.ts';
 import { checkDisk, checkNode, checkPorts, checkQemuImg } from './host.ts';
+import { checkHeadDns } from './head-dns.ts';
 import { checkIdentity } from './identity.ts';
 import { checkLibvirtBinding, checkVirsh, checkVirtlogd } from './libvirt.ts';
 import { checkMulticast } from './network.ts';
@@ -15,6 +16,7 @@ export const checks: Check[] = [
   checkAccel,
   checkMulticast,
   checkIdentity,
+  checkHeadDns,
   checkDisk,
   checkPorts,
 ];

@@ -72,6 +72,7 @@ export function machineDeps(env: NodeJS.ProcessEnv, dataDir: string): DoctorDeps
     probePort,
     libvirtBinding,
     nodeVersion: process.version,
+    now: () => Date.now(),
     dataDir,
     env,
   };

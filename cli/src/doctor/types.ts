@@ -35,6 +35,8 @@ export interface DoctorDeps {
   /** Opens a libvirt connection through the Node binding and returns the hypervisor version. */
   libvirtBinding?(uri: string): Promise<string>;
   nodeVersion: string;
+  /** The clock (ms since the epoch): TSIG signs with it and checks the server's answer against it. */
+  now: () => number;
   dataDir: string;
   env: NodeJS.ProcessEnv;
 }
