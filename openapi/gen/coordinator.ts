@@ -842,7 +842,7 @@ export interface paths {
          *     or not, ever reaches it. Only the head answers; a follower answers 409 `not-head`. `since`
          *     and `epoch` are the rev and epoch of the snapshot the caller applied last: 204 when the
          *     registry is still at that rev in that term, otherwise the whole snapshot, read in one
-         *     transaction. It is built in memory and refused (500) past CPS_REPLICA_MAX_MIB; see
+         *     transaction. It is built in memory and refused (500) past 64 MiB; see
          *     docs/head.md, "Replication".
          */
         get: operations["getRegistrySnapshot"];

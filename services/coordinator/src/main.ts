@@ -14,6 +14,8 @@ import { Accounts } from './accounts/accounts.ts';
 import { SignInLimiter } from './accounts/sign-in-limiter.ts';
 import { Placer } from './placement.ts';
 import { openRegistry, registryPath } from './registry/db.ts';
+import { headClient, replicaMaxBytes } from './replica/head-client.ts';
+import { RegistryReplica } from './replica/registry-replica.ts';
 import { realTimers } from './queue/dispatcher.ts';
 import { Orphans } from './reconcile/orphans.ts';
 import { Reconciler } from './reconcile/reconcile.ts';
@@ -138,6 +140,10 @@ const duties = new HeadDuties({
     };
   },
 });
+// The registry outlives the head: a follower pulls the head's registry every second into its own
+// (replica/), so when it leads nothing is lost; the head answers GET /internal/registry.
+const replica = new RegistryReplica({ store: registry.replica, headView: head, pull: headClient({ fetch, maxBytes: replicaMaxBytes }), timers: realTimers, now, log });
+replica.start();
 duties.start();
 head.start();
 // The consoles on the portal's origin: tickets signed with the key every member's gateway derives
@@ -156,6 +162,7 @@ const app = createApp({
   accounts,
   signInLimiter: new SignInLimiter(now),
   idempotency: registry.idempotency,
+  registryReplica: { replica: registry.replica, headView: head, maxBytes: replicaMaxBytes },
   orphans,
   discovery: discoveryClient({ baseUrl: serviceUrl('127.0.0.1', ports.discovery), fetch }),
   head: { info: () => head.info(), forward: forwardToHead({ head, self: trust.identity.nodeId, fetch, log, timers: realTimers, local: answeredLocally }) },
@@ -175,6 +182,7 @@ onShutdown(log, async () => {
   // The lease handed back first: the next head claims after the drift margin, not a whole lease.
   await head.stop();
   duties.close();
+  replica.close();
   placer.close();
   trust.stop();
   await served.close();

@@ -41,7 +41,7 @@ export function replicaRoutes({ replica, headView, maxBytes }: ReplicaRoutesDeps
     const body: CoordinatorSchemas['RegistrySnapshot'] = { rev: snap.rev, ...(epoch !== undefined ? { epoch } : {}), tables: snap.tables };
     const text = JSON.stringify(body);
     if (Buffer.byteLength(text) > maxBytes) {
-      throw new ProblemError('internal', `the registry snapshot is ${Buffer.byteLength(text)} bytes, more than the ${maxBytes} this node sends (CPS_REPLICA_MAX_MIB): the followers do not replicate it`);
+      throw new ProblemError('internal', `the registry snapshot is ${Buffer.byteLength(text)} bytes, more than the ${maxBytes} this node sends (replicaMaxBytes): the followers keep what they had`);
     }
     return c.body(text, 200, { 'content-type': 'application/json' });
   });

@@ -2,6 +2,14 @@ import { serviceUrl, type Fetch } from '@cps/common';
 import { coordinatorClient } from '@cps/openapi';
 import type { NodeAddress } from '../clients.ts';
 
+/**
+ * The largest snapshot a head sends and a follower reads: the whole registry is built in memory
+ * on both sides. A task row is about 1-3 KiB (its request, node, history), at most ~400 KiB with a
+ * full 64 KiB user-data; a user, token or session a few hundred bytes. 64 MiB is some 20,000 tasks
+ * of the usual kind; past it the head logs, answers 500 and the followers keep what they had.
+ */
+export const replicaMaxBytes = 64 * 1024 * 1024;
+
 /** What a pull got from the head: nothing new, or a snapshot's text (not yet checked). */
 export type PullResult = { kind: 'unchanged' } | { kind: 'snapshot'; text: string; bytes: number };
 
@@ -29,7 +37,7 @@ export async function readBounded(body: ReadableStream<Uint8Array> | null, max: 
     bytes += value.byteLength;
     if (bytes > max) {
       await reader.cancel().catch(() => undefined);
-      throw new Error(`the head's snapshot is larger than ${max} bytes (CPS_REPLICA_MAX_MIB)`);
+      throw new Error(`the head's snapshot is larger than ${max} bytes`);
     }
     chunks.push(value);
   }
