@@ -3,6 +3,7 @@ import { ProblemError, problemContentType } from '@cps/common';
 import type { CoordinatorSchemas } from '@cps/openapi';
 import type { AuthEnv } from '../accounts/authenticate.ts';
 import type { ClientsFor, NodeAddress } from '../clients.ts';
+import { endedStates } from '../tasks/states.ts';
 import type { Task } from '../tasks/store.ts';
 import type { Tasks } from '../tasks/tasks.ts';
 import type { CoordinatorContract } from './contract.ts';
@@ -17,8 +18,6 @@ export interface DownloadRoutesDeps {
   now: () => Date;
   signedIn?: MiddlewareHandler<AuthEnv>;
 }
-
-const ended: ReadonlySet<Task['state']> = new Set(['stopped', 'failed']);
 
 /** The headers of storage's answer a download passes on (the body is streamed as it comes). */
 const passedHeaders = ['content-type', 'content-length', 'content-range', 'accept-ranges', 'etag'];
@@ -36,7 +35,7 @@ export function downloadRoutes({ contract, tasks, clientsFor, now, signedIn }: D
   /** The task's copy, or the problem that says why there is none (yet). */
   const keptCopy = (task: Task) => {
     if (!task.request.keepCopy) throw new ProblemError('not-found', `task ${task.id} was not submitted with keepCopy: no copy of its disks is kept`);
-    if (!ended.has(task.state)) throw new ProblemError('conflict', `task ${task.id} is ${task.state}; the copy of its disks is made when it stops`, { state: task.state });
+    if (!endedStates.has(task.state)) throw new ProblemError('conflict', `task ${task.id} is ${task.state}; the copy of its disks is made when it stops`, { state: task.state });
     const d = task.download;
     if (!d || !task.node?.ports) throw new ProblemError('not-found', `no copy of task ${task.id}'s disks was kept (its history says why)`);
     if (Date.parse(d.expiresAt) <= now().getTime()) throw new ProblemError('not-found', `the copy of task ${task.id}'s disks expired at ${d.expiresAt}`);

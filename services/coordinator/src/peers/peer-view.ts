@@ -1,6 +1,7 @@
 import type { CoordinatorSchemas, DiscoverySchemas } from '@cps/openapi';
 import type { User } from '../accounts/types.ts';
 import { mayTouch } from '../tasks/ownership.ts';
+import { endedStates } from '../tasks/states.ts';
 import type { Task } from '../tasks/store.ts';
 import { ownerActivity } from './owner-activity.ts';
 
@@ -9,7 +10,7 @@ type NodeInfo = DiscoverySchemas['NodeInfo'];
 type Peer = DiscoverySchemas['Peer'];
 
 /** States in which a task holds nothing on its node (ended, or not placed yet). */
-const offNode: ReadonlySet<Task['state']> = new Set(['pending', 'queued', 'stopped', 'failed']);
+const offNode: ReadonlySet<Task['state']> = new Set(['pending', 'queued', ...endedStates]);
 
 /**
  * The Peers page's rows: this node first, then every peer discovery knows, with the tasks this

@@ -1,6 +1,7 @@
 import { ProblemError } from '@cps/common';
 import type { User } from '../accounts/types.ts';
 import type { QuotaUsage } from '../accounts/quota.ts';
+import { endedStates } from './states.ts';
 import type { Task } from './store.ts';
 
 /** The task's owner as the contract shows it. */
@@ -29,13 +30,11 @@ export function requireOwned(user: User | undefined, task: Task | undefined, id:
   return task;
 }
 
-const ended: ReadonlySet<Task['state']> = new Set(['stopped', 'failed']);
-
 /** What a user holds now: the sum over their tasks that have not ended (each is one running task). */
 export function usageOf(userId: string, tasks: Task[]): QuotaUsage {
   const usage: QuotaUsage = { vcpus: 0, memoryMiB: 0, diskMiB: 0, runningTasks: 0 };
   for (const t of tasks) {
-    if (t.owner?.id !== userId || ended.has(t.state)) continue;
+    if (t.owner?.id !== userId || endedStates.has(t.state)) continue;
     usage.vcpus += t.request.vcpus;
     usage.memoryMiB += t.request.memoryMiB;
     usage.diskMiB += t.request.diskMiB;

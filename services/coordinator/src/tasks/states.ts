@@ -23,6 +23,9 @@ export const transitions: Readonly<Record<TaskState, readonly TaskState[]>> = {
   failed: ['stopping'],
 };
 
+/** The states a task ends in: it holds nothing on any node and counts against no quota. */
+export const endedStates: ReadonlySet<TaskState> = new Set(['stopped', 'failed']);
+
 export const canTransition = (from: TaskState, to: TaskState): boolean => transitions[from].includes(to);
 
 /** An illegal transition is a bug in the coordinator, never a user error. */
