@@ -1,3 +1,4 @@
+import { realTimers, type Timers } from '@cps/trust';
 import type { Logger } from 'pino';
 import type { HeadClaim } from './head-claim.ts';
 import type { Membership } from './membership.ts';
@@ -6,16 +7,8 @@ import type { Bodies, WireNodeInfo } from './pep/messages.ts';
 import type { Self } from './self.ts';
 import { membershipTiming } from './timing.ts';
 
-/** Repeating timers as a dependency, so membership can run on a virtual clock. */
-export interface IntervalTimers {
-  setInterval(fn: () => void, ms: number): unknown;
-  clearInterval(handle: unknown): void;
-}
-
-export const realIntervalTimers: IntervalTimers = {
-  setInterval: (fn, ms) => setInterval(fn, ms).unref(),
-  clearInterval: (h) => clearInterval(h as NodeJS.Timeout),
-};
+/** Repeating timers as a dependency (the trust package's), so membership can run on a virtual clock. */
+export type IntervalTimers = Timers;
 
 /**
  * Membership over PEP: every `intervalMs` this node sends HELLO; HELLOs and ACKs from others
@@ -41,7 +34,7 @@ export function startMembership(o: {
 }) {
   const { endpoint, membership } = o;
   const intervalMs = o.intervalMs ?? 1_000;
-  const timers = o.timers ?? realIntervalTimers;
+  const timers = o.timers ?? realTimers;
   let seq = 0;
   const off = endpoint.on((msg, from) => {
     if (msg.type === 'HELLO') {

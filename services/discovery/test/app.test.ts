@@ -84,8 +84,8 @@ describe('discovery API', () => {
   it('GET /self is this node with uptime and the provisioner’s free capacity, or without it when the provisioner is down', async () => {
     const { app, prov } = discovery(new MemoryBus(), 'self1', capacity({ memoryMiB: 1234 }));
     const res = await app.request('/self');
-    const body = contract.check<DiscoverySchemas['NodeInfo']>('NodeInfo', await res.json());
-    expect(body).toMatchObject({ nodeId: 'self1', address: '10.9.0.5', free: { memoryMiB: 1234 }, accelerator: 'tcg' });
+    const body = contract.check<DiscoverySchemas['Self']>('Self', await res.json());
+    expect(body).toMatchObject({ nodeId: 'self1', address: '10.9.0.5', free: { memoryMiB: 1234 }, accelerator: 'tcg', head: false });
     expect(typeof body.uptimeSec).toBe('number');
     prov.state.down = true;
     const down = await (await app.request('/self')).json();
