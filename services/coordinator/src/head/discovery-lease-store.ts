@@ -81,8 +81,8 @@ export class DiscoveryLeaseStore implements LeaseStore {
     if (this.mine && now < this.mine.expiresAt) claims.push(this.mine);
     for (const p of view.peers) {
       if (p.headEpoch !== undefined && Number.isSafeInteger(p.headEpoch) && p.headEpoch > 0) this.seen = Math.max(this.seen, p.headEpoch);
-      if (!p.head || p.state === 'dead' || p.nodeId === this.d.self || p.headEpoch === undefined || !(p.headEpoch > 0)) continue;
-      claims.push({ holder: p.nodeId, epoch: p.headEpoch, expiresAt: now - p.lastSeenMs + this.d.leaseMs });
+      if (!p.head || p.state === 'dead' || p.nodeId === this.d.self || !Number.isSafeInteger(p.headEpoch) || !(p.headEpoch! > 0)) continue;
+      claims.push({ holder: p.nodeId, epoch: p.headEpoch!, expiresAt: now - p.lastSeenMs + this.d.leaseMs });
     }
     claims.sort((a, b) => b.epoch - a.epoch || (a.holder < b.holder ? -1 : a.holder > b.holder ? 1 : 0));
     return claims[0];
