@@ -1,7 +1,10 @@
+import { readFileSync } from 'node:fs';
+import { specFiles } from '@cps/openapi';
 import { Hono } from 'hono';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { commandEpochOf, fenceCommands, ProblemError, problemErrorHandler, type EpochFence } from '../src/index.ts';
+import { parse as parseYaml } from 'yaml';
+import { commandEpochOf, fenceCommands, nodeIdPattern, ProblemError, problemErrorHandler, type EpochFence } from '../src/index.ts';
 
 const headers = (h: Record<string, string>) => (name: string) => new Headers(h).get(name) ?? undefined;
 // The bytes as sent, without fetch's Headers (which trims and refuses non-Latin-1): what a raw socket could carry.
@@ -86,5 +89,30 @@ describe('fenceCommands: which requests the fence sees', () => {
     expect((await r.json()).detail).toBe("CPS-Head names a, but the certificate is b's");
     expect((await app.request('/x', { method: 'DELETE', headers: epoch }, { caller: { kind: 'member', nodeId: 'a' } })).status).toBe(204);
     expect(seen).toEqual(['admit 4 a', 'DELETE ran']);
+  });
+});
+
+describe('the contract and the middleware agree on what is fenced', () => {
+  type Op = { operationId: string; parameters?: Array<{ $ref?: string }>; responses: Record<string, unknown> };
+  type Spec = { paths: Record<string, Record<string, Op>>; components: { schemas: Record<string, { pattern?: string }> } };
+  const spec = (file: string) => parseYaml(readFileSync(file, 'utf8')) as Spec;
+
+  it.each([['provisioner', specFiles.provisioner], ['storage', specFiles.storage]])('%s: every PUT, POST, DELETE, PATCH takes CPS-Epoch and CPS-Head and may answer 409; no GET does', (_, file) => {
+    const s = spec(file);
+    let fenced = 0;
+    for (const [path, item] of Object.entries(s.paths)) {
+      for (const [method, op] of Object.entries(item)) {
+        if (method === 'parameters') continue;
+        const refs = (op.parameters ?? []).map((p) => p.$ref);
+        const takes = refs.some((r) => r?.startsWith('#/components/parameters/CpsEpoch')) && refs.some((r) => r?.startsWith('#/components/parameters/CpsHead'));
+        if (['put', 'post', 'delete', 'patch'].includes(method)) {
+          expect(takes, `${method} ${path}`).toBe(true);
+          expect(op.responses['409'], `${method} ${path}`).toBeDefined();
+          fenced++;
+        } else expect(takes, `${method} ${path}`).toBe(false);
+      }
+    }
+    expect(fenced).toBeGreaterThanOrEqual(9);
+    expect(s.components.schemas.NodeId!.pattern).toBe(nodeIdPattern.source);
   });
 });
