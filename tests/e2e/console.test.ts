@@ -1,10 +1,10 @@
-import { execFileSync } from 'node:child_process';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { coordinatorClient } from '@cps/openapi';
 import { launchChromium } from '../helpers/browser.ts';
 import { makeUser, startNode, type RunningNode } from '../helpers/cps-node.ts';
+import { destroyLeftoverGuest } from '../helpers/guests.ts';
 
 // Consoles as a user meets them (issue 10), on a whole node made by `cps up`: signed in on the
 // portal, the task's desktop and serial console open on the portal's own origin with tickets the
@@ -17,12 +17,6 @@ let context: BrowserContext;
 let taskId: string | undefined;
 let user: { name: string; password: string; token: string };
 
-const domains = () =>
-  execFileSync('virsh', ['-c', 'qemu:///system', 'list', '--all', '--name'], { encoding: 'utf8' })
-    .split('\n')
-    .map((s) => s.trim())
-    .filter(Boolean);
-
 beforeAll(async () => {
   // One desktop console per task, so the cap is reached by a second tab.
   node = await startNode(base, { CPS_CONSOLE_MAX_PER_TASK: '1' });
@@ -33,10 +27,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await browser?.close();
-  if (taskId && domains().includes(`cps-${taskId}`)) {
-    execFileSync('virsh', ['-c', 'qemu:///system', 'destroy', `cps-${taskId}`], { stdio: 'ignore' });
-    execFileSync('rm', ['-rf', `/var/lib/cps/disks/${taskId}`]);
-  }
+  if (taskId) destroyLeftoverGuest(taskId);
   const code = await node?.stop();
   if (code !== 0 && node) console.log(node.output().slice(-4000));
 });

@@ -8,6 +8,7 @@ import { accelReader } from '../src/accel.ts';
 import { createApp } from '../src/app.ts';
 import { connectLibvirt, type Hypervisor } from '../src/hypervisor.ts';
 import { probeMemoryCapMode } from '../src/memoryCap.ts';
+import { until } from '../../../tests/helpers/until.ts';
 
 // A real tiny guest through suspend, resume, checkpoint, destroy and restore: its serial counter
 // must go on from where it stopped instead of starting again.
@@ -24,15 +25,13 @@ let app: ReturnType<typeof createApp>;
 
 const serial = async () => (await app.request(`/vms/${taskId}/serial`)).text();
 const ticks = (log: string) => [...log.matchAll(/cps-guest: tick (\d+)/g)].map((m) => Number(m[1]));
-const lastTick = async () => Math.max(0, ...ticks(await serial()));
-async function waitForTick(above: number): Promise<number> {
-  for (let i = 0; i < 240; i++) {
-    const t = await lastTick();
-    if (t > above) return t;
-    await sleep(250);
-  }
-  throw new Error(`no tick above ${above} in the serial log:\n${(await serial()).slice(-2000)}`);
-}
+// The serial log last read, for the message when a tick does not come.
+let lastLog = '';
+const lastTick = async () => {
+  lastLog = await serial();
+  return Math.max(0, ...ticks(lastLog));
+};
+const waitForTick = (above: number): Promise<number> => until(`a tick above ${above} in the serial log`, lastTick, (t) => t > above, 60_000, () => lastLog);
 const post = (op: string, body?: unknown) =>
   app.request(`/vms/${taskId}/${op}`, {
     method: 'POST',
