@@ -47,15 +47,26 @@ class FakeHeadView implements HeadView {
 /** Timers a test fires by hand; nothing runs on its own. */
 function manualTimers() {
   const due: Array<{ fn: () => void; ms: number; cancelled: boolean }> = [];
+  let waiters: Array<() => void> = [];
   const timers: Timers = {
     setTimeout: (fn, ms) => {
       const t = { fn, ms, cancelled: false };
       due.push(t);
+      const w = waiters;
+      waiters = [];
+      w.forEach((r) => r());
       return t;
     },
     clearTimeout: (h) => void ((h as { cancelled: boolean }).cancelled = true),
   };
-  return { timers, pending: () => due.filter((t) => !t.cancelled).map((t) => t.ms), fire: () => due.splice(0).filter((t) => !t.cancelled).forEach((t) => t.fn()) };
+  const pending = () => due.filter((t) => !t.cancelled).map((t) => t.ms);
+  return {
+    timers,
+    pending,
+    fire: () => due.splice(0).filter((t) => !t.cancelled).forEach((t) => t.fn()),
+    /** Resolves once something is scheduled (at once if something is). */
+    scheduled: () => (pending().length > 0 ? Promise.resolve() : new Promise<void>((r) => waiters.push(r))),
+  };
 }
 
 /** One coordinator as main.ts builds it, minus the hosts: its registry, accounts, tasks, the snapshot route. */
@@ -199,7 +210,7 @@ describe('the follower replicates the head, and leads when it dies', () => {
     expect(timersB.pending()).toEqual([0]);
     const settled = async (n: number) => {
       // The pull runs on the event loop; wait (by events, not by time) until it scheduled the next.
-      for (let i = 0; i < 1000 && timersB.pending().length === 0; i++) await new Promise((r) => setImmediate(r));
+      await timersB.scheduled();
       expect(timersB.pending()).toHaveLength(n);
     };
     timersB.fire();
