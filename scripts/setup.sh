@@ -37,7 +37,8 @@ flock -w 900 9 || die "another scripts/setup.sh holds /tmp/cps-setup.lock"
 packages=(qemu-system-x86 qemu-utils libvirt-daemon-system libvirt-clients libvirt-dev dnsmasq-base
   busybox-static cpio e2fsprogs xorriso iproute2 procps curl libguestfs-tools linux-image-cloud-amd64
   xinput xprintidle) # the owner's desktop input, where an X session is there (owner first)
-(( for_tests )) && packages+=(chromium bind9 bind9-utils bind9-dnsutils docker.io docker-compose debootstrap websockify xvfb xdotool)
+(( for_tests )) && packages+=(chromium bind9 bind9-utils bind9-dnsutils docker.io docker-compose debootstrap websockify xvfb xdotool
+  mmdebstrap gpgv) # scripts/build-image.sh: the debian-12-server image
 # A machine without Node gets Debian's (v18: enough to run the services; the test tools want >= 20).
 command -v node >/dev/null || packages+=(nodejs npm)
 missing=()

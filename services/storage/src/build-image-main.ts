@@ -1,0 +1,23 @@
+// `scripts/build-image.sh NAME`: the same build the API runs (image-build.ts), for set-up and tests.
+// Run as root (mmdebstrap --mode=root, mkfs.ext4 -d with root-owned files). Prints one line a step.
+import path from 'node:path';
+import { buildImage, imageRecipes } from './image-build.ts';
+import { StorageLayout } from './paths.ts';
+import { runTool } from './tool.ts';
+
+const name = process.argv[2] ?? '';
+const recipe = imageRecipes.get(name);
+if (!recipe) {
+  console.error(`build-image: unknown image ${JSON.stringify(name)} (known: ${[...imageRecipes.keys()].join(', ')})`);
+  process.exit(2);
+}
+const layout = new StorageLayout(path.resolve(process.env.CPS_DATA_DIR ?? '/var/lib/cps'));
+const started = process.hrtime.bigint();
+try {
+  const r = await buildImage(recipe, { run: runTool, layout, now: () => new Date(), progress: (line) => console.log(`build-image: ${line}`) });
+  const s = Number((process.hrtime.bigint() - started) / 1_000_000n) / 1000;
+  console.log(`build-image: ${r.id} ${r.cached ? 'was up to date' : 'built'} in ${s.toFixed(1)} s (input ${r.inputHash})`);
+} catch (err) {
+  console.error(`build-image: error: ${(err as Error).message}`);
+  process.exit(1);
+}
