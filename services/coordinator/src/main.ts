@@ -2,14 +2,14 @@ import { z } from 'zod';
 import { publicDoorOptions, publicDoorVars } from '@cps/common';
 import { hostname } from 'node:os';
 import { bootstrapArchiveDir, createLogger, dataDirVar, doorLists, loadConfig, memberFetch, onShutdown, portsFrom, portsSchema, publicHostsVar, publicRoutesOfFile, serveApp, serviceUrl } from '@cps/common';
-import { discoveryClient, specFiles, storageClient } from '@cps/openapi';
+import { discoveryClient, provisionerClient, specFiles, storageClient } from '@cps/openapi';
 import { consoleTicketKey, loadCa, loadTrustOrExit } from '@cps/trust';
 import type { Server } from 'node:http';
 import { memberClientTls } from '@cps/common';
 import { ConsoleTickets } from './console/tickets.ts';
 import { attachConsoleUpgrades } from './console/upgrade.ts';
 import { createApp } from './app.ts';
-import { clientsOverTls, type EpochOf } from './clients.ts';
+import { clientsOverTls } from './clients.ts';
 import { Accounts } from './accounts/accounts.ts';
 import { SignInLimiter } from './accounts/sign-in-limiter.ts';
 import { Placer } from './placement.ts';
@@ -33,6 +33,8 @@ import { headDiscoveryOf } from './head/discovery-adapter.ts';
 import { HeadDuties } from './head/head-duties.ts';
 import { forwardToHead } from './head/forward.ts';
 import { answeredLocally } from './head/head-routes.ts';
+import { announceEpoch } from './head/announce-epoch.ts';
+import { call } from './upstream.ts';
 
 const config = loadConfig(
   portsSchema.extend({
@@ -66,17 +68,16 @@ const head = (() => {
       now: () => Date.now(),
       timers: realTimers,
       log,
+      hostFence: async () => (await call({ service: 'provisioner' }, () => provisionerClient({ baseUrl: serviceUrl('127.0.0.1', ports.provisioner), fetch }).GET('/fence'))).highestEpoch,
     });
   } catch (err) {
     log.fatal({ err }, (err as Error).message);
     process.exit(1);
   }
 })();
-// head role: set `fencing.epoch` to HeadView.commandEpoch once this node can lead, so every command
-// to a host carries its epoch (CPS-Epoch, CPS-Head) and is refused once a newer head has shown its
-// own; until then commands go unfenced (a single node, no head).
-const fencing: { epoch: EpochOf } = { epoch: () => undefined };
-const clientsFor = clientsOverTls(fetch, () => fencing.epoch());
+// Every command to a host carries this head's epoch (CPS-Epoch/CPS-Head), read when it is sent:
+// a host that has seen a newer head refuses it.
+const clientsFor = clientsOverTls(fetch, () => head.commandEpoch());
 
 const now = () => new Date();
 // Tasks, users, tokens and sessions outlive the process (and a kill -9): SQLite in the data dir.
@@ -118,6 +119,8 @@ const duties = new HeadDuties({
   head,
   log,
   start: () => {
+    const epoch = head.commandEpoch();
+    if (epoch) void announceEpoch({ nodes: head.liveNodes(), clientsFor, epoch, log });
     recoverAfterRestart(tasks, placer, log);
     // A peer's capacity changed: waiting tasks are offered a peer at once, not at the next retry.
     const peerWatch = new PeerWatch({ discovery: discoveryClient({ baseUrl: serviceUrl('127.0.0.1', ports.discovery), fetch }), onChange: () => placer.retryQueue(), timers: realTimers, log });

@@ -16,6 +16,8 @@ export interface HeadRoleSettings {
   timers: LoopTimers;
   log: Logger;
   timing?: LeaseTiming;
+  /** This node's host fence (its provisioner's GET /fence), a floor of the epoch. */
+  hostFence?: () => Promise<number>;
 }
 
 /**
@@ -39,5 +41,6 @@ export function headRoleFor(s: HeadRoleSettings): HeadRole {
     now: s.now,
     timers: s.timers,
     log: s.log,
+    ...(s.hostFence ? { hostFence: s.hostFence } : {}),
   });
 }

@@ -31,6 +31,11 @@ export interface HeadRoleDeps {
   log: Logger;
   /** While discovery has not answered yet (it starts beside us), how soon the view is asked again. */
   startRetryMs?: number;
+  /**
+   * The highest epoch this node's host has seen (its provisioner's GET /fence): a floor too, for a
+   * term claimed when neither the lease nor a HELLO remembers the last one (docs/head.md).
+   */
+  hostFence?: () => Promise<number>;
 }
 
 /**
@@ -88,6 +93,12 @@ export class HeadRole implements HeadView {
     return epoch === undefined ? undefined : { epoch, head: this.d.self };
   }
 
+  /** This node and every peer discovery does not call dead: the hosts a new head shows its epoch. */
+  liveNodes(): NodeAddress[] {
+    const peers = (this.lastView?.peers ?? []).filter((p) => p.state !== 'dead' && p.nodeId !== this.d.self);
+    return [this.d.selfAddress, ...peers.map((p) => ({ nodeId: p.nodeId, address: p.address, ports: p.ports as unknown as NodeAddress['ports'] }))];
+  }
+
   onChange(listener: () => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
@@ -111,6 +122,13 @@ export class HeadRole implements HeadView {
         // Every epoch a HELLO claimed raises the floor: a term of ours after a restart goes above it.
         const seen = Math.max(0, ...v.peers.map((p) => (p.head && Number.isSafeInteger(p.headEpoch) ? p.headEpoch! : 0)));
         this.raiseFloor(seen);
+        if (this.d.hostFence) {
+          try {
+            this.raiseFloor(await this.d.hostFence());
+          } catch {
+            // The host's fence is a floor besides the others; a provisioner that is down changes nothing here.
+          }
+        }
         return v;
       } catch (e) {
         if (this.lastView || this.d.now() - started >= this.d.timing.renewMs) throw e;
