@@ -3,6 +3,7 @@
 
 import { adminShown, initAdmin } from '/portal/modules/admin.js';
 import { onSignedOut } from '/portal/modules/api.js';
+import { initHead } from '/portal/modules/head.js';
 import { $, $$ } from '/portal/modules/dom.js';
 import { initNewTask, loadImages } from '/portal/modules/new-task.js';
 import { initPeers, peersShown } from '/portal/modules/peers.js';
@@ -144,4 +145,5 @@ initTasks();
 initNewTask();
 initPeers();
 initAdmin();
+initHead();
 checkSession();
