@@ -7,6 +7,7 @@ import { openRegistry, type Registry } from '../src/registry/db.ts';
 import { isNewer, replicatedTables } from '../src/registry/replica-store.ts';
 import type { PullFromHead } from '../src/replica/head-client.ts';
 import { RegistryReplica } from '../src/replica/registry-replica.ts';
+import { replicaRoutes } from '../src/api/replica.ts';
 import { parseSnapshot } from '../src/replica/snapshot-schema.ts';
 import { memoryLogger } from '../../vnc-gateway/test/fakes.ts';
 import { fillRegistry } from './fixtures/replica-sample.ts';
@@ -234,4 +235,55 @@ describe('a hostile snapshot changes nothing', () => {
       await check(JSON.stringify(edit(good())), /constraint/i);
     });
   }
+});
+
+describe('the role changing under a pull', () => {
+  it('a node that became head while the bytes came applies nothing', async () => {
+    const head = registry('head');
+    fillRegistry(head, 0, 4);
+    const follower = registry('follower');
+    fillRegistry(follower, 1, 4);
+    const before = follower.replica.snapshot();
+    let leads = false;
+    const view: Pick<HeadView, 'isHead' | 'head' | 'onChange'> = { isHead: () => leads, head: () => (leads ? undefined : headNode), onChange: () => () => {} };
+    const text = wire(head, 3);
+    const pull: PullFromHead = async () => {
+      leads = true; // elected meanwhile
+      return { kind: 'snapshot', text, bytes: text.length };
+    };
+    const mem = memoryLogger();
+    const replica = new RegistryReplica({ store: follower.replica, headView: view, pull, timers: noTimers, now, log: mem.log });
+    expect(await replica.pullOnce()).toBe('superseded');
+    expect(follower.replica.snapshot()).toEqual(before);
+    expect(mem.lines().map((l) => l.msg)).toContain('replica.superseded');
+  });
+});
+
+describe('the head keeps the text of its last snapshot', () => {
+  it('reads the registry again only when its rev or the term moved on', async () => {
+    const reg = registry('head');
+    fillRegistry(reg, 0, 4);
+    let reads = 0;
+    const store = { revision: () => reg.replica.revision(), snapshot: () => (reads++, reg.replica.snapshot()) };
+    let epoch = 2;
+    const view = { isHead: () => true, head: () => undefined, commandEpoch: () => ({ epoch, head: 'self' }) };
+    const app = replicaRoutes({ replica: store, headView: view, maxBytes: 1 << 24 });
+    const get = (q = '') => app.request(`http://localhost/internal/registry${q}`, {}, { caller: { kind: 'member', nodeId: 'node-f' } });
+    const first = await (await get()).text();
+    expect(await (await get()).text()).toBe(first);
+    expect(reads).toBe(1);
+    const rev = reg.replica.revision().rev;
+    expect((await get(`?since=${rev}&epoch=2`)).status).toBe(204);
+    expect((await get(`?since=${rev}&epoch=1`)).status).toBe(200); // another term: everything
+    expect((await get(`?since=${rev}`)).status).toBe(200);
+    expect(reads).toBe(1);
+    reg.tasks.put(fullTask(99));
+    const moved = JSON.parse(await (await get(`?since=${rev}&epoch=2`)).text()) as { rev: number; tables: { tasks: unknown[] } };
+    expect(moved.rev).toBe(reg.replica.revision().rev);
+    expect(moved.tables.tasks).toHaveLength(5);
+    expect(reads).toBe(2);
+    epoch = 3;
+    expect(JSON.parse(await (await get()).text()).epoch).toBe(3);
+    expect(reads).toBe(3);
+  });
 });

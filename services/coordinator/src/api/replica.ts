@@ -24,6 +24,10 @@ const revParam = (raw: string | undefined, name: string): number | undefined => 
  */
 export function replicaRoutes({ replica, headView, maxBytes }: ReplicaRoutesDeps) {
   const app = new Hono();
+  // Every follower asks every second: the text of the last snapshot is kept, and made again only
+  // when the registry (its rev) or the term has moved on. The rev a text was read at is the rev of
+  // its rows (one transaction), so serving it while the rev is unchanged serves the registry as is.
+  let last: { rev: number; epoch: number | undefined; text: string } | undefined;
   app.get('/internal/registry', (c) => {
     const caller = (c.env as { caller?: Caller } | undefined)?.caller;
     if (caller?.kind !== 'member') throw new ProblemError('member-certificate-required', 'GET /internal/registry answers members of this cluster only');
@@ -35,11 +39,16 @@ export function replicaRoutes({ replica, headView, maxBytes }: ReplicaRoutesDeps
     }
     const epoch = headView.commandEpoch()?.epoch;
     // The cheap answer first: a follower that is up to date costs one row read.
-    if (since !== undefined && since === replica.revision().rev && sinceEpoch === epoch) return c.body(null, 204);
-    const snap = replica.snapshot();
-    if (since !== undefined && since === snap.rev && sinceEpoch === epoch) return c.body(null, 204);
-    const body: CoordinatorSchemas['RegistrySnapshot'] = { rev: snap.rev, ...(epoch !== undefined ? { epoch } : {}), tables: snap.tables };
-    const text = JSON.stringify(body);
+    const rev = replica.revision().rev;
+    if (since !== undefined && since === rev && sinceEpoch === epoch) return c.body(null, 204);
+    if (!last || last.rev !== rev || last.epoch !== epoch) {
+      last = undefined;
+      const snap = replica.snapshot();
+      const body: CoordinatorSchemas['RegistrySnapshot'] = { rev: snap.rev, ...(epoch !== undefined ? { epoch } : {}), tables: snap.tables };
+      last = { rev: snap.rev, epoch, text: JSON.stringify(body) };
+    }
+    const { text } = last;
+    if (since !== undefined && since === last.rev && sinceEpoch === epoch) return c.body(null, 204);
     if (Buffer.byteLength(text) > maxBytes) {
       throw new ProblemError('internal', `the registry snapshot is ${Buffer.byteLength(text)} bytes, more than the ${maxBytes} this node sends (replicaMaxBytes): the followers keep what they had`);
     }

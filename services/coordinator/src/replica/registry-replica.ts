@@ -70,7 +70,7 @@ export class RegistryReplica {
    * One pull (the timer's, or a test's): never two at once; resolves when it is done, having
    * logged whatever went wrong. Returns what it did.
    */
-  async pullOnce(): Promise<'idle' | 'no-head' | 'unchanged' | 'applied' | 'stale' | 'failed' | 'busy'> {
+  async pullOnce(): Promise<'idle' | 'no-head' | 'unchanged' | 'applied' | 'stale' | 'superseded' | 'failed' | 'busy'> {
     if (this.running) return 'busy';
     if (this.deps.headView.isHead()) return 'idle';
     const head = this.deps.headView.head();
@@ -99,6 +99,13 @@ export class RegistryReplica {
         // A head that sends what this code cannot check is a bug or an attack: loud, and nothing changes.
         this.deps.log.error({ head: head.nodeId, bytes: got.bytes, err: (err as Error).message }, 'replica.rejected');
         return 'failed';
+      }
+      // The role may have changed while the bytes came: a node that leads now owns its registry
+      // (its duties may be writing already), and a snapshot of a node no longer the head is no
+      // one's to take. Checked right before the apply, which is synchronous: nothing runs between.
+      if (this.deps.headView.isHead() || this.deps.headView.head()?.nodeId !== head.nodeId) {
+        this.deps.log.info({ head: head.nodeId, rev: snap.rev }, 'replica.superseded');
+        return 'superseded';
       }
       const at = this.deps.now();
       let took: boolean;
