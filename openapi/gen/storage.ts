@@ -418,6 +418,22 @@ export interface components {
             builtin: boolean;
             sizeBytes: number;
             sha256?: string;
+            /** @description Built images: the operating system (debian-12). */
+            os?: string;
+            /** @description Built images: whether it brings up a graphical desktop. */
+            desktop?: boolean;
+            /**
+             * Format: date-time
+             * @description Built images: when the build finished.
+             */
+            builtAt?: string;
+            /** @description Built images: SHA-256 of the recipe and the mirror's package lists; an unchanged one is not rebuilt. */
+            inputHash?: string;
+            /** @description Built images, the Debian packages installed, with versions. */
+            packages?: {
+                name: string;
+                version: string;
+            }[];
         };
         StorageCapacity: {
             /** @description Free on the data dir's file system now. */

@@ -14,7 +14,7 @@ export const builtinImageIds: ReadonlySet<string> = new Set(['tiny']);
 /** How an image boots, with absolute paths of its files; what disks.ts builds a task from. */
 export type ImageSource =
   | { kind: 'kernel'; kernel: string; initrd: string; cmdline?: string }
-  | { kind: 'disk'; file: string; format: DiskFormat }
+  | { kind: 'disk'; file: string; format: DiskFormat; kernelBoot?: { kernel: string; initrd: string; cmdline?: string } }
   | { kind: 'iso'; file: string };
 
 export interface ImageRecord {
@@ -43,6 +43,13 @@ const imageJson = z.object({
   format: z.enum(['qcow2', 'raw', 'iso']).optional(),
   sizeBytes: z.number().int().min(0).optional(),
   sha256: z.string().regex(/^[0-9a-f]{64}$/).optional(),
+  // A disk booted with the kernel and initrd beside it (built images: image-build.ts), not its own bootloader.
+  boot: z.enum(['firmware', 'kernel']).optional(),
+  os: z.string().max(64).optional(),
+  desktop: z.boolean().optional(),
+  builtAt: z.string().max(64).optional(),
+  inputHash: z.string().regex(/^[0-9a-f]{64}$/).optional(),
+  packages: z.array(z.object({ name: z.string().max(200), version: z.string().max(200) })).max(20_000).optional(),
 });
 type ImageJson = z.infer<typeof imageJson>;
 
@@ -117,6 +124,10 @@ export class ImageLibrary {
       if (format === 'iso') throw new BadImage('a disk image has format qcow2 or raw');
       source = { kind: 'disk', file: file(meta.file), format };
       files = [source.file];
+      if (meta.boot === 'kernel') {
+        source.kernelBoot = { kernel: file(meta.kernel), initrd: file(meta.initrd), ...(meta.cmdline !== undefined ? { cmdline: meta.cmdline } : {}) };
+        files.push(source.kernelBoot.kernel, source.kernelBoot.initrd);
+      }
     } else {
       if (!meta.file) throw new BadImage('an iso image needs "file"');
       source = { kind: 'iso', file: file(meta.file) };
@@ -133,6 +144,11 @@ export class ImageLibrary {
       builtin: builtinImageIds.has(id),
       sizeBytes: meta.sizeBytes ?? total,
       ...(meta.sha256 !== undefined ? { sha256: meta.sha256 } : {}),
+      ...(meta.os !== undefined ? { os: meta.os } : {}),
+      ...(meta.desktop !== undefined ? { desktop: meta.desktop } : {}),
+      ...(meta.builtAt !== undefined ? { builtAt: meta.builtAt } : {}),
+      ...(meta.inputHash !== undefined ? { inputHash: meta.inputHash } : {}),
+      ...(meta.packages !== undefined ? { packages: meta.packages } : {}),
     };
     return { image, dir, source };
   }

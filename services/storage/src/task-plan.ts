@@ -30,7 +30,11 @@ export function planDisks(taskId: string, dir: string, image: ImageRecord, req: 
   if (req.bootstrap !== undefined) own.push({ name: bootstrapFileName, role: 'bootstrap', format: 'raw' });
   const disks: DiskSpec[] = own.map((f) => ({ path: path.join(dir, f.name), format: f.format, device: 'disk' }));
   let boot: BootSpec;
-  if (src.kind === 'disk') boot = { kind: 'disk' };
+  if (src.kind === 'disk') {
+    // A built image's disk holds no bootloader: its kernel boots with the disk as vda (the first disk).
+    const k = src.kernelBoot;
+    boot = k ? { kind: 'kernel', kernel: k.kernel, initrd: k.initrd, ...(k.cmdline !== undefined ? { cmdline: k.cmdline } : {}) } : { kind: 'disk' };
+  }
   else if (src.kind === 'iso') {
     disks.push({ path: src.file, format: 'raw', device: 'cdrom', readonly: true });
     boot = { kind: 'cdrom' };
