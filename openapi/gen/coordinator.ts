@@ -894,6 +894,18 @@ export interface components {
             since: string;
             /** @enum {string} */
             mode: "dns" | "discovery";
+            /** @description The last head snapshot of the registry this node applied (a follower's copy; docs/head.md, Replication); absent on a node that never followed. */
+            replica?: {
+                rev: number;
+                epoch?: number;
+                /** @description The node id of the head it came from. */
+                from: string;
+                /**
+                 * Format: date-time
+                 * @description When it was applied (this node's clock).
+                 */
+                at: string;
+            };
         };
         /** @description RFC 9457 problem details; `type` is a stable urn:cps:problem:* identifier. */
         Problem: {

@@ -168,7 +168,8 @@ const app = createApp({
   registryReplica: { replica: registry.replica, headView: head, maxBytes: replicaMaxBytes },
   orphans,
   discovery: discoveryClient({ baseUrl: serviceUrl('127.0.0.1', ports.discovery), fetch }),
-  head: { info: () => head.info(), forward: forwardToHead({ head, self: trust.identity.nodeId, fetch, log, timers: realTimers, local: answeredLocally }) },
+  // /api/head says how fresh this node's copy of the registry is (replica/).
+  head: { info: () => ({ ...head.info(), ...(replica.lastApplied() ? { replica: replica.lastApplied()! } : {}) }), forward: forwardToHead({ head, self: trust.identity.nodeId, fetch, log, timers: realTimers, local: answeredLocally }) },
   door: doorLists({ port: ports.coordinator, advertiseAddress: config.CPS_ADVERTISE_ADDRESS, nodeId: trust.identity.nodeId, hostName: hostname(), publicHosts: config.CPS_PUBLIC_HOSTS }),
 });
 
