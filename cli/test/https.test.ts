@@ -1,6 +1,6 @@
 import { X509Certificate } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger, publicRoutesOfFile, serveApp, type ClusterTls, type Served } from '@cps/common';
@@ -8,7 +8,9 @@ import { specFiles } from '@cps/openapi';
 import { fingerprintOf, trustLayout, type CaFiles } from '@cps/trust';
 import { memberOf, newCa } from '../../packages/trust/test/fixtures.ts';
 import { fakeNode, signedInCluster } from '../../services/coordinator/test/fakes.ts';
-import { colonHex } from '../src/auth/coordinator-trust.ts';
+import { colonHex, readCaFile } from '../src/auth/coordinator-trust.ts';
+import { loadLogin } from '../src/auth/credentials.ts';
+import { normalSha256 } from '../src/auth/first-trust.ts';
 import { memoryIo } from '../src/io.ts';
 import { run } from '../src/main.ts';
 
@@ -37,9 +39,9 @@ afterEach(async () => {
 });
 
 /** A coordinator served over the cluster TLS of `tls`; on `port` if given (the same URL again). */
-async function coordinator(tls: ClusterTls, port = 0) {
+async function coordinator(tls: ClusterTls, port = 0, hostname = '127.0.0.1') {
   const cluster = await signedInCluster([fakeNode('node-a', '127.0.0.1')]);
-  served = await serveApp(cluster.app, { port, hostname: '127.0.0.1', log, tls, publicRoutes: publicRoutesOfFile(specFiles.coordinator), plainHttpFrom: 'loopback' });
+  served = await serveApp(cluster.app, { port, hostname, log, tls, publicRoutes: publicRoutesOfFile(specFiles.coordinator), plainHttpFrom: 'loopback' });
   return { cluster, url: `https://127.0.0.1:${served.port}`, port: served.port };
 }
 
@@ -157,6 +159,55 @@ describe('a pinned cluster CA', () => {
     expect(again).toMatchObject({ code: 1, asked: [] });
     expect(again.err).toMatch(/^error: refused the coordinator at /);
     expect(second.cluster.tasks.list()).toEqual([]);
+  });
+
+  it('a server that sends the pinned CA along with a certificate another CA signed is refused', async () => {
+    freshHome();
+    // The CA certificate is public: anyone can put it in the chain they send.
+    const { url } = await coordinator({ ...otherNode, cert: `${otherNode.cert.trimEnd()}\n${ca.certPem}` });
+    const good = pem(join(home, 'cas'), 'good.pem', ca.certPem);
+    const r = await cps(['login', url, '--name', 'bob'], { CPS_PASSWORD: 'bob-password-12', CPS_CA: good });
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/^error: refused the coordinator at /);
+  });
+});
+
+// This machine's own address on its LAN: a connection to it is not from loopback.
+const lanAddress = Object.values(networkInterfaces())
+  .flat()
+  .find((i) => i && i.family === 'IPv4' && !i.internal)?.address;
+
+describe('plain HTTP to another machine', () => {
+  it.skipIf(!lanAddress)('is answered by the door with a redirect or 426; the CLI says to use https', async () => {
+    freshHome();
+    const { port } = await coordinator(node, 0, '0.0.0.0');
+    const plain = `http://${lanAddress}:${port}`;
+    const https = `https://${lanAddress}:${port}`;
+    const login = await cps(['login', plain, '--name', 'bob'], { CPS_PASSWORD: 'bob-password-12' });
+    expect(login).toMatchObject({ code: 1, err: `error: the coordinator at ${plain} answers plain HTTP only on its own machine: use --url ${https}` });
+    const list = await cps(['task', 'list', '--url', plain], { CPS_TOKEN: `cps_${'0'.repeat(16)}_${'a'.repeat(43)}` });
+    expect(list.err).toBe(`error: the coordinator at ${plain} answers plain HTTP only on its own machine: use --url ${https}`);
+  });
+});
+
+describe('hostile input to the trust settings', () => {
+  it('a CA file that is no certificate, or missing, is refused by name', () => {
+    freshHome();
+    expect(() => readCaFile(pem(home, 'junk.pem', '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n'))).toThrow(/junk\.pem is not a PEM certificate/);
+    expect(() => readCaFile(pem(home, 'empty.pem', ''))).toThrow(/is not a PEM certificate/);
+    expect(() => readCaFile(join(home, 'absent.pem'))).toThrow(/cannot read the CA certificate .*absent\.pem: ENOENT/);
+  });
+
+  it.each(['', 'ab', 'zz'.repeat(32), 'a'.repeat(63), 'a'.repeat(65), `${'a'.repeat(64)}\n`, 'AB:CD'])('--ca-sha256 %j is refused', (raw) => {
+    expect(() => normalSha256(raw)).toThrow(/is not a SHA-256 fingerprint/);
+  });
+
+  it('a credentials file from before the CA fields still reads; a bad pin in it is refused', () => {
+    freshHome();
+    const path = pem(join(home, '.config', 'cps'), 'credentials.json', JSON.stringify({ 'https://h:1': { token: `cps_${'0'.repeat(16)}_${'a'.repeat(43)}`, tokenId: '0'.repeat(16), user: 'alice', savedAt: '2026-01-01T00:00:00Z' } }));
+    expect(loadLogin({ HOME: home }, 'https://h:1')).toMatchObject({ user: 'alice' });
+    writeFileSync(path, JSON.stringify({ 'https://h:1': { token: `cps_${'0'.repeat(16)}_${'a'.repeat(43)}`, tokenId: '0'.repeat(16), user: 'alice', savedAt: 'x', caSha256: 'not-hex' } }));
+    expect(() => loadLogin({ HOME: home }, 'https://h:1')).toThrow(/is not a cps credentials file/);
   });
 });
 

@@ -151,21 +151,7 @@ export type Fetch = (req: Request) => Promise<Response>;
 export function fetchFor(trust: CoordinatorTrust, url: string): Fetch {
   // Plain HTTP: a redirect to https (from afar) is not followed blindly, it is told (client.ts).
   if (trust.kind === 'plain') return (req) => fetch(req, { redirect: 'manual' });
-  const agent =
-    trust.kind === 'system'
-      ? undefined
-      : new Agent({
-          connect: {
-            ca: [trust.caPem, ...rootCertificates],
-            rejectUnauthorized: true,
-            checkServerIdentity: (host: string, cert: PeerCertificate) => {
-              // Signed by the pinned cluster CA: a member, whatever name it was reached by.
-              if (fingerprintOf(rootOf(cert as DetailedPeerCertificate).raw) === trust.caSha256) return undefined;
-              // Else the system store verified it: then the host name must be one it holds.
-              return checkServerIdentity(host, cert);
-            },
-          },
-        });
+  const agent = trust.kind === 'system' ? undefined : pinnedAgent(trust.caPem);
   return async (req) => {
     try {
       return await fetch(req, agent ? ({ dispatcher: agent } as RequestInit) : undefined);
@@ -175,6 +161,31 @@ export function fetchFor(trust: CoordinatorTrust, url: string): Fetch {
       throw await refusal(trust, url, code);
     }
   };
+}
+
+/**
+ * TLS that trusts the pinned CA and the system store. A certificate the pinned CA signed itself
+ * (a node certificate: the cluster has no intermediates) is a member, whatever name it was reached
+ * by; checked by its signature, not by the names in the chain the server sent, which anyone can
+ * copy. Any other certificate verified by the system store, and then it must hold the host name.
+ */
+function pinnedAgent(caPem: string): Agent {
+  const ca = new X509Certificate(caPem);
+  const signedByCa = (raw: Buffer): boolean => {
+    try {
+      const leaf = new X509Certificate(raw);
+      return leaf.checkIssued(ca) && leaf.verify(ca.publicKey);
+    } catch {
+      return false;
+    }
+  };
+  return new Agent({
+    connect: {
+      ca: [caPem, ...rootCertificates],
+      rejectUnauthorized: true,
+      checkServerIdentity: (host: string, cert: PeerCertificate) => (signedByCa(cert.raw) ? undefined : checkServerIdentity(host, cert)),
+    },
+  });
 }
 
 /** Why the coordinator's certificate was refused, in words: looks once more at what it presents. */
@@ -192,6 +203,9 @@ async function refusal(trust: CoordinatorTrust, url: string, code: string): Prom
         'This is another cluster, or someone is in between; nothing was sent. If the cluster was really made anew, ' +
         `run cps logout --url ${url} and cps login --url ${url} again to see and pin its new CA.`,
     );
+  }
+  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') {
+    return new CommandError(`refused the coordinator at ${url}: its certificate is not for the name ${new URL(url).hostname} (${code}); nothing was sent. Use a name the certificate holds, or set CPS_CA to the cluster CA's certificate file.`);
   }
   return new CommandError(
     `refused the coordinator at ${url}: ${presents}, which this system does not trust (${code}). ` +
