@@ -168,6 +168,16 @@ describe('GET /internal/registry is for members only', () => {
     expect(await res.json()).toMatchObject({ type: 'urn:cps:problem:not-head', head: 'node-a' });
   });
 
+  it('a follower pointed at another follower fails the pull, naming the refusal', async () => {
+    const mem = memoryLogger();
+    const toFollower = new FakeHeadView();
+    toFollower.set({ headAt: { nodeId: 'node-b', address: '127.0.0.1', ports: ports(servedB.port) } });
+    const lost = new RegistryReplica({ store: regB.replica, headView: toFollower, pull: headClient({ fetch: memberFetch(tlsB), maxBytes }), timers: manualTimers().timers, now: () => new Date(), log: mem.log });
+    expect(await lost.pullOnce()).toBe('failed');
+    const failed = mem.lines().find((l) => l.msg === 'replica.pull-failed');
+    expect(String(failed!.err)).toMatch(/node-b answered 409 .*not-head/);
+  });
+
   it('the head answers a malformed since with a problem', async () => {
     const res = await memberFetch(tlsB)(new Request(`https://127.0.0.1:${servedA.port}/internal/registry?since=-1`));
     expect(res.status).toBe(400);

@@ -51,13 +51,14 @@ export function headClient(opts: HeadClientOptions): PullFromHead {
     const client = coordinatorClient({ baseUrl: serviceUrl(head.address, head.ports.coordinator), fetch: opts.fetch });
     const query = since ? { since: since.rev, ...(since.epoch !== undefined ? { epoch: since.epoch } : {}) } : {};
     const signal = AbortSignal.timeout(opts.timeoutMs ?? 30_000);
-    const { response } = await client.GET('/internal/registry', { params: { query }, parseAs: 'stream', signal });
+    const { response, error } = await client.GET('/internal/registry', { params: { query }, parseAs: 'stream', signal });
     if (response.status === 204) {
       await response.body?.cancel().catch(() => undefined);
       return { kind: 'unchanged' };
     }
     if (response.status !== 200) {
-      const detail = await readBounded(response.body, 4096).then((b) => b.text.slice(0, 300), () => '');
+      // openapi-fetch has read a refusal's body already (a problem document).
+      const detail = (typeof error === 'string' ? error : JSON.stringify(error ?? '')).slice(0, 300);
       throw new Error(`${head.nodeId} answered ${response.status} to GET /internal/registry: ${detail}`);
     }
     const { text, bytes } = await readBounded(response.body, opts.maxBytes);
