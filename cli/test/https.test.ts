@@ -1,9 +1,11 @@
+import { execFile, execFileSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger, publicRoutesOfFile, serveApp, type ClusterTls, type Served } from '@cps/common';
+import { createLogger, publicRoutesOfFile, serveApp, type ClusterTls, type PublicCert, type Served } from '@cps/common';
 import { specFiles } from '@cps/openapi';
 import { fingerprintOf, trustLayout, type CaFiles } from '@cps/trust';
 import { memberOf, newCa } from '../../packages/trust/test/fixtures.ts';
@@ -39,9 +41,9 @@ afterEach(async () => {
 });
 
 /** A coordinator served over the cluster TLS of `tls`; on `port` if given (the same URL again). */
-async function coordinator(tls: ClusterTls, port = 0, hostname = '127.0.0.1') {
+async function coordinator(tls: ClusterTls, port = 0, hostname = '127.0.0.1', publicCert?: PublicCert) {
   const cluster = await signedInCluster([fakeNode('node-a', '127.0.0.1')]);
-  served = await serveApp(cluster.app, { port, hostname, log, tls, publicRoutes: publicRoutesOfFile(specFiles.coordinator), plainHttpFrom: 'loopback' });
+  served = await serveApp(cluster.app, { port, hostname, log, ...(publicCert ? { publicCert } : {}), tls, publicRoutes: publicRoutesOfFile(specFiles.coordinator), plainHttpFrom: 'loopback' });
   return { cluster, url: `https://127.0.0.1:${served.port}`, port: served.port };
 }
 
@@ -169,6 +171,37 @@ describe('a pinned cluster CA', () => {
     const r = await cps(['login', url, '--name', 'bob'], { CPS_PASSWORD: 'bob-password-12', CPS_CA: good });
     expect(r.code).toBe(1);
     expect(r.err).toMatch(/^error: refused the coordinator at /);
+  });
+});
+
+/** An admin's certificate for a DNS name, self-signed (as an admin's own CA would do). */
+function adminCert(name: string): PublicCert & { path: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'cps-admin-cert-'));
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '2', '-subj', `/CN=${name}`, '-addext', `subjectAltName=DNS:${name}`, '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'ignore' });
+  return { cert: readFileSync(join(dir, 'cert.pem'), 'utf8'), key: readFileSync(join(dir, 'key.pem'), 'utf8'), path: join(dir, 'cert.pem') };
+}
+
+describe('an admin-provided public certificate', () => {
+  // The system store is fixed when Node starts: the CLI runs as its own process, with the admin's
+  // certificate added to the store by NODE_EXTRA_CA_CERTS, as an admin's CA in the system store is.
+  const cli = promisify(execFile);
+  const cpsBin = join(import.meta.dirname, '..', 'bin', 'cps.js');
+  it('is verified by the system store and the name: no CA is pinned, no question asked', async () => {
+    freshHome();
+    const admin = adminCert('localhost');
+    const { port, cluster } = await coordinator(node, 0, '127.0.0.1', admin);
+    const url = `https://localhost:${port}`;
+    const env = { PATH: process.env.PATH!, HOME: home, CPS_DATA_DIR: join(home, 'no-node'), NODE_EXTRA_CA_CERTS: admin.path };
+    const login = await cli(process.execPath, [cpsBin, 'login', url, '--name', 'bob'], { env: { ...env, CPS_PASSWORD: 'bob-password-12' } });
+    expect(login.stdout).toMatch(new RegExp(`^signed in to https://localhost:${port} as bob \\(user\\); token [0-9a-f]{16} saved in \\S+\n$`));
+    expect(credentials()[url].ca).toBeUndefined();
+    await cli(process.execPath, [cpsBin, 'task', 'submit', '--name', 'by-name', '--url', url], { env });
+    expect(cluster.tasks.list().map((t) => t.name)).toEqual(['by-name']);
+    // Not in the store: refused, and told how to trust it.
+    const { NODE_EXTRA_CA_CERTS: _, ...bare } = env;
+    const refused = await cli(process.execPath, [cpsBin, 'task', 'list', '--url', url], { env: bare }).then(() => undefined, (e: { code: number; stderr: string }) => e);
+    expect(refused?.code).toBe(1);
+    expect(refused?.stderr).toContain(`error: refused the coordinator at ${url}: it presents a certificate from CA "CN=localhost" (SHA-256 ${colonHex(fingerprintOf(admin.cert))}), which this system does not trust (`);
   });
 });
 
