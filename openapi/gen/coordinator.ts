@@ -514,6 +514,47 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/images/builds": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Build an image from Debian's packages on this node's storage (admin); poll GET /api/images/builds/{recipe}.
+         * @description Passed to this node's storage (POST /images/builds): mmdebstrap and the recipe run there in
+         *     the background; a build of unchanged inputs ends within seconds (cached). 202 when this call
+         *     started it, 200 with the running build when one was already running.
+         */
+        post: operations["startImageBuild"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/images/builds/{recipe}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                recipe: components["schemas"]["ImageRecipeId"];
+            };
+            cookie?: never;
+        };
+        /** The latest build of a recipe on this node's storage, with its progress lines (admin). */
+        get: operations["getImageBuild"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/join-tokens": {
         parameters: {
             query?: never;
@@ -1161,6 +1202,27 @@ export interface components {
             };
         };
         JoinTokenId: string;
+        /** @description An image recipe storage knows how to build (debian-12-server). */
+        ImageRecipeId: string;
+        ImageBuildRequest: {
+            recipe: components["schemas"]["ImageRecipeId"];
+        };
+        /** @description As storage's ImageBuild. */
+        ImageBuild: {
+            recipe: components["schemas"]["ImageRecipeId"];
+            /** @enum {string} */
+            state: "running" | "succeeded" | "failed";
+            /** Format: date-time */
+            startedAt: string;
+            /** Format: date-time */
+            finishedAt?: string;
+            /** @description Progress, one line a step (the last 200). */
+            lines: string[];
+            /** @description Succeeded without building: an image with the same input hash was there. */
+            cached?: boolean;
+            inputHash?: string;
+            error?: string;
+        };
         JoinTokenRequest: {
             /**
              * @description How long the token is valid (1 h by default
@@ -2177,6 +2239,85 @@ export interface operations {
             401: components["responses"]["AuthenticationRequired"];
             /** @description This node's discovery did not answer. */
             502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            default: components["responses"]["Problem"];
+        };
+    };
+    startImageBuild: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ImageBuildRequest"];
+            };
+        };
+        responses: {
+            /** @description A build of this recipe was already running. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImageBuild"];
+                };
+            };
+            /** @description The build started. */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImageBuild"];
+                };
+            };
+            401: components["responses"]["AuthenticationRequired"];
+            403: components["responses"]["Forbidden"];
+            /** @description No such recipe. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            default: components["responses"]["Problem"];
+        };
+    };
+    getImageBuild: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                recipe: components["schemas"]["ImageRecipeId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The build. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImageBuild"];
+                };
+            };
+            401: components["responses"]["AuthenticationRequired"];
+            403: components["responses"]["Forbidden"];
+            /** @description No build of this recipe since storage started. */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -61,6 +61,49 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/images/builds": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Build an image from Debian's packages on this node (a recipe of image-build.ts), in the background.
+         * @description Starts `mmdebstrap` and the rest of the recipe (services/storage/README.md) unless a build of
+         *     the same recipe is running, whose state is answered instead (200). The build is named by its
+         *     input hash (the recipe and the mirror's package lists): when an image with that hash is
+         *     there, it ends within seconds with `cached: true`. A failed build leaves no image. Poll
+         *     GET /images/builds/{recipe} for its progress lines. Members only; the coordinator lets admins call it.
+         */
+        post: operations["startImageBuild"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/images/builds/{recipe}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                recipe: components["schemas"]["ImageRecipeId"];
+            };
+            cookie?: never;
+        };
+        /** The latest build of a recipe since storage started, with its progress lines. */
+        get: operations["getImageBuild"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/bootstraps": {
         parameters: {
             query?: never;
@@ -435,6 +478,27 @@ export interface components {
                 version: string;
             }[];
         };
+        /** @description An image recipe storage knows how to build (debian-12-server). */
+        ImageRecipeId: string;
+        ImageBuildRequest: {
+            recipe: components["schemas"]["ImageRecipeId"];
+        };
+        ImageBuild: {
+            recipe: components["schemas"]["ImageRecipeId"];
+            /** @enum {string} */
+            state: "running" | "succeeded" | "failed";
+            /** Format: date-time */
+            startedAt: string;
+            /** Format: date-time */
+            finishedAt?: string;
+            /** @description Progress, one line a step (the last 200). */
+            lines: string[];
+            /** @description Succeeded without building: an image with the same input hash was there. */
+            cached?: boolean;
+            inputHash?: string;
+            /** @description Why it failed (the failing tool's message). */
+            error?: string;
+        };
         StorageCapacity: {
             /** @description Free on the data dir's file system now. */
             freeBytes: number;
@@ -704,6 +768,92 @@ export interface operations {
                 content?: never;
             };
             409: components["responses"]["Conflict"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    startImageBuild: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description The sending head's epoch (its term's fencing token). With CPS-Head, on every route that changes
+                 *     something: an epoch older than the highest this host has seen is refused (409 `stale-epoch`,
+                 *     naming both); a newer one is persisted before the command runs. Both absent: the command is let
+                 *     through unfenced (local tools, a single node without a head). One without the other, or a value
+                 *     that is not one decimal integer of at most 16 digits: 400 `bad-request`.
+                 */
+                "CPS-Epoch"?: components["parameters"]["CpsEpoch"];
+                /** @description The node id of the head that sends the command (named in a refusal and in GET /fence). Sent with CPS-Epoch. */
+                "CPS-Head"?: components["parameters"]["CpsHead"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ImageBuildRequest"];
+            };
+        };
+        responses: {
+            /** @description A build of this recipe was already running. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImageBuild"];
+                };
+            };
+            /** @description The build started. */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImageBuild"];
+                };
+            };
+            /** @description No such recipe. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            default: components["responses"]["Problem"];
+        };
+    };
+    getImageBuild: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                recipe: components["schemas"]["ImageRecipeId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The build. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImageBuild"];
+                };
+            };
+            /** @description No build of this recipe since storage started. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             default: components["responses"]["Problem"];
         };
     };

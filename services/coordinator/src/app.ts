@@ -10,6 +10,7 @@ import { coordinatorContract } from './api/contract.ts';
 import { eventRoutes } from './api/events.ts';
 import type { IdempotencyKeys } from './api/idempotency.ts';
 import { imageRoutes } from './api/images.ts';
+import { imageBuildRoutes } from './api/image-builds.ts';
 import { uploadRoutes } from './api/uploads.ts';
 import { docsRoutes } from './api/docs.ts';
 import { orphanRoutes } from './api/orphans.ts';
@@ -99,6 +100,8 @@ export function createApp(deps: AppDeps) {
   const signedIn = deps.accounts ? requireUserOrMemberRead() : undefined;
   // Uploads are writes: a signed-in user, as for a submit.
   app.route('/', imageRoutes({ contract, storage: deps.localStorage, ...(signedIn ? { signedIn } : {}) }));
+  // Building an image costs the node minutes of CPU and a download: admins only.
+  if (deps.accounts) app.route('/', imageBuildRoutes({ contract, storage: deps.localStorage, admin: requireAdmin() }));
   if (deps.bootstraps) app.route('/', uploadRoutes({ bootstraps: deps.bootstraps, ...(signedIn ? { signedIn } : {}) }));
   app.route('/', taskRoutes({ contract, tasks: deps.tasks, placer: deps.placer, clientsFor: deps.clientsFor, ...(deps.idempotency ? { idempotency: deps.idempotency } : {}), ...(signedIn ? { signedIn } : {}) }));
   app.route('/', eventRoutes(deps.tasks, deps.placer, deps.heartbeatMs, signedIn, contract));

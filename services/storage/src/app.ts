@@ -8,6 +8,7 @@ import type { TaskDiskStore } from './disks.ts';
 import type { BootstrapStore } from './bootstraps.ts';
 import type { ExportStore } from './exports.ts';
 import type { ImageLibrary } from './images.ts';
+import type { ImageBuilds } from './image-builds.ts';
 import { fileResponse } from './ranges.ts';
 import type { Transfers } from './transfer.ts';
 import { contentLength } from './receive.ts';
@@ -23,6 +24,8 @@ export interface StorageDeps {
   log: Logger;
   /** The node's fence (shared with its provisioner): commands of an older head are refused. None: unfenced, no /fence. */
   fence?: EpochFence;
+  /** Builds images from Debian's packages (image-build.ts); none: no /images/builds routes. */
+  imageBuilds?: ImageBuilds;
 }
 
 // A TaskDisksRequest is a few short fields and at most ~96 KiB of cloud-init text.
@@ -57,6 +60,15 @@ export function createApp(deps: StorageDeps) {
   app.get('/images', async (c) => c.json({ items: (await deps.images.list()).map((r) => r.image) }));
 
   app.get('/images/:imageId', pathId('imageId', 'ImageId'), async (c) => c.json((await deps.images.get(c.req.param('imageId'))).image));
+
+  const builds = deps.imageBuilds;
+  if (builds) {
+    app.post('/images/builds', requireJson, bodyLimit({ maxSize: 4096, onError: () => { throw new ProblemError('payload-too-large', 'a build request is at most 4096 bytes'); } }), contract.json<StorageSchemas['ImageBuildRequest']>('ImageBuildRequest'), (c) => {
+      const { started, build } = builds.start(c.req.valid('json').recipe);
+      return c.json(build, started ? 202 : 200);
+    });
+    app.get('/images/builds/:recipe', (c) => c.json(builds.get(contract.check<string>('ImageRecipeId', c.req.param('recipe'), 'path/recipe'))));
+  }
 
   app.post('/images', requireType(/^application\/octet-stream$/i, 'application/octet-stream'), async (c) => {
     const q = c.req.query();

@@ -49,7 +49,13 @@ const mirror = 'http://deb.debian.org/debian';
 /** The guest side of bootstrap disks, as the tiny image's /bin/cps-bootstrap does it. */
 const bootstrapScript = `#!/bin/sh
 # Runs run.sh from the disk labelled CPSBOOT (storage's bootstrap disk), as the tiny image does.
-dev=$(blkid -L CPSBOOT 2>/dev/null) || exit 0
+# virtio disks probe asynchronously: give a late one a few seconds.
+dev=
+for _ in 1 2 3 4 5 6 7 8 9 10; do
+  dev=$(blkid -L CPSBOOT 2>/dev/null) && break
+  sleep 0.5
+done
+[ -n "$dev" ] || exit 0
 mkdir -p /bootstrap
 mount -t ext4 "$dev" /bootstrap || exit 0
 [ -f /bootstrap/run.sh ] || exit 0
@@ -60,8 +66,8 @@ echo "cps-guest: bootstrap done rc=$?"
 
 const bootstrapUnit = `[Unit]
 Description=CPS: run run.sh from the bootstrap disk (label CPSBOOT)
-After=local-fs.target systemd-udev-settle.service cloud-final.service
-Wants=systemd-udev-settle.service
+# Not after cloud-final: that one orders itself after multi-user.target, which wants this unit.
+After=local-fs.target
 
 [Service]
 Type=oneshot

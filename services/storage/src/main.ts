@@ -10,6 +10,8 @@ import { statfsFreeBytes, MiB } from './capacity.ts';
 import { TaskDiskStore } from './disks.ts';
 import { ExportStore } from './exports.ts';
 import { ImageLibrary } from './images.ts';
+import { buildImage, imageRecipes } from './image-build.ts';
+import { ImageBuilds } from './image-builds.ts';
 import { StorageLayout } from './paths.ts';
 import { parseAllowList, PeerPolicy } from './peers.ts';
 import { QemuImg } from './qemu-img.ts';
@@ -103,7 +105,9 @@ const uploads = new ImageUploads({
 const fence = await FenceGuard.open(fenceDir(layout.root), log);
 
 // Members only (the cluster's mutual TLS), but /healthz: a task's disks never leave to a stranger.
-const served = await serveApp(createApp({ images, disks, uploads, bootstraps, exports, transfers, fence, log }), {
+// Builds from Debian's packages (`cps image build`): mmdebstrap needs root, as storage runs here.
+const imageBuilds = new ImageBuilds({ recipes: imageRecipes, build: buildImage, deps: { run: runTool, layout, now: () => new Date() }, log });
+const served = await serveApp(createApp({ images, disks, uploads, bootstraps, exports, transfers, fence, log, imageBuilds }), {
   port: portsFrom(config).storage,
   log,
   tls: trust.tls,

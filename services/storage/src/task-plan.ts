@@ -43,7 +43,10 @@ export function planDisks(taskId: string, dir: string, image: ImageRecord, req: 
   }
   if (req.cloudInit !== undefined) {
     own.push({ name: seedIsoName, role: 'seed', format: 'raw' });
-    disks.push({ path: path.join(dir, seedIsoName), format: 'raw', device: 'cdrom', readonly: true });
+    // Debian's cloud kernel (built images) has no SATA (AHCI) driver: there the seed is a read-only
+    // virtio disk, which cloud-init's NoCloud finds by its label (cidata) all the same.
+    const seedDevice = src.kind === 'disk' && src.kernelBoot ? 'disk' : 'cdrom';
+    disks.push({ path: path.join(dir, seedIsoName), format: 'raw', device: seedDevice, readonly: true });
   }
   return { disks: { taskId, image: image.image.id, disks, boot }, own };
 }

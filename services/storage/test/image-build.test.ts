@@ -9,6 +9,7 @@ import { packagesDigest } from '../src/debian-release.ts';
 import { ImageLibrary } from '../src/images.ts';
 import { StorageLayout } from '../src/paths.ts';
 import type { RunTool } from '../src/tool.ts';
+import { planDisks } from '../src/task-plan.ts';
 import { memoryLogger } from './fixture.ts';
 
 const kver = '6.1.0-99-cloud-amd64';
@@ -265,6 +266,22 @@ describe('parsePackageList', () => {
     expect(() => parsePackageList('cloud-init 22.4\n')).toThrow(ProblemError);
     expect(() => parsePackageList('x\t1\n\u001b[31m\tevil\n')).toThrow(ProblemError);
     expect(() => parsePackageList('\n')).toThrow(/no packages/);
+  });
+});
+
+describe('a task of a built image', () => {
+  it('boots its kernel with the overlay as vda, and gets the seed as a read-only virtio disk (the cloud kernel has no SATA)', async () => {
+    const r = await buildImage(debian12Server, deps(fakeTools()));
+    const rec = await new ImageLibrary(layout, memoryLogger().log).get('debian-12-server');
+    const tag = r.inputHash.slice(0, 16);
+    const { disks, own } = planDisks('t1', '/d/t1', rec, { image: 'debian-12-server', diskMiB: 2048, bootstrap: 'b-' + '0'.repeat(24), cloudInit: { userData: '#cloud-config\n' } });
+    expect(own.map((o) => o.name)).toEqual(['root.qcow2', 'bootstrap.raw', 'seed.iso']);
+    expect(disks.disks).toEqual([
+      { path: '/d/t1/root.qcow2', format: 'qcow2', device: 'disk' },
+      { path: '/d/t1/bootstrap.raw', format: 'raw', device: 'disk' },
+      { path: '/d/t1/seed.iso', format: 'raw', device: 'disk', readonly: true },
+    ]);
+    expect(disks.boot).toEqual({ kind: 'kernel', kernel: path.join(imageDir(), `vmlinuz-${tag}`), initrd: path.join(imageDir(), `initrd-${tag}.img`), cmdline: debian12Server.cmdline });
   });
 });
 
