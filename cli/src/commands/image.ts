@@ -7,10 +7,12 @@ import type { Io } from '../io.ts';
 import { call, CommandError } from '../task/client.ts';
 import { countingStream, sha256Of } from '../upload/files.ts';
 import { progressReporter } from '../upload/progress.ts';
+import { imageBuild } from './image-build.ts';
 
 type UploadFormat = CoordinatorSchemas['UploadFormat'];
 
 export const imageHelp = `Usage: cps image upload FILE [--name NAME] [--format iso|qcow2|raw]
+       cps image build RECIPE   (admins: build debian-12-server from Debian's packages; cps image build --help)
 
 Uploads a disk image or an ISO to the coordinator's node (streamed; a progress bar on a terminal,
 a line every 10% otherwise). The SHA-256 is computed first and checked by the node, so a damaged
@@ -35,7 +37,8 @@ export function imageNameFrom(file: string): string {
 export async function image(args: string[], io: Io): Promise<number> {
   const [sub, ...rest] = args;
   if (!sub || sub === '--help' || sub === '-h' || sub === 'help') return io.out(imageHelp), sub ? 0 : 2;
-  if (sub !== 'upload') throw new UsageError(`unknown command 'image ${sub}' (try: upload)`);
+  if (sub === 'build') return imageBuild(rest, io);
+  if (sub !== 'upload') throw new UsageError(`unknown command 'image ${sub}' (try: upload, build)`);
   const { values, positionals } = parse(rest, { name: { type: 'string' }, format: { type: 'string' }, url: { type: 'string' }, json: { type: 'boolean' } }, 1);
   if (values.help) return io.out(imageHelp), 0;
   const file = positionals[0];
