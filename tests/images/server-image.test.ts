@@ -80,7 +80,7 @@ describe('debian-12-server', () => {
     await mkdir(path.join(f.root, 'logs'), { recursive: true, mode: 0o755 });
     const serial = path.join(f.root, 'logs', `${id}.serial.log`);
     const xml = buildDomainXml(
-      { taskId: id, displayName: 'debian-12-server test', type: accel === 'kvm' ? 'kvm' : 'qemu', vcpus: 1, memoryMiB: 512, disks: disks.disks, boot: disks.boot, serialLog: serial, network: 'none' },
+      { taskId: id, displayName: 'debian-12-server test', type: accel === 'kvm' ? 'kvm' : 'qemu', vcpus: 1, memoryMiB: 512, disks: disks.disks, boot: disks.boot, serialLog: serial, network: 'none', memtune: false },
       policyFor(f.root, id),
     );
     const xmlFile = path.join(f.root, 'domain.xml');
