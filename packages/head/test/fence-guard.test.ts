@@ -1,3 +1,5 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -125,5 +127,21 @@ describe('FenceGuard: the provisioner and storage of one node share one fence', 
     const again = await FenceGuard.open(path);
     expect(again.highest).toBe(40);
     expect(readdirSync(path).filter((n) => n.startsWith('.tmp-'))).toEqual([]);
+  });
+
+  it('two real processes raising at once: every epoch let through has its mark on disk, and the largest stays', async () => {
+    const { path } = fresh();
+    mkdirSync(path);
+    const run = (first: number) =>
+      promisify(execFile)(process.execPath, ['--import', 'tsx', new URL('./fence-raiser.ts', import.meta.url).pathname, path, String(first), '80', '2']);
+    const [odd, even] = await Promise.all([run(1), run(2)]);
+    const admitted = (out: string) => out.split('\n').filter((l) => l.startsWith('admitted ')).map((l) => Number(l.slice(9)));
+    const both = [...admitted(odd.stdout), ...admitted(even.stdout)];
+    expect(both).toContain(80); // the largest is never refused
+    const marks = new Set(readdirSync(path));
+    for (const e of both) expect(marks.has(`epoch-${e}.json`), `epoch ${e}`).toBe(true);
+    const after = await FenceGuard.open(path);
+    expect(after.highest).toBe(80);
+    await expect(after.admit(79)).rejects.toMatchObject({ problemType: 'stale-epoch' });
   });
 });
