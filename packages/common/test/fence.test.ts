@@ -106,8 +106,10 @@ describe('the contract and the middleware agree on what is fenced', () => {
         const refs = (op.parameters ?? []).map((p) => p.$ref);
         const takes = refs.some((r) => r?.startsWith('#/components/parameters/CpsEpoch')) && refs.some((r) => r?.startsWith('#/components/parameters/CpsHead'));
         if (['put', 'post', 'delete', 'patch'].includes(method)) {
-          expect(takes, `${method} ${path}`).toBe(true);
-          expect(op.responses['409'], `${method} ${path}`).toBeDefined();
+          // A new command route: give it both `$ref: "#/components/parameters/CpsEpoch"` and `CpsHead`, and
+          // `"409": { $ref: "#/components/responses/Conflict" }`: the middleware fences it whatever its contract says.
+          expect(takes, `${method} ${path} takes no CPS-Epoch/CPS-Head`).toBe(true);
+          expect(op.responses['409'], `${method} ${path} lists no 409 (components/responses/Conflict)`).toBeDefined();
           fenced++;
         } else expect(takes, `${method} ${path}`).toBe(false);
       }
