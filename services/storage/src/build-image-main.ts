@@ -1,7 +1,8 @@
 // `scripts/build-image.sh NAME`: the same build the API runs (image-build.ts), for set-up and tests.
 // Run as root (mmdebstrap --mode=root, mkfs.ext4 -d with root-owned files). Prints one line a step.
+import { readdir } from 'node:fs/promises';
 import path from 'node:path';
-import { buildImage, imageRecipes } from './image-build.ts';
+import { buildImage, imageRecipes, removeWork } from './image-build.ts';
 import { StorageLayout } from './paths.ts';
 import { runTool } from './tool.ts';
 
@@ -13,6 +14,19 @@ if (!recipe) {
 }
 const layout = new StorageLayout(path.resolve(process.env.CPS_DATA_DIR ?? '/var/lib/cps'));
 const started = process.hrtime.bigint();
+// Killed or interrupted, the build's `finally` never runs: remove the work folder it made in
+// tmp/storage/ here (storage also empties tmp/storage/ when it starts), so nothing half-made stays.
+const before = new Set(await readdir(layout.tmpDir).catch(() => [] as string[]));
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+  process.on(sig, () => {
+    void (async () => {
+      const left = (await readdir(layout.tmpDir).catch(() => [] as string[])).filter((n) => n.startsWith('image-build-') && !before.has(n));
+      for (const n of left) await removeWork(path.join(layout.tmpDir, n), runTool).catch((err: Error) => console.error(`build-image: ${err.message}`));
+      console.error(`build-image: ${sig}: stopped; removed the unfinished build`);
+      process.exit(130);
+    })();
+  });
+}
 try {
   const r = await buildImage(recipe, { run: runTool, layout, now: () => new Date(), progress: (line) => console.log(`build-image: ${line}`) });
   const s = Number((process.hrtime.bigint() - started) / 1_000_000n) / 1000;

@@ -83,6 +83,8 @@ WantedBy=multi-user.target
 /** cloud-init only looks for the seed storage attaches; probing other clouds waits on the network. */
 const cloudCfg = `# CPS: the task's seed is a NoCloud ISO (storage's seed.iso); no other cloud is probed.
 datasource_list: [NoCloud, None]
+# No locales package: en_US.UTF-8 (cloud-init's default) does not exist here, C.UTF-8 always does.
+locale: C.UTF-8
 `;
 
 export const debian12Server: ImageRecipe = {
@@ -242,8 +244,43 @@ export async function buildImage(recipe: ImageRecipe, d: BuildDeps): Promise<Bui
     d.progress(`${recipe.id}: built (input ${tag}, ${packages.length} packages, ${Math.round(sizeBytes / 1024 / 1024)} MiB) in ${dir}`);
     return { id: recipe.id, inputHash, cached: false, dir };
   } finally {
-    await rm(work, { recursive: true, force: true });
+    // Its failure must not hide the build's own error; the folder then waits for storage's next start.
+    await removeWork(work, d.run).catch((err: Error) => d.progress(`${recipe.id}: ${err.message}`));
   }
+}
+
+/**
+ * Removes a build's work folder, but never through a mount: mmdebstrap bind-mounts /dev nodes,
+ * /dev/pts, /proc and /sys into the root while it runs and, if it is killed (our timeout sends
+ * SIGKILL), leaves them there; a recursive rm would then delete the host's own files. Mounts below
+ * the folder are unmounted first (deepest first); if one stays, the folder stays too (storage
+ * empties tmp/storage/ at its next start, after a reboot has dropped the mounts).
+ */
+export async function removeWork(work: string, run: RunTool, mountinfo = '/proc/self/mountinfo'): Promise<void> {
+  let mounts = await mountsUnder(work, mountinfo);
+  for (const m of mounts) await run('umount', ['-l', m], { timeoutMs: minute }).catch(() => undefined);
+  mounts = await mountsUnder(work, mountinfo);
+  if (mounts.length > 0) throw new ProblemError('tool-failed', `left ${work} in place: ${mounts.length} file systems are still mounted below it (${mounts[0]})`);
+  await rm(work, { recursive: true, force: true });
+}
+
+/** Mount points at or below `dir`, deepest first, from mountinfo's fifth field (octal escapes undone). */
+async function mountsUnder(dir: string, mountinfo: string): Promise<string[]> {
+  let text: string;
+  try {
+    text = await readFile(mountinfo, 'utf8');
+  } catch {
+    return [];
+  }
+  const root = path.resolve(dir);
+  const out: string[] = [];
+  for (const line of text.split('\n')) {
+    const field = line.split(' ')[4];
+    if (!field) continue;
+    const mp = field.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
+    if (mp === root || mp.startsWith(`${root}/`)) out.push(mp);
+  }
+  return out.sort((a, b) => b.length - a.length);
 }
 
 /** The suite's InRelease, its signature checked with Debian's keyring, reduced to one digest. */

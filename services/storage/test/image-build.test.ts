@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ProblemError } from '@cps/common';
-import { buildImage, debian12Server, parsePackageList, type ImageRecipe } from '../src/image-build.ts';
+import { buildImage, debian12Server, parsePackageList, removeWork, type ImageRecipe } from '../src/image-build.ts';
 import { packagesDigest } from '../src/debian-release.ts';
 import { ImageLibrary } from '../src/images.ts';
 import { StorageLayout } from '../src/paths.ts';
@@ -303,5 +303,48 @@ describe('a built image.json in the library (hostile)', () => {
     const lib = new ImageLibrary(layout, memoryLogger().log);
     await expect(lib.get('debian-12-server')).rejects.toThrow(/packages/);
     expect((await stat(file)).isFile()).toBe(true);
+  });
+});
+
+describe('removeWork (a killed mmdebstrap leaves the host\'s /dev, /proc, /sys mounted in the root)', () => {
+  const mountinfo = (work: string, extra: string[] = []) =>
+    [
+      '22 1 0:21 / /proc rw,nosuid - proc proc rw',
+      `97 30 0:5 /null ${work}/root/dev/null rw - devtmpfs udev rw`,
+      `98 30 0:22 / ${work}/root/dev/pts rw - devpts devpts rw`,
+      `99 30 0:23 / ${work}/root/sys rw - sysfs sysfs rw`,
+      `100 30 0:24 / ${work}-other/x rw - tmpfs tmpfs rw`,
+      ...extra,
+      '',
+    ].join('\n');
+
+  it('unmounts what is mounted below the folder, deepest first, then removes it', async () => {
+    const work = path.join(root, 'tmp', 'w');
+    await mkdir(path.join(work, 'root', 'dev'), { recursive: true });
+    const info = path.join(root, 'mountinfo');
+    await writeFile(info, mountinfo(work, [`101 30 0:25 / ${work}/root/a\\040b rw - tmpfs tmpfs rw`]));
+    const umounted: string[] = [];
+    await removeWork(work, async (cmd, args) => {
+      expect(cmd).toBe('umount');
+      umounted.push(args.at(-1)!);
+      if (umounted.length === 4) await writeFile(info, '22 1 0:21 / /proc rw - proc proc rw\n');
+      return { stdout: '', stderr: '' };
+    }, info);
+    expect(umounted).toHaveLength(4);
+    expect(umounted).toContain(`${work}/root/a b`);
+    expect(umounted).not.toContain(`${work}-other/x`);
+    expect(umounted[0]).toBe(`${work}/root/dev/null`);
+    expect(umounted).toEqual([...umounted].sort((a, b) => b.length - a.length));
+    expect(existsSync(work)).toBe(false);
+  });
+
+  it('leaves the folder in place when something stays mounted below it', async () => {
+    const work = path.join(root, 'tmp', 'w');
+    await mkdir(path.join(work, 'root', 'dev'), { recursive: true });
+    await writeFile(path.join(work, 'root', 'dev', 'keep'), 'x');
+    const info = path.join(root, 'mountinfo');
+    await writeFile(info, mountinfo(work));
+    await expect(removeWork(work, async () => ({ stdout: '', stderr: '' }), info)).rejects.toThrow(/still mounted/);
+    expect(existsSync(path.join(work, 'root', 'dev', 'keep'))).toBe(true);
   });
 });
