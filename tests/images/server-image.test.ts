@@ -90,11 +90,15 @@ describe('debian-12-server', () => {
     let seen = '';
     const read = async () => (seen = await readFile(serial, 'utf8').catch(() => ''));
     // Under TCG on a loaded machine Debian takes one to three minutes to reach cloud-final.
-    const text = await until('the guest runs run.sh and the user-data', read, (t) => t.includes('cps-guest: bootstrap done') && t.includes('cps-user-data: applied'), 280_000, () => seen);
+    const text = await until('the guest runs run.sh and the user-data', read, (t) => t.includes('cps-guest: bootstrap done') && /Cloud-init v\. \S+ finished/.test(t), 280_000, () => seen);
     expect(text).toMatch(/Linux version 6\.1\.\S+-cloud-amd64/);
     expect(text).toContain(`cps-user-data: applied on ${id}`);
+    expect(text).toMatch(/Cloud-init v\. \S+ finished .* Datasource DataSourceNoCloud/);
     expect(text).toContain('bootstrap-says: hello from debian-12');
     expect(text).toContain('cps-guest: bootstrap done rc=3');
+    // The image ships no SSH host keys: cloud-init made this task its own.
+    expect(text).toContain('-----BEGIN SSH HOST KEY KEYS-----');
+    expect(text).not.toContain('invalid locale settings');
     virsh('destroy', domain);
   }, 300_000);
 });

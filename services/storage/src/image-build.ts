@@ -1,11 +1,11 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { chmod, copyFile, mkdir, mkdtemp, readdir, readFile, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, mkdtemp, readdir, readFile, realpath, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ProblemError } from '@cps/common';
 import { z } from 'zod';
 import { checkSuite, packagesDigest } from './debian-release.ts';
-import type { StorageLayout } from './paths.ts';
+import { isInside, type StorageLayout } from './paths.ts';
 import type { RunTool } from './tool.ts';
 
 /** One apt source: `deb <uri> <suite> main`. */
@@ -178,17 +178,26 @@ export async function buildImage(recipe: ImageRecipe, d: BuildDeps): Promise<Bui
     d.progress(`${recipe.id}: configuring the guest`);
     for (const f of recipe.files) {
       const target = path.join(root, checkRelative(f.path));
+      // The root's own symlinks point at absolute paths, which out here are the host's: never
+      // write through one (the folder must resolve inside the root; the file is made anew, O_EXCL).
+      await checkInsideRoot(root, path.dirname(target));
       await mkdir(path.dirname(target), { recursive: true, mode: 0o755 });
-      await writeFile(target, f.content, { mode: f.mode });
+      await rm(target, { force: true });
+      await writeFile(target, f.content, { mode: f.mode, flag: 'wx' });
       await chmod(target, f.mode);
     }
     for (const unit of recipe.enable) {
       const wants = path.join(root, 'etc/systemd/system/multi-user.target.wants');
+      await checkInsideRoot(root, wants);
       await mkdir(wants, { recursive: true, mode: 0o755 });
       await rm(path.join(wants, unit), { force: true });
       await symlink(`/etc/systemd/system/${checkRelative(unit)}`, path.join(wants, unit));
     }
-    for (const f of recipe.remove) await rm(path.join(root, checkRelative(f)), { force: true });
+    for (const f of recipe.remove) {
+      const target = path.join(root, checkRelative(f));
+      await checkInsideRoot(root, path.dirname(target));
+      await rm(target, { force: true });
+    }
 
     const listed = await d.run('dpkg-query', [`--admindir=${path.join(root, 'var/lib/dpkg')}`, '-W', '-f', '${Package}\\t${Version}\\n'], { timeoutMs: minute });
     const packages = parsePackageList(listed.stdout);
@@ -290,6 +299,19 @@ async function mirrorState(s: AptSource, work: string, d: BuildDeps): Promise<st
   await d.run('curl', ['-fsSL', '--max-time', '60', '--max-filesize', String(4 * 1024 * 1024), '-o', file, `${s.uri.replace(/\/$/, '')}/dists/${s.suite}/InRelease`], { timeoutMs: 90_000 });
   await d.run('gpgv', ['--keyring', d.keyring ?? '/usr/share/keyrings/debian-archive-keyring.gpg', file], { timeoutMs: 30_000 });
   return packagesDigest(await readFile(file, 'utf8'));
+}
+
+/** `dir`, or its deepest existing ancestor, resolves inside `root` (no symlink out to the host). */
+async function checkInsideRoot(root: string, dir: string): Promise<void> {
+  let probe = dir;
+  for (;;) {
+    const real = await realpath(probe).catch(() => null);
+    if (real !== null) {
+      if (!isInside(await realpath(root), real)) throw new ProblemError('tool-failed', `${path.relative(root, dir)} leads out of the image's root`);
+      return;
+    }
+    probe = path.dirname(probe);
+  }
 }
 
 /** The input hash of the build in `dir`, or null when there is none or it is not whole. */

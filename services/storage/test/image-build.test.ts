@@ -1,4 +1,4 @@
-import { lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, stat, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -223,6 +223,48 @@ describe('buildImage', () => {
     expect(r.cached).toBe(false);
     expect(fake.calls.map((c) => c.cmd)).toContain('mmdebstrap');
     expect(JSON.parse(await readFile(path.join(imageDir(), 'image.json'), 'utf8')).inputHash).toBe(first.inputHash);
+  });
+
+  it('never writes through the root\'s symlinks onto the host', async () => {
+    const host = path.join(root, 'host-etc');
+    await mkdir(host);
+    await writeFile(path.join(host, 'fstab'), 'the host fstab');
+    const fake = fakeTools();
+    const inner = fake.run;
+    fake.run = async (cmd, args, opts) => {
+      const r = await inner(cmd, args, opts);
+      if (cmd === 'mmdebstrap') await symlink(path.join(host, 'fstab'), path.join(args[args.length - 4]!, 'etc', 'fstab'));
+      return r;
+    };
+    await buildImage(debian12Server, deps(fake));
+    expect(await readFile(path.join(host, 'fstab'), 'utf8')).toBe('the host fstab');
+
+    const fake2 = fakeTools();
+    const inner2 = fake2.run;
+    fake2.run = async (cmd, args, opts) => {
+      const r = await inner2(cmd, args, opts);
+      if (cmd === 'mmdebstrap') await symlink(host, path.join(args[args.length - 4]!, 'etc', 'cloud'));
+      return r;
+    };
+    fake2.mirrorSha = 'd'.repeat(64);
+    await expect(buildImage(debian12Server, deps(fake2))).rejects.toThrow(/leads out/);
+    expect(await readdir(host)).toEqual(['fstab']);
+
+    // Removing the SSH host keys must not remove the host's.
+    await writeFile(path.join(host, 'ssh_host_ed25519_key'), 'the host key');
+    const fake3 = fakeTools();
+    const inner3 = fake3.run;
+    fake3.run = async (cmd, args, opts) => {
+      const r = await inner3(cmd, args, opts);
+      if (cmd === 'mmdebstrap') {
+        await rm(path.join(args[args.length - 4]!, 'etc', 'ssh'), { recursive: true });
+        await symlink(host, path.join(args[args.length - 4]!, 'etc', 'ssh'));
+      }
+      return r;
+    };
+    fake3.mirrorSha = 'e'.repeat(64);
+    await expect(buildImage(debian12Server, deps(fake3))).rejects.toThrow(/leads out/);
+    expect(await readFile(path.join(host, 'ssh_host_ed25519_key'), 'utf8')).toBe('the host key');
   });
 
   it('refuses a root with two kernels or none rather than guessing', async () => {
