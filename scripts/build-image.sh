@@ -9,4 +9,5 @@
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$repo"
-exec npx tsx services/storage/src/build-image-main.ts "$@"
+# node itself (not npx): a signal to this script reaches the build, which then removes its work.
+exec node --import tsx services/storage/src/build-image-main.ts "$@"

@@ -17,12 +17,17 @@ const started = process.hrtime.bigint();
 // Killed or interrupted, the build's `finally` never runs: remove the work folder it made in
 // tmp/storage/ here (storage also empties tmp/storage/ when it starts), so nothing half-made stays.
 const before = new Set(await readdir(layout.tmpDir).catch(() => [] as string[]));
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-  process.on(sig, () => {
+  process.once(sig, () => {
     void (async () => {
+      // mmdebstrap undoes its own mounts on SIGTERM; wait (up to 20 s) for it to end, then the folder can go.
+      const me = String(process.pid);
+      await runTool('pkill', ['-TERM', '-P', me]).catch(() => undefined);
+      for (let i = 0; i < 200 && (await runTool('pgrep', ['-P', me]).then(() => true, () => false)); i++) await sleep(100);
       const left = (await readdir(layout.tmpDir).catch(() => [] as string[])).filter((n) => n.startsWith('image-build-') && !before.has(n));
       for (const n of left) await removeWork(path.join(layout.tmpDir, n), runTool).catch((err: Error) => console.error(`build-image: ${err.message}`));
-      console.error(`build-image: ${sig}: stopped; removed the unfinished build`);
+      console.error(`build-image: ${sig}: stopped; the unfinished build is removed`);
       process.exit(130);
     })();
   });
