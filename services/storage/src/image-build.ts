@@ -250,6 +250,8 @@ export async function buildImage(recipe: ImageRecipe, d: BuildDeps): Promise<Bui
     for (const n of Object.values(names)) await rename(path.join(out, n), path.join(dir, n));
     await writeFile(path.join(work, 'image.json'), `${JSON.stringify(meta, null, 2)}\n`, { mode: 0o644 });
     await rename(path.join(work, 'image.json'), path.join(dir, 'image.json'));
+    const pruned = await pruneOldBuilds(dir, tag, d).catch((err: Error) => (d.progress(`${recipe.id}: old builds kept: ${err.message}`), 0));
+    if (pruned > 0) d.progress(`${recipe.id}: removed ${pruned} older build(s) no task disk rests on`);
     d.progress(`${recipe.id}: built (input ${tag}, ${packages.length} packages, ${Math.round(sizeBytes / 1024 / 1024)} MiB) in ${dir}`);
     return { id: recipe.id, inputHash, cached: false, dir };
   } finally {
@@ -299,6 +301,53 @@ async function mirrorState(s: AptSource, work: string, d: BuildDeps): Promise<st
   await d.run('curl', ['-fsSL', '--max-time', '60', '--max-filesize', String(4 * 1024 * 1024), '-o', file, `${s.uri.replace(/\/$/, '')}/dists/${s.suite}/InRelease`], { timeoutMs: 90_000 });
   await d.run('gpgv', ['--keyring', d.keyring ?? '/usr/share/keyrings/debian-archive-keyring.gpg', file], { timeoutMs: 30_000 });
   return packagesDigest(await readFile(file, 'utf8'));
+}
+
+const buildFile = /^(?:disk-([0-9a-f]{16})\.qcow2|vmlinuz-([0-9a-f]{16})|initrd-([0-9a-f]{16})\.img)$/;
+
+/**
+ * Removes the files of older builds in the image folder, except the newest of them (a task being
+ * created right now may have read the previous image.json) and any whose disk a task's overlay in
+ * disks/ (staging folders too) rests on: such an overlay names its base by path. Returns how many
+ * builds went.
+ */
+export async function pruneOldBuilds(dir: string, currentTag: string, d: Pick<BuildDeps, 'run' | 'layout'>): Promise<number> {
+  const byTag = new Map<string, string[]>();
+  for (const n of await readdir(dir)) {
+    const m = buildFile.exec(n);
+    const t = m && (m[1] ?? m[2] ?? m[3]);
+    if (!t || t === currentTag) continue;
+    byTag.set(t, [...(byTag.get(t) ?? []), n]);
+  }
+  if (byTag.size === 0) return 0;
+  const newest = [...byTag.keys()].map((t) => ({ t, at: 0 }));
+  for (const e of newest) e.at = (await stat(path.join(dir, `disk-${e.t}.qcow2`)).catch(() => null))?.mtimeMs ?? 0;
+  newest.sort((a, b) => b.at - a.at);
+  const keep = new Set([newest[0]!.t]);
+  const bases = await basesInUse(d);
+  for (const t of byTag.keys()) if (bases.has(path.join(dir, `disk-${t}.qcow2`))) keep.add(t);
+  let removed = 0;
+  for (const [t, files] of byTag) {
+    if (keep.has(t)) continue;
+    for (const n of files) await rm(path.join(dir, n), { force: true });
+    removed++;
+  }
+  return removed;
+}
+
+/** The backing files of every qcow2 in disks/<task> and the disks/.staging-* folders (qemu-img info -U). */
+async function basesInUse(d: Pick<BuildDeps, 'run' | 'layout'>): Promise<Set<string>> {
+  const out = new Set<string>();
+  const tasks = await readdir(d.layout.disksDir).catch(() => [] as string[]);
+  for (const t of tasks) {
+    const files = await readdir(path.join(d.layout.disksDir, t)).catch(() => [] as string[]);
+    for (const f of files.filter((n) => n.endsWith('.qcow2'))) {
+      const { stdout } = await d.run('qemu-img', ['info', '-U', '--output=json', '-f', 'qcow2', path.join(d.layout.disksDir, t, f)], { timeoutMs: 30_000 });
+      const backing = (JSON.parse(stdout) as Record<string, unknown>)['backing-filename'];
+      if (typeof backing === 'string') out.add(path.resolve(path.join(d.layout.disksDir, t), backing));
+    }
+  }
+  return out;
 }
 
 /** `dir`, or its deepest existing ancestor, resolves inside `root` (no symlink out to the host). */

@@ -1,4 +1,4 @@
-import { lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, stat, symlink, utimes, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -185,6 +185,43 @@ describe('buildImage', () => {
     const changed: ImageRecipe = { ...debian12Server, packages: [...debian12Server.packages, 'htop'] };
     const other = await buildImage(changed, deps(fake));
     expect(other.inputHash).not.toBe(updated.inputHash);
+  });
+
+  it('removes builds older than the previous one, unless a task disk rests on them', async () => {
+    const fake = fakeTools();
+    const inner = fake.run;
+    let backing: string | undefined;
+    fake.run = async (cmd, args, opts) => {
+      if (cmd === 'qemu-img' && args[0] === 'info') return { stdout: JSON.stringify({ format: 'qcow2', 'virtual-size': 1, ...(backing ? { 'backing-filename': backing } : {}) }), stderr: '' };
+      return inner(cmd, args, opts);
+    };
+    const tags: string[] = [];
+    const buildWith = async (sha: string) => {
+      fake.mirrorSha = sha;
+      const r = await buildImage(debian12Server, deps(fake));
+      tags.push(r.inputHash.slice(0, 16));
+      // mtimes order the builds; the fake makes them within the same millisecond.
+      const at = new Date(Date.UTC(2026, 0, tags.length));
+      await utimes(path.join(imageDir(), `disk-${tags.at(-1)}.qcow2`), at, at);
+    };
+    const disksOf = async () => (await readdir(imageDir())).filter((n) => n.startsWith('disk-')).sort();
+    const disk = (i: number) => `disk-${tags[i]}.qcow2`;
+
+    // A task's overlay rests on the first build.
+    await mkdir(path.join(root, 'disks', 't-1'), { recursive: true });
+    await writeFile(path.join(root, 'disks', 't-1', 'root.qcow2'), 'overlay');
+    await buildWith('1'.repeat(64));
+    backing = path.join(imageDir(), disk(0));
+    await buildWith('2'.repeat(64));
+    await buildWith('3'.repeat(64));
+    expect(await disksOf()).toEqual([disk(0), disk(1), disk(2)].sort());
+
+    // The task is gone: the first build goes; the one before the newest stays.
+    backing = undefined;
+    await buildWith('4'.repeat(64));
+    expect(await disksOf()).toEqual([disk(2), disk(3)].sort());
+    expect((await readdir(imageDir())).filter((n) => n.includes(tags[0]!) || n.includes(tags[1]!))).toEqual([]);
+    expect(lines.some((l) => l.includes('removed 2 older build(s)'))).toBe(true);
   });
 
   it.each(['mmdebstrap', 'mkfs.ext4', 'qemu-img', 'gpgv'])('a failing %s leaves nothing: no image, an empty tmp/', async (tool) => {
