@@ -5,6 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { makeUser } from '../helpers/cps-node.ts';
+import { untilLeads } from '../helpers/head.ts';
 import { createHosts, type Host, type Hosts } from '../helpers/hosts.ts';
 import { peers, stateOf, until } from './pep-test-kit.ts';
 
@@ -17,12 +18,13 @@ beforeAll(async () => {
   cluster = await createHosts(2);
   [a, b] = cluster.hosts as [Host, Host];
   await b.startLibvirtd();
-  await Promise.all([
-    // A lends nothing, so the task runs on B; its portal answers the test over the bridge in plain HTTP.
-    a.startServices({ services: 'all', env: { CPS_SHARE_VCPUS: '0', CPS_PLAIN_HTTP_FROM: 'any' } }),
-    b.startServices({ services: ['provisioner', 'storage', 'discovery', 'vnc-gateway'] }),
-  ]);
+  // A starts first: the longest-up, it leads (B's discovery runs without a coordinator, and a
+  // longer-up B would be handed the head it cannot take).
+  // A lends nothing, so the task runs on B; its portal answers the test over the bridge in plain HTTP.
+  await a.startServices({ services: 'all', env: { CPS_SHARE_VCPUS: '0', CPS_PLAIN_HTTP_FROM: 'any' } });
+  await b.startServices({ services: ['provisioner', 'storage', 'discovery', 'vnc-gateway'] });
   await until('A sees B alive', () => peers(a), (ps) => stateOf(ps, b.nodeId) === 'alive');
+  await untilLeads(a);
   ({ token } = await makeUser(a.dataDir));
   portal = `http://${a.address}:${cluster.ports.coordinator}`;
 }, 180_000);

@@ -7,6 +7,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { coordinatorClient, type CoordinatorSchemas } from '@cps/openapi';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeUser } from '../helpers/cps-node.ts';
+import { untilLeads } from '../helpers/head.ts';
 import { createHosts, type Host, type Hosts } from '../helpers/hosts.ts';
 import { metricValue, metrics, peers, stateOf, until } from './pep-test-kit.ts';
 
@@ -20,11 +21,12 @@ const share = { CPS_SHARE_VCPUS: '1' };
 beforeAll(async () => {
   cluster = await createHosts(2);
   [a, b] = cluster.hosts as [Host, Host];
-  await Promise.all([
-    a.startServices({ services: ['provisioner', 'storage', 'discovery', 'coordinator'], env: share }),
-    b.startServices({ services: ['provisioner', 'storage', 'discovery'], env: share }),
-  ]);
+  // A starts first: the longest-up, it leads (B's discovery runs without a coordinator, and a
+  // longer-up B would be handed the head it cannot take).
+  await a.startServices({ services: ['provisioner', 'storage', 'discovery', 'coordinator'], env: share });
+  await b.startServices({ services: ['provisioner', 'storage', 'discovery'], env: share });
   await until('A sees B alive', () => peers(a), (ps) => stateOf(ps, b.nodeId) === 'alive');
+  await untilLeads(a);
   ({ token } = await makeUser(a.dataDir));
 });
 

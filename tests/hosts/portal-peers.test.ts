@@ -5,6 +5,7 @@ import { coordinatorClient } from '@cps/openapi';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchChromium } from '../helpers/browser.ts';
 import { makeUser } from '../helpers/cps-node.ts';
+import { untilLeads } from '../helpers/head.ts';
 import { createHosts, type Host, type Hosts } from '../helpers/hosts.ts';
 import { peers, stateOf, until } from './pep-test-kit.ts';
 
@@ -17,11 +18,12 @@ beforeAll(async () => {
   cluster = await createHosts(2);
   [a, b] = cluster.hosts as [Host, Host];
   const env = { CPS_SHARE_VCPUS: '1' };
-  await Promise.all([
-    a.startServices({ services: ['provisioner', 'storage', 'discovery', 'coordinator'], env }),
-    b.startServices({ services: ['provisioner', 'storage', 'discovery'], env }),
-  ]);
+  // A starts first: the longest-up, it leads (B's discovery runs without a coordinator, and a
+  // longer-up B would be handed the head it cannot take).
+  await a.startServices({ services: ['provisioner', 'storage', 'discovery', 'coordinator'], env });
+  await b.startServices({ services: ['provisioner', 'storage', 'discovery'], env });
   await until('A sees B alive', () => peers(a), (ps) => stateOf(ps, b.nodeId) === 'alive');
+  await untilLeads(a);
   user = await makeUser(a.dataDir);
   browser = await launchChromium();
 });

@@ -6,6 +6,7 @@
 import { coordinatorClient, type CoordinatorSchemas } from '@cps/openapi';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeUser } from '../helpers/cps-node.ts';
+import { untilLeads } from '../helpers/head.ts';
 import { createHosts, type Host, type Hosts } from '../helpers/hosts.ts';
 import { peers, stateOf, until } from './pep-test-kit.ts';
 
@@ -22,12 +23,13 @@ const share = { CPS_SHARE_VCPUS: '1' };
 beforeAll(async () => {
   cluster = await createHosts(2);
   [a, b] = cluster.hosts as [Host, Host];
-  await Promise.all([
-    // No console here: the gateway is not needed to place and stop tasks.
-    a.startServices({ services: ['provisioner', 'storage', 'discovery', 'coordinator'], env: share }),
-    b.startServices({ services: ['provisioner', 'storage', 'discovery'], env: share }),
-  ]);
+  // A starts first: the longest-up, it leads (B's discovery runs without a coordinator, and a
+  // longer-up B would be handed the head it cannot take).
+  // No console here: the gateway is not needed to place and stop tasks.
+  await a.startServices({ services: ['provisioner', 'storage', 'discovery', 'coordinator'], env: share });
+  await b.startServices({ services: ['provisioner', 'storage', 'discovery'], env: share });
   await until('A sees B alive', () => peers(a), (ps) => stateOf(ps, b.nodeId) === 'alive');
+  await untilLeads(a);
   ({ token } = await makeUser(a.dataDir));
   ({ token: otherToken } = await makeUser(a.dataDir));
 });

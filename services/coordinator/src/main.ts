@@ -68,7 +68,7 @@ const head = (() => {
       now: () => Date.now(),
       timers: realTimers,
       log,
-      hostFence: async () => (await call({ service: 'provisioner' }, () => provisionerClient({ baseUrl: serviceUrl('127.0.0.1', ports.provisioner), fetch }).GET('/fence'))).highestEpoch,
+      hostFence: async () => (await call({ service: 'provisioner' }, () => provisionerClient({ baseUrl: serviceUrl('127.0.0.1', ports.provisioner), fetch }).GET('/fence', { signal: AbortSignal.timeout(3_000) }))).highestEpoch,
     });
   } catch (err) {
     log.fatal({ err }, (err as Error).message);

@@ -122,19 +122,31 @@ export class HeadRole implements HeadView {
         // Every epoch a HELLO claimed raises the floor: a term of ours after a restart goes above it.
         const seen = Math.max(0, ...v.peers.map((p) => (p.head && Number.isSafeInteger(p.headEpoch) ? p.headEpoch! : 0)));
         this.raiseFloor(seen);
-        if (this.d.hostFence) {
-          try {
-            this.raiseFloor(await this.d.hostFence());
-          } catch {
-            // The host's fence is a floor besides the others; a provisioner that is down changes nothing here.
-          }
-        }
+        this.refreshHostFence();
         return v;
       } catch (e) {
         if (this.lastView || this.d.now() - started >= this.d.timing.renewMs) throw e;
         await new Promise<void>((r) => this.d.timers.setTimeout(r, this.d.startRetryMs ?? 200));
       }
     }
+  }
+
+  private fenceAsked = false;
+
+  /**
+   * Asks the host's fence in the background, one question at a time: a slow provisioner must never
+   * hold a step (a step held past the lease less drift ends the term by the clock).
+   */
+  private refreshHostFence(): void {
+    if (!this.d.hostFence || this.fenceAsked) return;
+    this.fenceAsked = true;
+    this.d
+      .hostFence()
+      .then((e) => this.raiseFloor(e))
+      .catch(() => {
+        // The host's fence is a floor besides the others; a provisioner that is down changes nothing here.
+      })
+      .finally(() => (this.fenceAsked = false));
   }
 
   private raiseFloor(epoch: number): void {
