@@ -224,6 +224,11 @@ export interface paths {
          * @description The guest must fit the free capacity (409 `insufficient-capacity`, as for create). 201 with the
          *     restored guest; 200 when the task's guest already runs (nothing restored); 404 `not-found` when
          *     the task has no checkpoint. The serial log goes on after what the guest wrote before.
+         *     A checkpoint is data, not instructions: the domain XML is rebuilt from the task's spec (the one
+         *     in the body, else the one kept with the checkpoint when it was taken), with this peer's own
+         *     paths, and nothing of the XML inside the save image is used. 422 `checkpoint-rejected` when the
+         *     image is not a save image or names another domain (name or UUID) than this task's, or when
+         *     the spec is not the one the checkpoint was taken of; 422 `disk-rejected` as for create.
          */
         post: operations["restoreVm"];
         delete?: never;
@@ -408,6 +413,10 @@ export interface components {
         CheckpointRequest: {
             /** @description Restore the guest from the file at once so it runs on (default false). */
             leaveRunning?: boolean;
+        };
+        RestoreRequest: {
+            /** @description The task's spec (as PUT), to rebuild the guest from; needed for a checkpoint copied from another peer. */
+            spec?: components["schemas"]["VmSpec"];
         };
         Checkpoint: {
             taskId: components["schemas"]["TaskId"];
@@ -965,7 +974,11 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["RestoreRequest"];
+            };
+        };
         responses: {
             /** @description The guest was already there. */
             200: {

@@ -37,6 +37,7 @@ export const problemTypes = {
   'member-certificate-refused': { status: 403, title: "The caller's certificate is not a member's" },
   'join-refused': { status: 403, title: 'The join request is refused' },
   'disk-rejected': { status: 422, title: 'A disk reaches beyond the files storage built for the task' },
+  'checkpoint-rejected': { status: 422, title: "The checkpoint is not this task's guest, or not a save image" },
   'console-limit': { status: 429, title: 'The task has as many consoles open as this gateway allows' },
   'console-ticket-refused': { status: 403, title: 'The console needs a valid ticket for this task and kind' },
   'host-not-allowed': { status: 403, title: 'This node is not reached by that name' },

@@ -113,8 +113,8 @@ export function createProvisioner(deps: AppDeps) {
     return c.body(null, 204);
   });
 
-  app.post('/vms/:taskId/restore', taskParam, async (c) => {
-    const { vm, created } = await lifecycle.restore(c.req.valid('param').taskId);
+  app.post('/vms/:taskId/restore', bodyLimit(64 * 1024), taskParam, contract.json<ProvisionerSchemas['RestoreRequest']>('RestoreRequest'), async (c) => {
+    const { vm, created } = await lifecycle.restore(c.req.valid('param').taskId, c.req.valid('json').spec);
     return c.json(shown(c)(vm), created ? 201 : 200);
   });
 

@@ -12,13 +12,22 @@ export interface Checkpoint {
   createdAt: string;
   vcpus: number;
   memoryMiB: number;
+  /** The request the guest was made from (JSON), to rebuild its XML on restore; checked like a PUT then. */
+  specJson?: string;
+  /** The guest's VNC password, so a restored guest keeps it (never shown by the API). */
+  vncPassword?: string;
 }
+
+/** What a restore needs beyond the file, as taken at checkpoint time. */
+export type CheckpointNeed = Pick<Checkpoint, 'vcpus' | 'memoryMiB' | 'specJson' | 'vncPassword'>;
 
 const metaFile = z.object({
   taskId: z.string(),
   createdAt: z.string(),
   vcpus: z.number().int().min(1),
   memoryMiB: z.number().int().min(1),
+  specJson: z.string().max(64 * 1024).optional(),
+  vncPassword: z.string().regex(/^[A-Za-z0-9]{8}$/).optional(),
 });
 
 /**
@@ -55,7 +64,7 @@ export class Checkpoints {
   /** `save` writes the state to the file it is given; only then does it become the checkpoint. */
   async write(
     taskId: string,
-    need: { vcpus: number; memoryMiB: number },
+    need: CheckpointNeed,
     save: (file: string) => Promise<void>,
     now: () => Date = () => new Date(),
   ): Promise<Checkpoint> {
@@ -68,7 +77,7 @@ export class Checkpoints {
     } finally {
       await rm(staging, { force: true });
     }
-    const meta = { taskId, createdAt: now().toISOString(), vcpus: need.vcpus, memoryMiB: need.memoryMiB };
+    const meta = { taskId, createdAt: now().toISOString(), ...need };
     const tmp = join(dir, '.checkpoint.json.tmp');
     await writeFile(tmp, JSON.stringify(meta, null, 2), { mode: 0o600 });
     await rename(tmp, join(dir, 'checkpoint.json'));

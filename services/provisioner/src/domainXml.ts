@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { nodeIdPattern, ProblemError, serialSocketDir } from '@cps/common';
 import { checkAllowedPath } from './paths.ts';
+import { taskUuid } from './taskUuid.ts';
 import { el, renderXml, type XmlElement } from './xml.ts';
 
 /** The namespace of the metadata element that lets a restarted provisioner adopt its domains. */
@@ -70,6 +71,8 @@ export interface DomainSpec {
   vncPassword?: string;
   /** Write the memory hard limit into the XML (default); false where it is set live or not at all (memoryCap.ts). */
   memtune?: boolean;
+  /** The request this domain was made from (JSON), kept in the metadata so a checkpoint can be restored from it. */
+  specJson?: string;
 }
 
 /** Which folders a guest's files may come from (each path must lie inside one of them). */
@@ -131,12 +134,18 @@ export function buildDomainXml(spec: DomainSpec, policy: DomainPolicy): string {
       'domain',
       { type: spec.type },
       el('name', {}, name),
+      // Derived from the task id: a checkpoint restores under XML rebuilt anywhere (taskUuid.ts).
+      el('uuid', {}, taskUuid(spec.taskId)),
       el('title', {}, title),
       el('description', {}, `CPS guest of task ${spec.taskId}`),
       el(
         'metadata',
         {},
-        el('cps:task', { 'xmlns:cps': CPS_NS, id: spec.taskId, spec: spec.specDigest, checkpointEverySec: spec.checkpointEverySec, placedBy: spec.placedBy }),
+        el(
+          'cps:task',
+          { 'xmlns:cps': CPS_NS, id: spec.taskId, spec: spec.specDigest, checkpointEverySec: spec.checkpointEverySec, placedBy: spec.placedBy },
+          spec.specJson !== undefined && el('cps:spec', {}, spec.specJson),
+        ),
       ),
       el('memory', { unit: 'MiB' }, String(spec.memoryMiB)),
       el('currentMemory', { unit: 'MiB' }, String(spec.memoryMiB)),

@@ -1,4 +1,7 @@
 import { execFile } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import * as libvirt from '@unraid/libvirt';
 import { ProblemError } from '@cps/common';
@@ -44,8 +47,12 @@ export interface Hypervisor {
   shutdown(name: string): Promise<boolean>;
   /** libvirt save: writes the whole state to `file` and stops the domain. */
   save(name: string, file: string): Promise<void>;
-  /** Starts the domain saved in `file` where it stopped. */
-  restore(file: string): Promise<void>;
+  /**
+   * Starts the domain saved in `file` where it stopped, under `xml` (rebuilt from the task's spec),
+   * never under the XML inside the file. libvirt still checks that `xml` is ABI-compatible with
+   * what was saved (same devices) and has the same name and UUID.
+   */
+  restore(file: string, xml: string): Promise<void>;
   /** Sets (or with undefined lifts) the running domain's memory hard limit, a cgroup setting only. */
   limitMemory(name: string, mib: number | undefined): Promise<void>;
   /** Why the domain is in its state, e.g. "paused (I/O error)"; optional, best effort. */
@@ -66,6 +73,18 @@ const STATES: Record<number, DomainState> = {
 
 const run = promisify(execFile);
 
+/** Runs virsh with these arguments (the URI is among them); throws with its stderr when it fails. */
+export type VirshRunner = (args: string[]) => Promise<{ stdout: string }>;
+
+const runVirsh: VirshRunner = async (args) => {
+  try {
+    return await run('virsh', args, { timeout: 120_000, maxBuffer: 4 * 1024 * 1024 });
+  } catch (err) {
+    const stderr = (err as { stderr?: string }).stderr?.trim();
+    throw stderr ? new Error(stderr) : err;
+  }
+};
+
 // The binding drops libvirt's error codes (all -1), so "no such domain" is told by its message.
 const NOT_FOUND = /domain not found|no domain with matching/i;
 const isNotFound = (err: unknown): boolean => NOT_FOUND.test(String((err as Error)?.message ?? err));
@@ -73,16 +92,16 @@ const isNotFound = (err: unknown): boolean => NOT_FOUND.test(String((err as Erro
 const NOT_RUNNING = /not running|domain is not running|is not active/i;
 
 /** Connects now; throws a `hypervisor-error` when libvirt does not answer. */
-export async function connectLibvirt(uri: string): Promise<Hypervisor> {
-  return LibvirtHypervisor.open(uri, openBinding(uri));
+export async function connectLibvirt(uri: string, virsh?: VirshRunner): Promise<Hypervisor> {
+  return LibvirtHypervisor.open(uri, openBinding(uri), virsh);
 }
 
 /**
  * Connects on first use, so the service can start before libvirtd does: /healthz answers 503 and
  * requests fail with `hypervisor-error` until libvirt answers.
  */
-export function lazyLibvirt(uri: string): Hypervisor {
-  return LibvirtHypervisor.lazy(uri, openBinding(uri));
+export function lazyLibvirt(uri: string, virsh?: VirshRunner): Hypervisor {
+  return LibvirtHypervisor.lazy(uri, openBinding(uri), virsh);
 }
 
 const openBinding = (uri: string) => async (): Promise<LibvirtConn> => {
@@ -111,16 +130,17 @@ export class LibvirtHypervisor implements Hypervisor {
     readonly uri: string,
     private readonly openConn: () => Promise<LibvirtConn>,
     private conn: LibvirtConn | undefined,
+    private readonly virsh: VirshRunner = runVirsh,
   ) {}
 
   private reconnecting: Promise<LibvirtConn> | undefined;
 
-  static async open(uri: string, openConn: () => Promise<LibvirtConn>): Promise<LibvirtHypervisor> {
-    return new LibvirtHypervisor(uri, openConn, await call(`connect ${uri}`, openConn));
+  static async open(uri: string, openConn: () => Promise<LibvirtConn>, virsh?: VirshRunner): Promise<LibvirtHypervisor> {
+    return new LibvirtHypervisor(uri, openConn, await call(`connect ${uri}`, openConn), virsh);
   }
 
-  static lazy(uri: string, openConn: () => Promise<LibvirtConn>): LibvirtHypervisor {
-    return new LibvirtHypervisor(uri, openConn, undefined);
+  static lazy(uri: string, openConn: () => Promise<LibvirtConn>, virsh?: VirshRunner): LibvirtHypervisor {
+    return new LibvirtHypervisor(uri, openConn, undefined, virsh);
   }
 
   async ping(): Promise<void> {
@@ -194,8 +214,25 @@ export class LibvirtHypervisor implements Hypervisor {
     if (!found) throw new ProblemError('not-found', `no domain ${name} to save`);
   }
 
-  async restore(file: string): Promise<void> {
-    await this.call('restore domain', (c) => c.domainRestore(file));
+  // The binding has no virDomainRestoreFlags (it takes no XML); virsh on the same URI does it.
+  // libvirt's test driver lives inside this process (a virsh would see another one) and refuses
+  // XML on restore, so there alone the image restores as saved: the caller has checked that its
+  // name and UUID are the task's, and the test driver runs nothing.
+  async restore(file: string, xml: string): Promise<void> {
+    if (this.uri.startsWith('test:')) {
+      await this.call('restore domain', (c) => c.domainRestore(file));
+      return;
+    }
+    const dir = await mkdtemp(join(tmpdir(), 'cps-restore-'));
+    try {
+      const xmlFile = join(dir, 'domain.xml');
+      await writeFile(xmlFile, xml, { mode: 0o600 });
+      await this.virsh(['-c', this.uri, 'restore', file, '--xml', xmlFile]);
+    } catch (err) {
+      throw wrap('restore domain', err);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   }
 
   // The binding has no virDomainSetMemoryParameters; virsh on the same URI does it.

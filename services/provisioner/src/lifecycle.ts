@@ -1,10 +1,16 @@
 import { ProblemError, type Logger } from '@cps/common';
 import type { ProvisionerSchemas } from '@cps/openapi';
-import type { Checkpoints } from './checkpoints.ts';
-import { domainNameOf } from './domainXml.ts';
+import type { Checkpoint, Checkpoints } from './checkpoints.ts';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { domainNameOf, serialSocketDir } from './domainXml.ts';
+import { readLiveXml } from './liveXml.ts';
+import { checkImageIsTask, specForRestore } from './restoreSpec.ts';
+import { readSaveImageDomain } from './saveImage.ts';
+import { taskUuid } from './taskUuid.ts';
 import type { EventBus } from './events.ts';
 import type { Hypervisor } from './hypervisor.ts';
-import { toVm, type Vm, type Vms } from './vms.ts';
+import { toVm, vncPassword, type Vm, type Vms, type VmSpec } from './vms.ts';
 
 export type CheckpointInfo = ProvisionerSchemas['Checkpoint'];
 
@@ -13,6 +19,14 @@ export interface LifecycleDeps {
   checkpoints: Checkpoints;
   events: EventBus;
   log: Logger;
+  /** The data dir: a restore makes the log and socket folders a peer that never ran the task lacks. */
+  dataDir: string;
+}
+
+/** What the API shows of a checkpoint: not the spec or the VNC password kept with it. */
+function shownCheckpoint(cp: Checkpoint): Omit<Checkpoint, 'specJson' | 'vncPassword'> {
+  const { specJson: _spec, vncPassword: _pass, ...shown } = cp;
+  return shown;
 }
 
 /**
@@ -67,9 +81,20 @@ export class Lifecycle {
       if (!status) {
         const done = await this.d.checkpoints.read(taskId);
         if (!done) throw new ProblemError('not-found', `task ${taskId} has neither a guest nor a checkpoint`);
-        return { ...done, running: false };
+        return { ...shownCheckpoint(done), running: false };
       }
-      const need = { vcpus: status.vcpus, memoryMiB: Math.floor(status.maxMemKiB / 1024) };
+      const live = readLiveXml(status.xml);
+      // A guest made before its XML carried its spec and our UUID could not be restored from data:
+      // refused before the save stops it, not found out after.
+      if (live.task?.specJson === undefined || live.uuid?.toLowerCase() !== taskUuid(taskId)) {
+        throw new ProblemError('checkpoint-rejected', `the guest of task ${taskId} was made before checkpoints were restorable anywhere: recreate it`);
+      }
+      const need = {
+        vcpus: status.vcpus,
+        memoryMiB: Math.floor(status.maxMemKiB / 1024),
+        specJson: live.task.specJson,
+        ...(live.vncPassword ? { vncPassword: live.vncPassword } : {}),
+      };
       await this.vms.uncapMemory(taskId);
       let cp;
       try {
@@ -82,11 +107,11 @@ export class Lifecycle {
       }
       this.d.log.info({ taskId, sizeBytes: cp.sizeBytes, leaveRunning }, 'guest checkpointed');
       if (leaveRunning) {
-        await this.restoreFrom(taskId, cp.path);
+        await this.restoreFrom(taskId, cp.path, await this.rebuiltXml(taskId, cp, undefined));
         await this.vms.capMemory(taskId, need.memoryMiB);
       }
       this.d.events.emit({ kind: 'checkpointed', taskId, detail: leaveRunning ? 'left running' : 'stopped' });
-      return { ...cp, running: leaveRunning };
+      return { ...shownCheckpoint(cp), running: leaveRunning };
     });
   }
 
@@ -95,7 +120,7 @@ export class Lifecycle {
       const cp = await this.d.checkpoints.read(taskId);
       if (!cp) throw new ProblemError('not-found', `task ${taskId} has no checkpoint`);
       const status = await this.vms.owned(taskId).catch(() => undefined);
-      return { ...cp, running: status !== undefined };
+      return { ...shownCheckpoint(cp), running: status !== undefined };
     });
   }
 
@@ -103,31 +128,50 @@ export class Lifecycle {
     return this.vms.exclusive(() => this.d.checkpoints.remove(taskId));
   }
 
-  restore(taskId: string): Promise<{ vm: Vm; created: boolean }> {
+  /**
+   * Restores from the checkpoint on this peer's disk, which may have come from another peer: the XML
+   * is rebuilt from the spec (`requested`, else the one kept with the checkpoint) with this peer's
+   * paths and policy, and the image must say it holds this task's domain.
+   */
+  restore(taskId: string, requested?: VmSpec): Promise<{ vm: Vm; created: boolean }> {
     return this.vms.exclusive(async () => {
       const status = await this.vms.owned(taskId);
       if (status) return { vm: toVm(taskId, status), created: false };
       const cp = await this.d.checkpoints.read(taskId);
       if (!cp) throw new ProblemError('not-found', `task ${taskId} has no checkpoint to restore`);
-      await this.vms.admit(cp);
-      await this.restoreFrom(taskId, cp.path);
+      const spec = specForRestore(taskId, cp, requested, (s) => this.vms.asRun(s));
+      const xml = await this.rebuiltXml(taskId, cp, spec);
+      await this.vms.checkDiskChains(taskId, spec.disks);
+      await this.vms.admit(spec);
+      // A peer that never ran the task has none of its folders yet.
+      await mkdir(join(this.d.dataDir, 'logs'), { recursive: true });
+      await mkdir(serialSocketDir(this.d.dataDir), { recursive: true, mode: 0o700 });
+      await this.restoreFrom(taskId, cp.path, xml);
       const restored = await this.vms.get(taskId).catch(() => undefined);
-      if (restored) await this.vms.capMemory(taskId, cp.memoryMiB);
+      if (restored) await this.vms.capMemory(taskId, spec.memoryMiB);
       const vm = restored && (await this.vms.get(taskId));
       if (!vm) {
         // The file held some other domain than this task's: say so rather than report a guest that is not there.
         throw new ProblemError('conflict', `the checkpoint of task ${taskId} did not restore domain ${domainNameOf(taskId)}`);
       }
-      this.d.log.info({ taskId }, 'guest restored');
+      this.d.log.info({ taskId, from: requested ? 'request spec' : 'checkpoint spec' }, 'guest restored from rebuilt XML');
       return { vm, created: true };
     });
   }
 
+  /** The XML to restore under, after checking that the image holds this task's domain. */
+  private async rebuiltXml(taskId: string, cp: Checkpoint, spec: VmSpec | undefined): Promise<string> {
+    const s = spec ?? specForRestore(taskId, cp, undefined, (x) => this.vms.asRun(x));
+    const { xml } = await this.vms.domainXmlFor(taskId, s, cp.vncPassword ?? vncPassword());
+    checkImageIsTask(taskId, await readSaveImageDomain(cp.path));
+    return xml;
+  }
+
   // Marked "running" only once it runs: until then the guest is absent, and an absent guest marked
   // "running" would be reported as vanished by a watchdog look in between.
-  private async restoreFrom(taskId: string, file: string): Promise<void> {
+  private async restoreFrom(taskId: string, file: string, xml: string): Promise<void> {
     // QEMU restores paused and then runs: a start, not a pause for the watchdog to report.
-    await this.vms.expectations.whileStarting(taskId, () => this.d.hypervisor.restore(file));
+    await this.vms.expectations.whileStarting(taskId, () => this.d.hypervisor.restore(file, xml));
     this.vms.expectations.mark(taskId, 'running');
   }
 

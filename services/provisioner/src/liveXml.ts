@@ -6,7 +6,10 @@ export interface LiveFacts {
   type: string;
   title?: string;
   /** Present only on domains a CPS provisioner made (our metadata element). */
-  task?: { id: string; spec?: string; checkpointEverySec?: number; placedBy?: string };
+  task?: { id: string; spec?: string; checkpointEverySec?: number; placedBy?: string; specJson?: string };
+  /** libvirt's UUID of the domain. */
+  uuid?: string;
+  name?: string;
   vncPort?: number;
   vncListen?: string;
   /** Only in XML read with libvirt's SECURE flag. */
@@ -43,6 +46,12 @@ function placedBy(x: unknown): { placedBy?: string } {
   return id !== undefined && NODE_ID.test(id) ? { placedBy: id } : {};
 }
 
+// The request the domain was made from, as written (JSON); read as outside data where it is used.
+function specJson(x: unknown): { specJson?: string } {
+  const s = text(x);
+  return s !== undefined ? { specJson: s } : {};
+}
+
 /**
  * libvirt writes this XML, but the title inside came from a user: it is read with a real parser,
  * never with patterns over the text.
@@ -59,7 +68,11 @@ export function readLiveXml(xml: string): LiveFacts {
   return {
     type: str(domain['@type']) ?? '',
     title: text(domain.title),
-    task: task ? { id: task['@id'] as string, spec: str(task['@spec']), ...every(task['@checkpointEverySec']), ...placedBy(task['@placedBy']) } : undefined,
+    name: text(domain.name),
+    uuid: text(domain.uuid),
+    task: task
+      ? { id: task['@id'] as string, spec: str(task['@spec']), ...every(task['@checkpointEverySec']), ...placedBy(task['@placedBy']), ...specJson(task['cps:spec']) }
+      : undefined,
     vncPort: Number.isInteger(port) && port > 0 ? port : undefined,
     vncListen: str(vnc?.['@listen']),
     vncPassword: str(vnc?.['@passwd']),

@@ -83,27 +83,7 @@ export class Vms {
     const existing = await this.d.hypervisor.inspect(name);
     if (existing) return { vm: this.sameOrConflict(taskId, existing, digest), created: false };
 
-    const accel = await this.d.accelerator();
-    const xml = buildDomainXml(
-      {
-        taskId,
-        displayName: spec.name,
-        type: domainTypeFor(accel),
-        vcpus: spec.vcpus,
-        memoryMiB: spec.memoryMiB,
-        disks: spec.disks,
-        boot: spec.boot,
-        serialLog: this.serialLogPath(taskId),
-        serialSocket: serialSocketPath(this.d.dataDir, taskId),
-        specDigest: digest,
-        memtune: (this.d.memoryCap ?? 'xml') === 'xml',
-        vncPassword: vncPassword(),
-        checkpointEverySec: spec.checkpointEverySec,
-        placedBy: spec.placedBy,
-        network: spec.network,
-      },
-      policyFor(this.d.dataDir, taskId),
-    );
+    const { xml, accel } = await this.domainXmlFor(taskId, spec, vncPassword());
     await this.checkDiskChains(taskId, spec.disks);
     await this.admit(spec);
     await mkdir(join(this.d.dataDir, 'logs'), { recursive: true });
@@ -124,6 +104,42 @@ export class Vms {
     const made = await this.d.hypervisor.inspect(name);
     if (!made) throw new ProblemError('hypervisor-error', `domain ${name} vanished right after it started`);
     return { vm: toVm(taskId, made), created: true };
+  }
+
+  /** The spec as this peer runs it (its default network filled in). */
+  asRun(spec: VmSpec): VmSpec {
+    return withNetwork(spec, this.d.guestNetwork ?? 'user');
+  }
+
+  /**
+   * The domain XML of a task's guest on this peer, from its spec alone (as run: see withNetwork):
+   * this peer's paths for its log and socket, every path held to this peer's policy. Create uses it,
+   * and so does restore, which never runs the XML inside a save image.
+   */
+  async domainXmlFor(taskId: string, spec: VmSpec, vncPass: string): Promise<{ xml: string; accel: Accelerator }> {
+    const accel = await this.d.accelerator();
+    const xml = buildDomainXml(
+      {
+        taskId,
+        displayName: spec.name,
+        type: domainTypeFor(accel),
+        vcpus: spec.vcpus,
+        memoryMiB: spec.memoryMiB,
+        disks: spec.disks,
+        boot: spec.boot,
+        serialLog: this.serialLogPath(taskId),
+        serialSocket: serialSocketPath(this.d.dataDir, taskId),
+        specDigest: specDigest(spec),
+        memtune: (this.d.memoryCap ?? 'xml') === 'xml',
+        vncPassword: vncPass,
+        checkpointEverySec: spec.checkpointEverySec,
+        placedBy: spec.placedBy,
+        network: spec.network,
+        specJson: JSON.stringify(spec),
+      },
+      policyFor(this.d.dataDir, taskId),
+    );
+    return { xml, accel };
   }
 
   /**

@@ -31,6 +31,7 @@ const policy = policyFor('/var/lib/cps', typical.taskId);
 
 const golden = `<domain type="qemu">
   <name>cps-t-0123abcd</name>
+  <uuid>6c070059-04b6-8f60-8fb4-e81fdf6d7101</uuid>
   <title>my machine</title>
   <description>CPS guest of task t-0123abcd</description>
   <metadata>
@@ -215,7 +216,7 @@ describe('buildDomainXml', () => {
     expect(d.title).toBe(name);
     expect(d.name).toBe('cps-t-0123abcd');
     expect(Object.keys(d).filter((k) => !k.startsWith('#') && !k.startsWith('@'))).toEqual([
-      'name', 'title', 'description', 'metadata', 'memory', 'currentMemory', 'vcpu', 'cputune', 'memtune', 'os', 'features',
+      'name', 'uuid', 'title', 'description', 'metadata', 'memory', 'currentMemory', 'vcpu', 'cputune', 'memtune', 'os', 'features',
       'clock', 'on_poweroff', 'on_reboot', 'on_crash', 'devices',
     ]);
     // Only ever once: the name did not open or close any element.

@@ -31,6 +31,8 @@ describe('readLiveXml', () => {
   it('reads title, task, VNC port and serial pty from a live domain', () => {
     expect(readLiveXml(live)).toEqual({
       type: 'qemu',
+      name: 'cps-t-0123abcd',
+      uuid: 'fa0bf121-01e3-4c02-aa4c-6e404da3b791',
       title: `a <b> & "c" 'd'`,
       task: { id: 't-0123abcd', spec: '0123456789abcdef' },
       vncPort: 5901,

@@ -61,7 +61,7 @@ describe("'live' memory caps around create, checkpoint and restore (test:///defa
         },
       },
       save: { value: async (n: string, file: string) => (calls.push(`save ${n}`), hv.save(n, file)) },
-      restore: { value: async (file: string) => (calls.push('restore'), hv.restore(file)) },
+      restore: { value: async (file: string, xml: string) => (calls.push('restore'), hv.restore(file, xml)) },
     });
     app = createApp({ hypervisor: recording, dataDir, accelerator: async () => 'tcg', memoryCap: 'live', share: { vcpus: 2, memoryMiB: 1024 }, log: createLogger('t', 'silent') });
   });

@@ -219,8 +219,8 @@ describe('the watchdog', () => {
         },
       },
       restore: {
-        value: async (file: string) => {
-          await hv.restore(file);
+        value: async (file: string, xml: string) => {
+          await hv.restore(file, xml);
           for (const name of state.keys()) state.set(name, 'alive');
         },
       },
