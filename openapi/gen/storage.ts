@@ -61,6 +61,30 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/images/{imageId}/file": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                imageId: components["schemas"]["ImageId"];
+            };
+            cookie?: never;
+        };
+        /**
+         * The bytes of an uploaded image, for a peer that pulls it (members only); supports Range.
+         * @description The one data file of an uploaded disk or ISO image (its id is derived from its SHA-256, so
+         *     the puller checks the bytes against the id it asked for). Built and kernel images are not
+         *     served (image-not-found): each node builds its own. The ETag is the SHA-256 in quotes.
+         */
+        get: operations["getImageFile"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/images/builds": {
         parameters: {
             query?: never;
@@ -558,11 +582,21 @@ export interface components {
             /** @enum {unknown} */
             kind: "disk" | "cdrom";
         };
+        /** @description Set when this request fetched the task's image from a peer first (storage's image-pulls.ts). */
+        ImagePull: {
+            imageId: components["schemas"]["ImageId"];
+            /** @description The node id of the peer the bytes came from. */
+            fromNode: string;
+            sizeBytes: number;
+            /** @description How long the download and its checks took. */
+            ms: number;
+        };
         TaskDisks: {
             taskId: components["schemas"]["TaskId"];
             image: components["schemas"]["ImageId"];
             disks: components["schemas"]["DiskSpec"][];
             boot: components["schemas"]["BootSpec"];
+            imagePull?: components["schemas"]["ImagePull"];
         };
     };
     responses: {
@@ -768,6 +802,38 @@ export interface operations {
                 content?: never;
             };
             409: components["responses"]["Conflict"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    getImageFile: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                imageId: components["schemas"]["ImageId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The whole file. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/octet-stream": string;
+                };
+            };
+            /** @description The requested range. */
+            206: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/octet-stream": string;
+                };
+            };
             default: components["responses"]["Problem"];
         };
     };

@@ -1,3 +1,4 @@
+import { stat } from 'node:fs/promises';
 import { Contract, fenceCommands, fenceRoutes, healthRoutes, problemErrorHandler, problemNotFound, ProblemError, type EpochFence, type Logger } from '@cps/common';
 import { specFiles, type StorageSchemas } from '@cps/openapi';
 import { Hono, type MiddlewareHandler } from 'hono';
@@ -7,12 +8,13 @@ import { MiB, usableBytes } from './capacity.ts';
 import type { TaskDiskStore } from './disks.ts';
 import type { BootstrapStore } from './bootstraps.ts';
 import type { ExportStore } from './exports.ts';
-import type { ImageLibrary } from './images.ts';
+import { builtinImageIds, type ImageLibrary } from './images.ts';
 import type { ImageBuilds } from './image-builds.ts';
+import type { ImagePulls } from './image-pulls.ts';
 import { fileResponse } from './ranges.ts';
 import type { Transfers } from './transfer.ts';
 import { contentLength } from './receive.ts';
-import type { ImageUploads } from './uploads.ts';
+import { uploadedImageId, type ImageUploads } from './uploads.ts';
 
 export interface StorageDeps {
   images: ImageLibrary;
@@ -26,6 +28,8 @@ export interface StorageDeps {
   fence?: EpochFence;
   /** Builds images from Debian's packages (image-build.ts); none: no /images/builds routes. */
   imageBuilds?: ImageBuilds;
+  /** Fetches an uploaded image a task needs from a peer that holds it (image-pulls.ts); none: never. */
+  imagePulls?: ImagePulls;
 }
 
 // A TaskDisksRequest is a few short fields and at most ~96 KiB of cloud-init text.
@@ -60,6 +64,16 @@ export function createApp(deps: StorageDeps) {
   app.get('/images', async (c) => c.json({ items: (await deps.images.list()).map((r) => r.image) }));
 
   app.get('/images/:imageId', pathId('imageId', 'ImageId'), async (c) => c.json((await deps.images.get(c.req.param('imageId'))).image));
+
+  // A peer pulling an uploaded image this node holds (image-pulls.ts); members only, as every route.
+  app.get('/images/:imageId/file', pathId('imageId', 'ImageId'), async (c) => {
+    const { image, source } = await deps.images.get(c.req.param('imageId'));
+    const file = source.kind === 'iso' || (source.kind === 'disk' && !source.kernelBoot) ? source.file : undefined;
+    if (!file || builtinImageIds.has(image.id) || image.sha256 === undefined || uploadedImageId(image.sha256) !== image.id) {
+      throw new ProblemError('image-not-found', `image ${image.id} is not an uploaded image: peers do not fetch it (each node builds its own)`);
+    }
+    return fileResponse(file, (await stat(file)).size, `"${image.sha256}"`, { range: c.req.header('range'), ifRange: c.req.header('if-range') });
+  });
 
   const builds = deps.imageBuilds;
   if (builds) {
@@ -129,8 +143,10 @@ export function createApp(deps: StorageDeps) {
     }),
     contract.json<StorageSchemas['TaskDisksRequest']>('TaskDisksRequest'),
     async (c) => {
+      // An uploaded image only a peer holds is fetched first; the answer says so (the task's history shows it).
+      const imagePull = await deps.imagePulls?.ensure(c.req.valid('json').image);
       const { created, disks } = await deps.disks.create(c.req.param('taskId'), c.req.valid('json'));
-      return c.json(disks, created ? 201 : 200);
+      return c.json(imagePull ? { ...disks, imagePull } : disks, created ? 201 : 200);
     },
   );
 

@@ -1,4 +1,4 @@
-import { Contract, createLogger, dataDirVar, fenceDir, loadConfig, memberFetch, onShutdown, portsFrom, portsSchema, publicRoutesOfFile, serveApp, serviceUrl } from '@cps/common';
+import { Contract, createLogger, dataDirVar, fenceDir, loadConfig, memberFetch, onShutdown, portsFrom, portsSchema, ProblemError, publicRoutesOfFile, serveApp, serviceUrl } from '@cps/common';
 import { FenceGuard } from '@cps/head/election/fence-guard.ts';
 import { loadTrustOrExit } from '@cps/trust';
 import { discoveryClient, specFiles, storageClient } from '@cps/openapi';
@@ -12,6 +12,7 @@ import { ExportStore } from './exports.ts';
 import { ImageLibrary } from './images.ts';
 import { buildImage, imageRecipes } from './image-build.ts';
 import { ImageBuilds } from './image-builds.ts';
+import { ImagePulls } from './image-pulls.ts';
 import { StorageLayout } from './paths.ts';
 import { parseAllowList, PeerPolicy } from './peers.ts';
 import { QemuImg } from './qemu-img.ts';
@@ -88,7 +89,8 @@ const allow = (() => {
     process.exit(2);
   }
 })();
-const peers = new PeerPolicy({ allow, discovery: discoveryClient({ baseUrl: serviceUrl('127.0.0.1', portsFrom(config).discovery), fetch }), log });
+const discovery = discoveryClient({ baseUrl: serviceUrl('127.0.0.1', portsFrom(config).discovery), fetch });
+const peers = new PeerPolicy({ allow, discovery, log });
 const transfers = new Transfers({ layout, disks, contract: Contract.fromFile(specFiles.storage), peer: (baseUrl) => storageClient({ baseUrl, fetch }), peers, log });
 const uploads = new ImageUploads({
   layout,
@@ -101,13 +103,31 @@ const uploads = new ImageUploads({
   log,
 });
 
+// A task's uploaded image that only a peer holds is fetched from an alive one (discovery's view).
+const imagePulls = new ImagePulls({
+  images,
+  uploads,
+  holders: async () => {
+    const res = await discovery.GET('/peers', { signal: AbortSignal.timeout(5_000) });
+    if (!res.data) throw new ProblemError('upstream-failed', `discovery did not list the peers (status ${res.response.status})`);
+    return res.data.items.filter((p) => p.state === 'alive').map((p) => ({ nodeId: p.nodeId, address: p.address, port: p.ports.storage }));
+  },
+  peer: (baseUrl) => storageClient({ baseUrl, fetch }),
+  contract: Contract.fromFile(specFiles.storage),
+  space: () => disks.space(),
+  ...(quotaMiB !== undefined ? { quotaBytes: quotaMiB * MiB } : {}),
+  maxBytes: config.CPS_STORAGE_MAX_UPLOAD_MIB * MiB,
+  now: () => performance.now(),
+  log,
+});
+
 // The node's fence, shared with its provisioner: no command of an older head changes this host.
 const fence = await FenceGuard.open(fenceDir(layout.root), log);
 
 // Members only (the cluster's mutual TLS), but /healthz: a task's disks never leave to a stranger.
 // Builds from Debian's packages (`cps image build`): mmdebstrap needs root, as storage runs here.
 const imageBuilds = new ImageBuilds({ recipes: imageRecipes, build: buildImage, deps: { run: runTool, layout, now: () => new Date() }, log });
-const served = await serveApp(createApp({ images, disks, uploads, bootstraps, exports, transfers, fence, log, imageBuilds }), {
+const served = await serveApp(createApp({ images, disks, uploads, bootstraps, exports, transfers, fence, log, imageBuilds, imagePulls }), {
   port: portsFrom(config).storage,
   log,
   tls: trust.tls,

@@ -39,6 +39,8 @@ export async function receiveToFile(body: ReadableStream<Uint8Array> | AsyncIter
       hash.update(chunk);
       await fh.write(chunk);
     }
+    // On disk before the caller renames it into place: a crash then leaves a whole file or none.
+    await fh.sync();
   } catch (err) {
     if (err instanceof ProblemError) throw err;
     throw new ProblemError(broken, `the body broke off after ${n} bytes: ${(err as Error).message}`);

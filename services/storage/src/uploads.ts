@@ -8,7 +8,7 @@ import type { QemuImg } from './qemu-img.ts';
 import { receiveToFile } from './receive.ts';
 
 export interface UploadRequest {
-  body: ReadableStream<Uint8Array> | null;
+  body: ReadableStream<Uint8Array> | AsyncIterable<Uint8Array> | null;
   name: string;
   format?: UploadFormat;
   sha256?: string;
