@@ -11,8 +11,10 @@ const contract = Contract.fromFile(specFiles.provisioner);
 /**
  * The spec a checkpoint is restored from: the request's when it carries one, else the one kept
  * with the checkpoint. Either is checked against the contract like a PUT (a copied checkpoint.json
- * is outside data); both present, they must be the same spec (by digest), or the request would
- * restore one task's memory under another machine's devices. `asRun` fills in this peer's defaults.
+ * is outside data); a kept spec that does not pass means the checkpoint was tampered with, and it is
+ * refused whatever the request says. Both present, they must describe the same machine (specShape), or the request
+ * would restore one task's memory under another machine's devices; the paths may differ, since on
+ * another peer the task's files lie in that peer's folders. `asRun` fills in this peer's defaults.
  */
 export function specForRestore(taskId: string, cp: Checkpoint, requested: VmSpec | undefined, asRun: (s: VmSpec) => VmSpec): VmSpec {
   let kept: VmSpec | undefined;
@@ -30,12 +32,19 @@ export function specForRestore(taskId: string, cp: Checkpoint, requested: VmSpec
     }
   }
   const asked = requested && asRun(requested);
-  if (asked && kept && specDigest(asked) !== specDigest(kept)) {
+  if (asked && kept && specShape(asked) !== specShape(kept)) {
     throw rejected(`the checkpoint of task ${taskId} was taken of another spec than the one sent`);
   }
   const spec = asked ?? kept;
   if (!spec) throw rejected(`the checkpoint of task ${taskId} keeps no spec (taken before restores were rebuilt from data): send the spec`);
   return spec;
+}
+
+/** The spec's digest without its file paths: what a guest's memory was saved against. */
+export function specShape(spec: VmSpec): string {
+  const disks = spec.disks.map((d) => ({ ...d, path: '' }));
+  const boot = spec.boot.kind === 'kernel' ? { ...spec.boot, kernel: '', initrd: '' } : spec.boot;
+  return specDigest({ ...spec, disks, boot });
 }
 
 /** A save image must say it holds this task's domain (its name and our UUID), else it is not restored. */
