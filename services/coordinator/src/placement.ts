@@ -338,6 +338,8 @@ export class Placer {
         signal: this.timeout(),
       }),
     );
+    // Storage fetched the uploaded image from a peer first (services/storage image-pulls.ts): say so in the history.
+    if (disks.imagePull) this.deps.tasks.note(id, `image ${disks.imagePull.imageId} fetched from ${disks.imagePull.fromNode}: ${(disks.imagePull.sizeBytes / 1048576).toFixed(1)} MiB in ${(disks.imagePull.ms / 1000).toFixed(1)} s, verified by SHA-256`);
     checkpoint();
     const vm = await call({ service: 'provisioner', ...where }, () =>
       provisioner.PUT('/vms/{taskId}', {

@@ -26,7 +26,7 @@ beforeEach(async () => {
   a = await makeFixture();
   b = await makeFixture();
   bytes = randomBytes(256 * 1024);
-  const up = await a.app.request(`/images?name=shared&format=raw&sha256=${sha(bytes)}`, { method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: bytes });
+  const up = await a.app.request(`/images?name=shared&format=raw&sha256=${sha(bytes)}`, { method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: new Uint8Array(bytes) });
   expect(up.status).toBe(201);
   imageId = (await up.json()).id;
   apps = new Map();
@@ -116,7 +116,7 @@ describe('a peer without an uploaded image fetches it from one that holds it', (
 
   it('bytes that hash to another digest leave nothing, and the next holder is tried', async () => {
     const other = randomBytes(bytes.length);
-    fakeHolder('10.0.0.9', record(), () => other);
+    fakeHolder('10.0.0.9', record(), () => new Uint8Array(other));
     const pulls = pullsFor(b, [holder('liar', '10.0.0.9'), A]);
     const got = await pulls.ensure(imageId);
     expect(got?.fromNode).toBe('ws-a');
@@ -125,7 +125,7 @@ describe('a peer without an uploaded image fetches it from one that holds it', (
   });
 
   it('a wrong digest from the only holder: transfer-failed, nothing kept', async () => {
-    fakeHolder('10.0.0.9', record(), () => randomBytes(bytes.length));
+    fakeHolder('10.0.0.9', record(), () => new Uint8Array(randomBytes(bytes.length)));
     await expect(pullsFor(b, [holder('liar', '10.0.0.9')]).ensure(imageId)).rejects.toMatchObject({ problemType: 'transfer-failed', message: expect.stringMatching(/hash/) });
     await nothingLeft(b);
   });
@@ -137,7 +137,7 @@ describe('a peer without an uploaded image fetches it from one that holds it', (
     await expect(cut.ensure(imageId)).rejects.toMatchObject({ problemType: 'transfer-failed' });
     await nothingLeft(b);
     // A short body that simply ends is refused too.
-    fakeHolder('10.0.0.8', record(), () => half);
+    fakeHolder('10.0.0.8', record(), () => new Uint8Array(half));
     await expect(pullsFor(b, [holder('short', '10.0.0.8')]).ensure(imageId)).rejects.toMatchObject({ problemType: 'transfer-failed', message: expect.stringMatching(/ended after|not the/) });
     await nothingLeft(b);
     expect((await pullsFor(b, [holder('cut', '10.0.0.9'), A]).ensure(imageId))?.fromNode).toBe('ws-a');
@@ -159,7 +159,7 @@ describe('a peer without an uploaded image fetches it from one that holds it', (
       ['a Content-Length not its size', record(), { 'content-length': String(bytes.length + 1) }],
     ];
     for (const [why, rec, headers] of cases) {
-      fakeHolder('10.0.0.9', rec, () => bytes, headers);
+      fakeHolder('10.0.0.9', rec, () => new Uint8Array(bytes), headers);
       await expect(pullsFor(b, [holder('hostile', '10.0.0.9')]).ensure(imageId), why).rejects.toMatchObject({ problemType: 'transfer-failed' });
       await nothingLeft(b);
     }
@@ -167,7 +167,7 @@ describe('a peer without an uploaded image fetches it from one that holds it', (
 
   it('an image beyond the donor quota or the free space is refused without downloading', async () => {
     const small = Buffer.alloc(2 * MiB, 7);
-    const up = await a.app.request(`/images?name=big&format=raw`, { method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: small });
+    const up = await a.app.request(`/images?name=big&format=raw`, { method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: new Uint8Array(small) });
     const big = (await up.json()).id;
     await expect(pullsFor(b, [A], { quotaMiB: 1 }).ensure(big)).rejects.toMatchObject({ problemType: 'quota-exceeded' });
     await expect(pullsFor(b, [A], { maxBytes: MiB }).ensure(big)).rejects.toMatchObject({ problemType: 'payload-too-large' });
