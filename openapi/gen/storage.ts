@@ -888,6 +888,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            409: components["responses"]["Conflict"];
             default: components["responses"]["Problem"];
         };
     };
