@@ -13,6 +13,7 @@ import { PepEndpoint } from './pep/endpoint.ts';
 import { nodeIdSchema } from './pep/messages.ts';
 import { fanoutTransport, parseSeeds } from './pep/fanout.ts';
 import { udpMulticastTransport, udpUnicastTransport } from './pep/socket.ts';
+import { peerImages } from './peer-images.ts';
 import { provisionerView } from './provisioner.ts';
 import { provisionerCache } from './provisioner-cache.ts';
 import { createPublisher } from './publisher.ts';
@@ -115,6 +116,8 @@ async function main() {
     removalsDigest: () => removals.digest(),
     onRemovalsDigest: (node, digest) => removals.heard(node, digest),
   });
+  // Which alive peers hold an uploaded image this node lacks (its storage then fetches it first).
+  const images = peerImages({ peers: () => membership.list(), storage: (p) => storageClient({ baseUrl: serviceUrl(p.address, p.ports.storage), fetch }), now: Date.now, log });
   const responder = createResponder({
     endpoint,
     metrics,
@@ -124,6 +127,7 @@ async function main() {
     self: self.base,
     holdMs: config.CPS_PEP_HOLD_MS,
     ackDelayMaxMs: config.CPS_PEP_ACK_DELAY_MAX_MS,
+    canFetchImage: images.canFetch,
   });
   const publisher = createPublisher({ endpoint, metrics, log, describePeers: () => membership.describe() });
 

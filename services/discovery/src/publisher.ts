@@ -33,7 +33,7 @@ export interface PublisherOptions {
   confirmDeadlineMs?: number;
 }
 
-const toNodeInfo = (n: AckNode): NodeInfo => ({ ...n });
+const toNodeInfo = ({ image: _image, ...n }: AckNode): NodeInfo => ({ ...n });
 
 /** Placements remembered for a later release: enough for every task a head places in a long while. */
 const MAX_REMEMBERED = 4096;
@@ -123,7 +123,8 @@ export function createPublisher(o: PublisherOptions) {
       }
 
       function decide() {
-        const [chosen, ...others] = acks;
+        // A node that holds the image goes before one that would fetch it first; otherwise ACK order.
+        const [chosen, ...others] = [...acks.filter((a) => a.image !== 'fetchable'), ...acks.filter((a) => a.image === 'fetchable')];
         if (!chosen) {
           // Every ACKer withdrew during the window: treat as no answer.
           return fail();

@@ -30,10 +30,11 @@ export interface ResponderOptions {
   /** Upper bound of the headroom-based ACK delay (timing.ts ackDelayMs); 0 answers at once. */
   ackDelayMaxMs?: number;
   /**
-   * Whether this node could fetch an image it lacks from a peer before building the disk. The seam
-   * for issue 14 (images between peers); until then no node can, so one without the image is silent.
+   * Whether this node's storage could fetch an image it lacks from a peer before building the disk
+   * (peer-images.ts: some alive peer holds it). Its ACK then says `image: "fetchable"`, and the
+   * publisher prefers a node that holds the image. Absent: never, so one without the image is silent.
    */
-  canFetchImage?: (sha256: string) => boolean;
+  canFetchImage?: (sha256: string) => boolean | Promise<boolean>;
 }
 
 export interface ProvisionerView {
@@ -118,6 +119,8 @@ export function createResponder(o: ResponderOptions) {
       o.log.warn({ err, taskId: msg.taskId }, 'PEP cannot ask the provisioner for capacity; staying silent');
       return decline('provisioner-unreachable', msg);
     }
+    const lacks = lacksImage(msg.body.requirements, view);
+    const fetchable = lacks ? await Promise.resolve(canFetchImage(lacks)).catch((err: unknown) => (o.log.warn({ err, taskId: msg.taskId }, 'PEP cannot tell whether a peer holds the image'), false)) : false;
     // From here to the end, no await: check and reserve happen as one step.
     const cap = view.capacity;
     const now = timers.now();
@@ -130,7 +133,7 @@ export function createResponder(o: ResponderOptions) {
       free.memoryMiB -= h.need.memoryMiB;
       free.diskMiB -= h.need.diskMiB;
     }
-    const why = declineReason(req, free, cap) ?? imageDecline(req, view);
+    const why = declineReason(req, free, cap) ?? (lacks && !fetchable ? 'image' : undefined);
     if (why) return decline(why, msg);
     holds.set(msg.taskId, {
       publisher: msg.sender,
@@ -140,7 +143,7 @@ export function createResponder(o: ResponderOptions) {
       confirmed: false,
       ...(view.generation === undefined ? {} : { generation: view.generation }),
     });
-    return { ...o.self(), total: cap.total, free, accelerator: cap.accelerator };
+    return { ...o.self(), total: cap.total, free, accelerator: cap.accelerator, ...(lacks ? { image: 'fetchable' as const } : {}) };
   }
 
   const ack = (msg: MessageOf<'PUBLISH'>, node: AckNode) => endpoint.send({ type: 'ACK', taskId: msg.taskId, seq: msg.seq, body: { node } });
@@ -150,10 +153,14 @@ export function createResponder(o: ResponderOptions) {
     return h && h.publisher === publisher && h.seq === seq && h.expiresAt > timers.now() ? h : undefined;
   };
 
-  /** A PUBLISH naming an image's digest is for a node whose storage holds those bytes (or can fetch them). */
-  function imageDecline(req: Requirements, view: ProvisionerView): Decline | undefined {
+  /**
+   * The digest of the image a PUBLISH names when this node's storage lacks those bytes (it then
+   * answers only if it can fetch them); undefined when it holds them, none is named, or its
+   * images are not known (no check).
+   */
+  function lacksImage(req: Requirements, view: ProvisionerView): string | undefined {
     if (req.imageSha256 === undefined || view.images === undefined) return undefined;
-    return view.images.has(req.imageSha256) || canFetchImage(req.imageSha256) ? undefined : 'image';
+    return view.images.has(req.imageSha256) ? undefined : req.imageSha256;
   }
 
   /**

@@ -56,7 +56,7 @@ export function makeNode(
     /** Wraps the transport once the node's membership exists (real-socket seed mode). */
     wrap?: (t: Transport, m: Membership) => Transport;
     /** The responder's seam for fetching an image it lacks (issue 14). */
-    canFetchImage?: (sha256: string) => boolean;
+    canFetchImage?: (sha256: string) => boolean | Promise<boolean>;
     /** The responder's clock and timers (a skewed clock, say). */
     timers?: Timers;
     /** The head claim this node's HELLOs carry (with `hello`). */
