@@ -77,8 +77,17 @@ export class HeadRole implements HeadView {
   }
 
   isHead(): boolean {
-    return this.status?.role === 'head' && this.elector.commandEpoch() !== undefined;
+    if (this.status?.role !== 'head') return false;
+    if (this.elector.commandEpoch() !== undefined) return true;
+    if (!this.lapseLogged) {
+      // The term ran out by the clock before a step renewed it (a stalled step, a paused process).
+      this.lapseLogged = true;
+      this.d.log.warn({ event: 'head.term-lapsed', epoch: this.status.epoch, leadsUntil: this.status.leadsUntil, now: this.d.now() }, 'head: the term ran out before it was renewed');
+    }
+    return false;
   }
+
+  private lapseLogged = false;
 
   head(): NodeAddress | undefined {
     const s = this.status;
@@ -117,7 +126,11 @@ export class HeadRole implements HeadView {
     const started = this.d.now();
     for (;;) {
       try {
+        const asked = this.d.now();
         const v = await this.d.discovery.view();
+        const tookMs = this.d.now() - asked;
+        // A step slower than a renewal interval risks the term (it ends by the clock): say so.
+        if (tookMs > this.d.timing.renewMs / 2) this.d.log.warn({ event: 'head.slow-view', tookMs }, 'head: discovery was slow to answer');
         this.lastView = v;
         // Every epoch a HELLO claimed raises the floor: a term of ours after a restart goes above it.
         const seen = Math.max(0, ...v.peers.map((p) => (p.head && Number.isSafeInteger(p.headEpoch) ? p.headEpoch! : 0)));
@@ -160,6 +173,7 @@ export class HeadRole implements HeadView {
   private async onStatus(s: HeadStatus): Promise<void> {
     const beforeHead = this.headKey(this.status);
     this.status = s;
+    this.lapseLogged = false;
     if (s.role === 'head') this.raiseFloor(s.epoch);
     const nowHead = this.headKey(s);
     if (beforeHead !== nowHead) {
