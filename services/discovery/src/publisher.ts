@@ -3,7 +3,7 @@ import { ProblemError } from '@cps/common';
 import type { DiscoverySchemas } from '@cps/openapi';
 import type { Logger } from 'pino';
 import type { Metrics } from './metrics.ts';
-import { FLAG_RETRANSMIT } from './pep/codec.ts';
+import { FLAG_FETCHES_IMAGE, FLAG_RETRANSMIT } from './pep/codec.ts';
 import type { PepEndpoint } from './pep/endpoint.ts';
 import { MAX_CONFIRM_BACKUPS, PUBLISH_TTL_MAX_MS, type AckNode, type PepMessage, type Requirements } from './pep/messages.ts';
 import { realTimers, retransmitOffsets, type Timers } from './timing.ts';
@@ -33,7 +33,7 @@ export interface PublisherOptions {
   confirmDeadlineMs?: number;
 }
 
-const toNodeInfo = ({ image: _image, ...n }: AckNode): NodeInfo => ({ ...n });
+const toNodeInfo = (n: AckNode): NodeInfo => ({ ...n });
 
 /** Placements remembered for a later release: enough for every task a head places in a long while. */
 const MAX_REMEMBERED = 4096;
@@ -67,6 +67,8 @@ export function createPublisher(o: PublisherOptions) {
     const { taskId } = input;
     const exclude = new Set(input.exclude ?? []);
     const acks: AckNode[] = [];
+    // ACKers that lack the image and would fetch it first (FLAG_FETCHES_IMAGE).
+    const fetchers = new Set<string>();
     const startedAt = timers.now();
     let ackMs: number | undefined;
     let decided = false;
@@ -97,7 +99,10 @@ export function createPublisher(o: PublisherOptions) {
 
       function onMessage(msg: PepMessage) {
         if (msg.taskId !== taskId || msg.seq !== seq) return;
-        if (msg.type === 'ACK') return onAck(msg.body.node);
+        if (msg.type === 'ACK') {
+          if (msg.flags & FLAG_FETCHES_IMAGE) fetchers.add(msg.sender);
+          return onAck(msg.body.node);
+        }
         if (confirming && msg.sender === confirming.to && 'to' in msg.body && msg.body.to === endpoint.nodeId) {
           if (msg.type === 'CONFIRMED') return confirmDone('confirmed');
           if (msg.type === 'REJECT') return confirmDone('rejected', msg.body.reason);
@@ -124,7 +129,7 @@ export function createPublisher(o: PublisherOptions) {
 
       function decide() {
         // A node that holds the image goes before one that would fetch it first; otherwise ACK order.
-        const [chosen, ...others] = [...acks.filter((a) => a.image !== 'fetchable'), ...acks.filter((a) => a.image === 'fetchable')];
+        const [chosen, ...others] = [...acks.filter((a) => !fetchers.has(a.nodeId)), ...acks.filter((a) => fetchers.has(a.nodeId))];
         if (!chosen) {
           // Every ACKer withdrew during the window: treat as no answer.
           return fail();

@@ -2,6 +2,7 @@ import type { ProvisionerSchemas } from '@cps/openapi';
 import type { Logger } from 'pino';
 import type { Metrics } from './metrics.ts';
 import type { PepEndpoint } from './pep/endpoint.ts';
+import { FLAG_FETCHES_IMAGE } from './pep/codec.ts';
 import type { AckNode, MessageOf, Requirements } from './pep/messages.ts';
 import { ackDelayMs, realTimers, type Timers } from './timing.ts';
 
@@ -31,7 +32,7 @@ export interface ResponderOptions {
   ackDelayMaxMs?: number;
   /**
    * Whether this node's storage could fetch an image it lacks from a peer before building the disk
-   * (peer-images.ts: some alive peer holds it). Its ACK then says `image: "fetchable"`, and the
+   * (peer-images.ts: some alive peer holds it). Its ACK then carries FLAG_FETCHES_IMAGE, and the
    * publisher prefers a node that holds the image. Absent: never, so one without the image is silent.
    */
   canFetchImage?: (sha256: string) => boolean | Promise<boolean>;
@@ -45,6 +46,9 @@ export interface ProvisionerView {
   generation?: number;
   lastSeen?: ReadonlyMap<string, number>;
 }
+
+/** An ACK's node body, and whether this node would fetch the PUBLISH's image first (a header flag, not the body). */
+type Offer = AckNode & { fetchesImage?: true };
 
 interface Hold {
   publisher: string;
@@ -94,7 +98,7 @@ export function createResponder(o: ResponderOptions) {
   const { endpoint } = o;
   const holds = new Map<string, Hold>(); // by task id
   // Answers by (publisher, task, seq), so a retransmitted PUBLISH gets the same ACK.
-  const answers = new Map<string, { at: number; node: Promise<AckNode | null> }>();
+  const answers = new Map<string, { at: number; node: Promise<Offer | null> }>();
 
   o.metrics.gauge('pep_holds', 'Capacity offers this node currently holds', () => holds.size);
 
@@ -109,7 +113,7 @@ export function createResponder(o: ResponderOptions) {
     return null;
   };
 
-  async function evaluate(msg: MessageOf<'PUBLISH'>): Promise<AckNode | null> {
+  async function evaluate(msg: MessageOf<'PUBLISH'>): Promise<Offer | null> {
     const req = msg.body.requirements;
     let view: ProvisionerView;
     try {
@@ -143,10 +147,11 @@ export function createResponder(o: ResponderOptions) {
       confirmed: false,
       ...(view.generation === undefined ? {} : { generation: view.generation }),
     });
-    return { ...o.self(), total: cap.total, free, accelerator: cap.accelerator, ...(lacks ? { image: 'fetchable' as const } : {}) };
+    return { ...o.self(), total: cap.total, free, accelerator: cap.accelerator, ...(lacks ? { fetchesImage: true as const } : {}) };
   }
 
-  const ack = (msg: MessageOf<'PUBLISH'>, node: AckNode) => endpoint.send({ type: 'ACK', taskId: msg.taskId, seq: msg.seq, body: { node } });
+  const ack = (msg: MessageOf<'PUBLISH'>, { fetchesImage, ...node }: Offer) =>
+    endpoint.send({ type: 'ACK', taskId: msg.taskId, seq: msg.seq, ...(fetchesImage ? { flags: FLAG_FETCHES_IMAGE } : {}), body: { node } });
 
   const holdOf = (taskId: string, publisher: string, seq: number) => {
     const h = holds.get(taskId);

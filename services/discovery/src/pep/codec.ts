@@ -31,6 +31,12 @@ export const MIN_PACKET = HEADER_LEN + 1 + 2 + MAC_LEN;
 export const FLAG_INSECURE = 0x01;
 /** A PUBLISH resent with the same seq; lets receivers count retransmissions. */
 export const FLAG_RETRANSMIT = 0x02;
+/**
+ * On an ACK: the ACKer's storage lacks the PUBLISH's image and would fetch it from a peer before
+ * building the disk ("fetchable"); clear: it holds the image ("present") or none was named. A
+ * reserved bit until then, so v4 nodes that predate it ignore it (docs/pep.md §2).
+ */
+export const FLAG_FETCHES_IMAGE = 0x04;
 
 /** How packets are authenticated: the cluster key, or explicitly none. */
 export type PepAuth = { kind: 'hmac'; key: Buffer } | { kind: 'insecure' };

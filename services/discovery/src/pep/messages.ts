@@ -74,9 +74,6 @@ export const ackNodeSchema = z.strictObject({
   total: resourcesSchema.optional(),
   free: resourcesSchema,
   accelerator: acceleratorSchema,
-  // Set only by a node that lacks the PUBLISH's image and would fetch it from a peer first
-  // (docs/pep.md §3); absent: it holds the image, or none was named. Publishers prefer holders.
-  image: z.literal('fetchable').optional(),
 });
 
 /** A head's term, its fencing token (openapi/discovery.yaml HeadEpoch): a safe positive integer. */
