@@ -43,7 +43,7 @@ export interface FakeNodeOptions {
   /** The kept copy's bytes (one file, root.qcow2) when a task made with keepCopy is discarded. */
   exportBytes?: Buffer;
   /** What storage answers PUT /disks with (default: a kernel image's plan). */
-  disksAnswer?: (taskId: string) => Pick<StorageSchemas['TaskDisks'], 'disks' | 'boot'>;
+  disksAnswer?: (taskId: string) => Pick<StorageSchemas['TaskDisks'], 'disks' | 'boot' | 'imagePull'>;
 }
 
 /** One peer's storage and provisioner, as small Hono apps that follow their contracts. */
