@@ -978,6 +978,8 @@ export interface components {
             description?: string;
             /** @enum {string} */
             kind: "kernel" | "disk" | "iso";
+            /** @description Uploaded images: the node ids (this one and alive peers) whose storage holds the bytes; a task placed elsewhere fetches them from one first. Absent: built-in or built images (each node has its own) or no peer view. */
+            holders?: string[];
         };
         TaskRequest: {
             /** @description Any printable text (no control characters, no line or paragraph separators, no U+FFFE/U+FFFF, no lone UTF-16 surrogates: the rule of packages/common/src/names.ts, the same as VmSpec.name of the provisioner); shown to the user, never used as an identifier. */
@@ -1073,6 +1075,14 @@ export interface components {
              * @description When the last checkpoint asked through the API was written.
              */
             lastCheckpointAt?: string;
+            /** @description The guest's IP addresses (its qemu-guest-agent's, loopback left out), asked of its provisioner when the task is read while it runs; absent where the guest has no agent or did not answer. */
+            addresses?: {
+                interface: string;
+                /** @enum {string} */
+                family: "ipv4" | "ipv6";
+                address: string;
+                prefix: number;
+            }[];
             download?: components["schemas"]["TaskDownload"];
             /** Format: date-time */
             createdAt: string;

@@ -99,7 +99,7 @@ export function createApp(deps: AppDeps) {
   // the cluster may read: the gateway locates tasks); without (placement-only tests), no users.
   const signedIn = deps.accounts ? requireUserOrMemberRead() : undefined;
   // Uploads are writes: a signed-in user, as for a submit.
-  app.route('/', imageRoutes({ contract, storage: deps.localStorage, ...(signedIn ? { signedIn } : {}) }));
+  app.route('/', imageRoutes({ contract, storage: deps.localStorage, ...(signedIn ? { signedIn } : {}), ...(deps.discovery ? { discovery: deps.discovery, clientsFor: deps.clientsFor } : {}) }));
   // Building an image costs the node minutes of CPU and a download: admins only.
   if (deps.accounts) app.route('/', imageBuildRoutes({ contract, storage: deps.localStorage, admin: requireAdmin() }));
   if (deps.bootstraps) app.route('/', uploadRoutes({ bootstraps: deps.bootstraps, ...(signedIn ? { signedIn } : {}) }));

@@ -96,7 +96,9 @@ export async function loadImages(select = form().elements.namedItem('image')) {
     return;
   }
   const current = select.value;
-  const label = (i) => `${i.name === i.id ? i.id : `${i.name} (${i.id})`}${i.kind === 'iso' ? ' — ISO' : ''}`;
+  // An uploaded image names the nodes that hold it; a task placed elsewhere fetches it from one first.
+  const held = (i) => (Array.isArray(i.holders) ? ` — on ${i.holders.join(', ')}` : '');
+  const label = (i) => `${i.name === i.id ? i.id : `${i.name} (${i.id})`}${i.kind === 'iso' ? ' — ISO' : ''}${held(i)}`;
   select.replaceChildren(...items.map((i) => el('option', { value: i.id, title: i.description ?? '' }, label(i))));
   if (items.some((i) => i.id === current)) select.value = current;
   note.hidden = true;
