@@ -461,6 +461,14 @@ export interface components {
         };
         /** @enum {string} */
         VmState: "running" | "paused" | "shutoff" | "crashed" | "pmsuspended" | "blocked" | "shutdown" | "nostate";
+        GuestAddress: {
+            /** @description The guest's name for the interface, e.g. enp1s0. */
+            interface: string;
+            /** @enum {string} */
+            family: "ipv4" | "ipv6";
+            address: string;
+            prefix: number;
+        };
         Vm: {
             taskId: components["schemas"]["TaskId"];
             /** @description The libvirt domain name. */
@@ -475,6 +483,12 @@ export interface components {
             checkpointEverySec?: number;
             /** @description The node id of the coordinator that placed the guest (VmSpec.placedBy), if it said. */
             placedBy?: string;
+            /**
+             * @description The guest's IP addresses as its qemu-guest-agent reports them (loopback left out), on
+             *     GET /vms/{taskId} only, and only where the agent answers; absent otherwise. Said by the guest:
+             *     checked for form, not for truth.
+             */
+            addresses?: components["schemas"]["GuestAddress"][];
             console: {
                 vnc: {
                     /** @description Always 127.0.0.1; VNC never listens beyond loopback. */

@@ -7,9 +7,10 @@ import { Checkpoints } from './checkpoints.ts';
 import { EventBus } from './events.ts';
 import { eventStream } from './eventStream.ts';
 import { Expectations } from './expectations.ts';
-import type { GuestNetwork } from './domainXml.ts';
+import { domainNameOf, type GuestNetwork } from './domainXml.ts';
 import type { IsolationStatus } from './guestIsolation.ts';
 import type { Hypervisor } from './hypervisor.ts';
+import { withGuestAddresses, type GuestAgent } from './guestAgent.ts';
 import { Lifecycle } from './lifecycle.ts';
 import type { MemoryCapMode } from './memoryCap.ts';
 import { vmFor } from './vncSecret.ts';
@@ -37,6 +38,8 @@ export interface AppDeps {
   nodeId?: string;
   /** Whether guests' NAT is kept from this host's own services (guestIsolation.ts), for /healthz. */
   guestIsolation?: () => IsolationStatus;
+  /** The guests' qemu-guest-agents (guestAgent.ts): clean shutdowns, frozen checkpoints, addresses. None: never asked. */
+  guestAgent?: GuestAgent;
   /** The node's fence (shared with its storage): commands of an older head are refused. None: unfenced, no /fence. */
   fence?: EpochFence;
 }
@@ -82,10 +85,12 @@ export function createProvisioner(deps: AppDeps) {
     return c.json(shown(c)(vm), created ? 201 : 200);
   });
 
-  app.get('/vms/:taskId', taskParam, async (c) => c.json(shown(c)(await vms.get(c.req.valid('param').taskId))));
+  app.get('/vms/:taskId', taskParam, async (c) => c.json(shown(c)(await withGuestAddresses(await vms.get(c.req.valid('param').taskId), deps.guestAgent))));
 
   app.delete('/vms/:taskId', taskParam, async (c) => {
     await vms.remove(c.req.valid('param').taskId);
+    // A guest made later under the same task id may run another image, with or without an agent.
+    deps.guestAgent?.forget(domainNameOf(c.req.valid('param').taskId));
     return c.body(null, 204);
   });
 

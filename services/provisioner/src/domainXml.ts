@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { nodeIdPattern, ProblemError, serialSocketDir } from '@cps/common';
+import { AGENT_CHANNEL } from './guestAgent.ts';
 import { checkAllowedPath } from './paths.ts';
 import { taskUuid } from './taskUuid.ts';
 import { el, renderXml, type XmlElement } from './xml.ts';
@@ -172,6 +173,9 @@ export function buildDomainXml(spec: DomainSpec, policy: DomainPolicy): string {
         ...diskElements(spec.disks, policy),
         spec.network === 'user' && el('interface', { type: 'user' }, el('model', { type: 'virtio' })),
         ...serialElements(serialLog, serialSocket),
+        // The qemu-guest-agent's port (guestAgent.ts). On every guest: where no agent runs it is an idle
+        // virtio-serial port; libvirt picks the host-side socket and talks to it, we never open it.
+        el('channel', { type: 'unix' }, el('target', { type: 'virtio', name: AGENT_CHANNEL })),
         // Loopback only: the vnc-gateway on this peer is the one way in.
         el(
           'graphics',

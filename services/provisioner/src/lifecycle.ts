@@ -9,6 +9,7 @@ import { checkImageIsTask, specForRestore } from './restoreSpec.ts';
 import { readSaveImageDomain } from './saveImage.ts';
 import { taskUuid } from './taskUuid.ts';
 import type { EventBus } from './events.ts';
+import type { GuestAgent } from './guestAgent.ts';
 import type { Hypervisor } from './hypervisor.ts';
 import { toVm, vncPassword, type Vm, type Vms, type VmSpec } from './vms.ts';
 
@@ -21,6 +22,8 @@ export interface LifecycleDeps {
   log: Logger;
   /** The data dir: a restore makes the log and socket folders a peer that never ran the task lacks. */
   dataDir: string;
+  /** The guests' qemu-guest-agents; none: every guest is treated as having none. */
+  guestAgent?: GuestAgent;
 }
 
 /** What the API shows of a checkpoint: not the spec or the VNC password kept with it. */
@@ -69,8 +72,15 @@ export class Lifecycle {
     return this.vms.exclusive(async () => {
       const status = await this.vms.owned(taskId);
       if (!status) return undefined;
-      await this.intending(taskId, 'gone', () => this.d.hypervisor.shutdown(status.name));
-      this.d.log.info({ taskId }, 'guest asked to power off');
+      // The agent shuts the guest down cleanly even where it ignores ACPI (no acpid); without an agent,
+      // or when it does not take the request, the power button as before. Either way the caller
+      // destroys the guest if it is still there after its grace (DELETE).
+      const via = await this.intending(taskId, 'gone', async () => {
+        if (status.state === 'running' && (await this.d.guestAgent?.shutdown(status.name))) return 'agent';
+        await this.d.hypervisor.shutdown(status.name);
+        return 'acpi';
+      });
+      this.d.log.info({ taskId, via }, 'guest asked to power off');
       return toVm(taskId, status);
     });
   }
@@ -96,6 +106,9 @@ export class Lifecycle {
         ...(live.vncPassword ? { vncPassword: live.vncPassword } : {}),
       };
       await this.vms.uncapMemory(taskId);
+      // Frozen filesystems make the saved disks consistent with the saved memory at the moment of the
+      // save; a guest without an agent (or one that does not answer) is saved as before.
+      const frozen = status.state === 'running' ? await this.d.guestAgent?.freeze(status.name) : undefined;
       let cp;
       try {
         cp = await this.intending(taskId, 'gone', () =>
@@ -104,8 +117,12 @@ export class Lifecycle {
       } catch (err) {
         await this.vms.capMemory(taskId, need.memoryMiB);
         throw err;
+      } finally {
+        // A failed save leaves the guest running: it must not stay frozen. After a good save the guest
+        // is gone and this finds nothing; the restore thaws it (restoreFrom).
+        if (frozen !== undefined) await this.d.guestAgent?.thaw(status.name);
       }
-      this.d.log.info({ taskId, sizeBytes: cp.sizeBytes, leaveRunning }, 'guest checkpointed');
+      this.d.log.info({ taskId, sizeBytes: cp.sizeBytes, leaveRunning, frozen: frozen ?? 0 }, 'guest checkpointed');
       if (leaveRunning) {
         await this.restoreFrom(taskId, cp.path, await this.rebuiltXml(taskId, cp, undefined));
         await this.vms.capMemory(taskId, need.memoryMiB);
@@ -173,6 +190,9 @@ export class Lifecycle {
     // QEMU restores paused and then runs: a start, not a pause for the watchdog to report.
     await this.vms.expectations.whileStarting(taskId, () => this.d.hypervisor.restore(file, xml));
     this.vms.expectations.mark(taskId, 'running');
+    // A guest saved with frozen filesystems wakes up frozen; a thaw of filesystems that are not is harmless.
+    const thawed = await this.d.guestAgent?.thaw(domainNameOf(taskId));
+    if (thawed) this.d.log.info({ taskId, thawed }, 'guest filesystems thawed after restore');
   }
 
   private async mustOwn(taskId: string) {

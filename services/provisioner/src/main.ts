@@ -7,6 +7,7 @@ import { loadTrustOrExit } from '@cps/trust';
 import { accelReader } from './accel.ts';
 import { createProvisioner } from './app.ts';
 import { GUEST_NETWORKS } from './domainXml.ts';
+import { GuestAgent, runVirshBounded } from './guestAgent.ts';
 import { installGuestIsolation } from './guestIsolation.ts';
 import { EventBus } from './events.ts';
 import { Expectations } from './expectations.ts';
@@ -78,6 +79,8 @@ const { app, vms, lifecycle, checkpoints } = createProvisioner({
   expectations,
   ownerBusy: () => owner?.busy ?? false,
   fence,
+  // libvirt's test driver lives inside this process: a virsh would see another one, and no agent.
+  ...(config.CPS_LIBVIRT_URI.startsWith('test:') ? {} : { guestAgent: new GuestAgent({ uri: config.CPS_LIBVIRT_URI, run: runVirshBounded, log, now: Date.now }) }),
   log,
 });
 const periodic = new PeriodicCheckpoints({ vms, lifecycle, checkpoints, log });
