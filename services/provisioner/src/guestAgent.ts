@@ -186,11 +186,13 @@ export async function withGuestAddresses(vm: Vm, agent: GuestAgent | undefined):
   return addresses === undefined ? vm : { ...vm, addresses };
 }
 
-/** The runner over the real virsh. */
-export const runVirshBounded: AgentRunner = (args, o) =>
+/** A runner over `bin` (virsh; tests use sh): killed at its timeout, refused past its output bound. */
+export const boundedRunner = (bin: string): AgentRunner => (args, o) =>
   new Promise((resolve, reject) => {
-    execFile('virsh', args, { timeout: o.timeoutMs, maxBuffer: o.maxBytes, killSignal: 'SIGKILL' }, (err, stdout, stderr) => {
+    execFile(bin, args, { timeout: o.timeoutMs, maxBuffer: o.maxBytes, killSignal: 'SIGKILL' }, (err, stdout, stderr) => {
       if (err) reject(new Error(String(stderr).trim().slice(0, 500) || err.message));
       else resolve(String(stdout));
     });
   });
+
+export const runVirshBounded: AgentRunner = boundedRunner('virsh');

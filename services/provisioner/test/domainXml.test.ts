@@ -89,6 +89,9 @@ const golden = `<domain type="qemu">
     <console type="pty">
       <target type="serial" port="0"/>
     </console>
+    <channel type="unix">
+      <target type="virtio" name="org.qemu.guest_agent.0"/>
+    </channel>
     <graphics type="vnc" port="-1" autoport="yes" listen="127.0.0.1">
       <listen type="address" address="127.0.0.1"/>
     </graphics>
@@ -120,6 +123,14 @@ function problemOf(fn: () => unknown): ProblemError {
 describe('buildDomainXml', () => {
   it('writes the golden XML for a typical spec', () => {
     expect(buildDomainXml(typical, policy)).toBe(golden);
+  });
+
+  it('gives every guest the qemu-guest-agent channel, once, with no host path of ours', () => {
+    for (const xml of [buildDomainXml(typical, policy), buildDomainXml({ ...typical, network: 'user' }, policy)]) {
+      expect(xml.match(/<channel /g)).toHaveLength(1);
+      expect(xml).toContain('<target type="virtio" name="org.qemu.guest_agent.0"/>');
+      expect(xml).not.toMatch(/<channel[^>]*>\s*<source/);
+    }
   });
 
   it('caps CPU and memory by the guest\'s own size', () => {
