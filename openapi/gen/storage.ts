@@ -281,6 +281,54 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/checkpoints/{taskId}/files": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                taskId: components["schemas"]["TaskId"];
+            };
+            cookie?: never;
+        };
+        /**
+         * The task's checkpoint files on this node (the provisioner's state.sav and checkpoint.json), each with its size and SHA-256.
+         * @description Each is then fetched through GET /disks/{taskId}/files/checkpoints/{fileName}. 404 when there is none.
+         */
+        get: operations["getCheckpointManifest"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/checkpoints/{taskId}/pull": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                taskId: components["schemas"]["TaskId"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Copy a task's latest checkpoint from another peer's storage (a backup peer keeping a copy).
+         * @description Fetches the source's checkpoint manifest, then each file into a staging folder, checking its
+         *     size and SHA-256; a file this node already holds with the same hash is linked, not fetched
+         *     again. The previous copy is kept until the new one is whole, then replaced in one rename; a
+         *     transfer cut off leaves the previous copy as it was (transfer-failed). The copy is data: the
+         *     provisioner restores it only under XML rebuilt from the task's spec.
+         */
+        post: operations["pullCheckpoint"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/exports": {
         parameters: {
             query?: never;
@@ -442,6 +490,18 @@ export interface components {
             taskId: components["schemas"]["TaskId"];
             request: components["schemas"]["TaskDisksRequest"];
             files: components["schemas"]["TransferFile"][];
+        };
+        CheckpointManifest: {
+            taskId: components["schemas"]["TaskId"];
+            files: components["schemas"]["TransferFile"][];
+        };
+        CheckpointCopy: {
+            taskId: components["schemas"]["TaskId"];
+            files: components["schemas"]["TransferFile"][];
+            /** @description The copy's whole size. */
+            sizeBytes: number;
+            /** @description What crossed the network (files already here with the same hash are not fetched). */
+            bytesMoved: number;
         };
         PullRequest: {
             sourceNode: components["schemas"]["SourceNode"];
@@ -1253,6 +1313,67 @@ export interface operations {
                 };
             };
             409: components["responses"]["Conflict"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    getCheckpointManifest: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                taskId: components["schemas"]["TaskId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The files. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CheckpointManifest"];
+                };
+            };
+            default: components["responses"]["Problem"];
+        };
+    };
+    pullCheckpoint: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description The sending head's epoch (its term's fencing token). With CPS-Head, on every route that changes
+                 *     something: an epoch older than the highest this host has seen is refused (409 `stale-epoch`,
+                 *     naming both); a newer one is persisted before the command runs. Both absent: the command is let
+                 *     through unfenced (local tools, a single node without a head). One without the other, or a value
+                 *     that is not one decimal integer of at most 16 digits: 400 `bad-request`.
+                 */
+                "CPS-Epoch"?: components["parameters"]["CpsEpoch"];
+                /** @description The node id of the head that sends the command (named in a refusal and in GET /fence). Sent with CPS-Epoch. */
+                "CPS-Head"?: components["parameters"]["CpsHead"];
+            };
+            path: {
+                taskId: components["schemas"]["TaskId"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PullRequest"];
+            };
+        };
+        responses: {
+            /** @description The copy is whole and in place. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CheckpointCopy"];
+                };
+            };
             default: components["responses"]["Problem"];
         };
     };

@@ -170,6 +170,12 @@ export function createApp(deps: StorageDeps) {
     return c.json(disks, created ? 201 : 200);
   });
 
+  app.get('/checkpoints/:taskId/files', pathId('taskId', 'TaskId'), async (c) => c.json(await deps.transfers.checkpointManifest(c.req.param('taskId'))));
+
+  app.post('/checkpoints/:taskId/pull', pathId('taskId', 'TaskId'), requireJson, contract.json<StorageSchemas['PullRequest']>('PullRequest'), async (c) =>
+    c.json(await deps.transfers.pullCheckpoint(c.req.param('taskId'), c.req.valid('json').sourceNode), 201),
+  );
+
   app.get('/exports', async (c) => c.json({ items: await deps.exports.list() }));
 
   app.get('/exports/:taskId', pathId('taskId', 'TaskId'), async (c) => c.json(await deps.exports.get(c.req.param('taskId'))));

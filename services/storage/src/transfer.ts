@@ -1,4 +1,5 @@
-import { lstat, mkdir, mkdtemp, readdir, rename, rm, stat } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { link, lstat, mkdir, mkdtemp, readdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Contract, ProblemError, type Logger } from '@cps/common';
 import type { StorageClient, StorageSchemas } from '@cps/openapi';
@@ -8,6 +9,8 @@ import type { PeerPolicy, SourceNode } from './peers.ts';
 import { receiveToFile, sha256File } from './receive.ts';
 
 export type TransferManifest = StorageSchemas['TransferManifest'];
+export type CheckpointManifest = StorageSchemas['CheckpointManifest'];
+export type CheckpointCopy = StorageSchemas['CheckpointCopy'];
 type TransferFile = StorageSchemas['TransferFile'];
 type Area = StorageSchemas['TransferArea'];
 
@@ -50,7 +53,9 @@ export class Transfers {
 
   /** Source side: one listed file, with its path for download. */
   async file(taskId: string, area: Area, name: string): Promise<{ path: string; file: TransferFile }> {
-    const listed = (await this.manifest(taskId)).files.find((f) => f.area === area && f.name === name);
+    // A checkpoint file is served without the disks' manifest (whose hashes would be read again).
+    const files = area === 'checkpoints' ? (await this.checkpointManifest(taskId)).files : (await this.manifest(taskId)).files;
+    const listed = files.find((f) => f.area === area && f.name === name);
     if (!listed) throw new ProblemError('not-found', `task ${taskId} has no ${area} file ${JSON.stringify(name.slice(0, 80))}`);
     return { path: this.areaPath(taskId, area, name), file: listed };
   }
@@ -86,6 +91,86 @@ export class Transfers {
     } finally {
       await rm(ckptStaging, { recursive: true, force: true });
     }
+  }
+
+  /** Source side: the task's checkpoint files alone (what a backup peer copies after each checkpoint). */
+  async checkpointManifest(taskId: string): Promise<CheckpointManifest> {
+    const files: TransferFile[] = [];
+    for (const name of await this.checkpointNames(taskId)) {
+      files.push(await this.describe('checkpoints', name, path.join(this.d.layout.checkpointDir(taskId), name)));
+    }
+    if (files.length === 0) throw new ProblemError('not-found', `task ${taskId} has no checkpoint here`);
+    return { taskId, files };
+  }
+
+  /**
+   * Destination side (a backup peer): copies the task's latest checkpoint from `node`. Each file is
+   * checked (size, SHA-256) in a staging folder; one already here with the same hash is linked, not
+   * fetched. The previous copy stays until the new one is whole, then one rename replaces it.
+   */
+  async pullCheckpoint(taskId: string, node: SourceNode): Promise<CheckpointCopy> {
+    const source = await this.d.peers.check(node);
+    const peer = this.d.peer(source);
+    const listed = await this.fetchCheckpointManifest(peer, taskId, source);
+    const target = this.d.layout.checkpointDir(taskId);
+    await mkdir(this.d.layout.tmpDir, { recursive: true, mode: 0o755 });
+    const staging = await mkdtemp(path.join(this.d.layout.tmpDir, 'checkpoint-copy-'));
+    let bytesMoved = 0;
+    try {
+      const have = new Map((await this.checkpointFilesHere(taskId)).map((f) => [f.name, f]));
+      for (const f of listed.files) {
+        const mine = have.get(f.name);
+        if (mine && mine.sizeBytes === f.sizeBytes && mine.sha256 === f.sha256) {
+          await link(path.join(target, f.name), path.join(staging, f.name));
+          continue;
+        }
+        await this.download(peer, taskId, f, path.join(staging, f.name), source);
+        bytesMoved += f.sizeBytes;
+      }
+      await mkdir(this.d.layout.checkpointsDir, { recursive: true, mode: 0o755 });
+      // Two renames, the old copy kept aside until the new one is in place.
+      const previous = `${target}.previous-${randomBytes(4).toString('hex')}`;
+      const hadOne = await rename(target, previous).then(() => true, () => false);
+      try {
+        await rename(staging, target);
+      } catch (err) {
+        if (hadOne) await rename(previous, target);
+        throw err;
+      }
+      if (hadOne) await rm(previous, { recursive: true, force: true });
+    } finally {
+      await rm(staging, { recursive: true, force: true });
+    }
+    const sizeBytes = listed.files.reduce((n, f) => n + f.sizeBytes, 0);
+    this.d.log.info({ taskId, source, files: listed.files.length, sizeBytes, bytesMoved }, 'checkpoint copied from a peer');
+    return { taskId, files: listed.files, sizeBytes, bytesMoved };
+  }
+
+  private async checkpointFilesHere(taskId: string): Promise<TransferFile[]> {
+    return this.checkpointManifest(taskId).then((m) => m.files, () => []);
+  }
+
+  private async fetchCheckpointManifest(peer: StorageClient, taskId: string, source: string): Promise<CheckpointManifest> {
+    let res;
+    try {
+      res = await peer.GET('/checkpoints/{taskId}/files', { params: { path: { taskId } } });
+    } catch (err) {
+      throw new ProblemError('transfer-failed', `cannot reach the source ${source}: ${(err as Error).message}`);
+    }
+    if (!res.data) {
+      const detail = (res.error as { detail?: string } | undefined)?.detail ?? `status ${res.response.status}`;
+      throw new ProblemError('transfer-failed', `the source ${source} did not list task ${taskId}'s checkpoint: ${detail}`);
+    }
+    let m: CheckpointManifest;
+    try {
+      m = this.d.contract.check<CheckpointManifest>('CheckpointManifest', res.data, 'source checkpoint manifest');
+    } catch (err) {
+      throw new ProblemError('transfer-failed', `the source ${source} sent a checkpoint manifest that breaks the contract: ${(err as Error).message}`);
+    }
+    if (m.taskId !== taskId) throw new ProblemError('transfer-failed', `the source answered for task ${m.taskId}, not ${taskId}`);
+    if (m.files.some((f) => f.area !== 'checkpoints')) throw new ProblemError('transfer-failed', `the source listed files outside the checkpoint`);
+    if (new Set(m.files.map((f) => f.name)).size !== m.files.length) throw new ProblemError('transfer-failed', 'the source listed a file twice');
+    return m;
   }
 
   private async fetchManifest(peer: StorageClient, taskId: string, source: string): Promise<TransferManifest> {
