@@ -8,6 +8,7 @@ import type { Tasks } from '../tasks/tasks.ts';
 import { call, UpstreamError } from '../upstream.ts';
 import type { AuthEnv } from '../accounts/authenticate.ts';
 import { checkQuota } from '../accounts/quota.ts';
+import { withGuestAddresses } from '../tasks/guest-addresses.ts';
 import { ownerView, usageOf, visibleTasks } from '../tasks/ownership.ts';
 import { contractBody } from './body.ts';
 import type { CoordinatorContract } from './contract.ts';
@@ -103,7 +104,8 @@ export function taskRoutes({ contract, tasks, placer, clientsFor, idempotency, s
     },
   );
 
-  app.get('/api/tasks/:taskId', (c) => c.json(placer.withQueue(ownedTask(c))));
+  // A running task's guest addresses are asked of its peer on each read (tasks/guest-addresses.ts).
+  app.get('/api/tasks/:taskId', async (c) => c.json(await withGuestAddresses(placer.withQueue(ownedTask(c)), clientsFor, () => AbortSignal.timeout(3_000))));
 
   // A stop of a task that waits cancels it: it leaves the queue. With purge=true, an ended task's
   // record goes (a live one must be stopped first, so no guest is left that no record knows).
