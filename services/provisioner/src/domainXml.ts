@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { nodeIdPattern, ProblemError, serialSocketDir } from '@cps/common';
 import { AGENT_CHANNEL } from './guestAgent.ts';
 import { checkAllowedPath } from './paths.ts';
-import { taskUuid } from './taskUuid.ts';
+import { taskMac, taskUuid } from './taskUuid.ts';
 import { el, renderXml, type XmlElement } from './xml.ts';
 
 /** The namespace of the metadata element that lets a restarted provisioner adopt its domains. */
@@ -171,7 +171,7 @@ export function buildDomainXml(spec: DomainSpec, policy: DomainPolicy): string {
         'devices',
         {},
         ...diskElements(spec.disks, policy),
-        spec.network === 'user' && el('interface', { type: 'user' }, el('model', { type: 'virtio' })),
+        spec.network === 'user' && el('interface', { type: 'user' }, el('mac', { address: taskMac(spec.taskId) }), el('model', { type: 'virtio' })),
         ...serialElements(serialLog, serialSocket),
         // The qemu-guest-agent's port (guestAgent.ts). On every guest: where no agent runs it is an idle
         // virtio-serial port; libvirt picks the host-side socket and talks to it, we never open it.

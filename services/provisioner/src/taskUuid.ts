@@ -14,3 +14,13 @@ export function taskUuid(taskId: string): string {
   const h = b.toString('hex');
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
 }
+
+/**
+ * The MAC of the task's NIC, also derived from its id: libvirt picks a random one otherwise, and a
+ * restore under XML with another MAC than the saved guest's is refused (the guest's ABI changed).
+ * 52:54:00 is QEMU's prefix; the NIC sits on QEMU's user-mode NAT, so it never meets another's.
+ */
+export function taskMac(taskId: string): string {
+  const b = createHash('sha256').update(`cps mac ${checkTaskId(taskId)}`).digest().subarray(0, 3);
+  return ['52', '54', '00', ...[...b].map((x) => x.toString(16).padStart(2, '0'))].join(':');
+}

@@ -6,6 +6,7 @@ import { buildDomainXml, policyFor, serialSocketPath, type DomainSpec } from '..
 import { connectLibvirt, type Hypervisor } from '../src/hypervisor.ts';
 import { readLiveXml } from '../src/liveXml.ts';
 import { serialSocketOf } from '../src/vms.ts';
+import { taskMac } from '../src/taskUuid.ts';
 
 const typical: DomainSpec = {
   taskId: 't-0123abcd',
@@ -194,8 +195,9 @@ describe('buildDomainXml', () => {
     expect(buildDomainXml({ ...typical, boot: { kind: 'disk' } }, policy)).not.toContain('<kernel>');
   });
 
-  it('adds user-mode networking only when asked: one virtio NIC after the disks, nothing else changed', () => {
+  it('adds user-mode networking only when asked: one virtio NIC after the disks, its MAC from the task id, nothing else changed', () => {
     const nic = `    <interface type="user">
+      <mac address="${taskMac(typical.taskId)}"/>
       <model type="virtio"/>
     </interface>
 `;

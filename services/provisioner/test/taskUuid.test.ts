@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { taskUuid } from '../src/taskUuid.ts';
+import { taskMac, taskUuid } from '../src/taskUuid.ts';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
@@ -24,5 +24,13 @@ describe('taskUuid (RFC 9562 version 8 from SHA-256("cps task " + id))', () => {
 
   it.each(['', 'T-upper', '-lead', 'a/b', 'x'.repeat(64)])('refuses a task id that is not one (%s)', (id) => {
     expect(() => taskUuid(id)).toThrow(/task id/);
+  });
+});
+
+describe('taskMac (the NIC of a restored guest must be the saved one)', () => {
+  it('is a QEMU-prefixed unicast MAC, the same for a task id and different between ids', () => {
+    expect(taskMac('t-0123abcd')).toMatch(/^52:54:00(:[0-9a-f]{2}){3}$/);
+    expect(taskMac('t-0123abcd')).toBe(taskMac('t-0123abcd'));
+    expect(new Set(Array.from({ length: 100 }, (_, i) => taskMac(`t-${i}`))).size).toBe(100);
   });
 });
