@@ -173,6 +173,17 @@ describe('cps task list / show / stop', () => {
     expect(await cps('task', 'show', 't-missing')).toMatchObject({ code: 1, err: 'error: No such resource: no task t-missing' });
   });
 
+  it('show prints the guest\'s addresses where the task has them, none where it has not', async () => {
+    await cps('task', 'submit', '--name', 'x', '--wait');
+    const id = [...fake.tasks.keys()][0]!;
+    expect((await cps('task', 'show', id)).out).not.toContain('address:');
+    fake.tasks.get(id)!.addresses = [
+      { interface: 'enp1s0', family: 'ipv4', address: '10.0.2.15', prefix: 24 },
+      { interface: 'enp1s0', family: 'ipv6', address: 'fec0::5054:ff:fe12:3456', prefix: 64 },
+    ];
+    expect((await cps('task', 'show', id)).out).toContain('\naddress:  10.0.2.15/24 (enp1s0), fec0::5054:ff:fe12:3456/64 (enp1s0)\n');
+  });
+
   it('stop --wait follows the task until stopped', async () => {
     await cps('task', 'submit', '--name', 'x', '--wait');
     const id = [...fake.tasks.keys()][0]!;

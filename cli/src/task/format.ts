@@ -41,6 +41,8 @@ export function taskDetail(t: Task, baseUrl: string): string {
   if (t.backups?.length) lines.push(`backups:  ${t.backups.map((b) => b.nodeId).join(', ')}`);
   const consoles = consoleUrls(t, baseUrl);
   if (consoles) lines.push(`desktop:  ${consoles.desktop}`, `serial:   ${consoles.serial}`);
+  // The guest's own word (its qemu-guest-agent), as sanitized as the rest.
+  if (t.addresses?.length) lines.push(`address:  ${t.addresses.map((a) => `${a.address}/${a.prefix} (${a.interface})`).join(', ')}`);
   if (t.error) lines.push(`error:    ${problemLine(t.error)}`);
   lines.push(`created:  ${t.createdAt}`, `updated:  ${t.updatedAt}`, 'history:');
   for (const h of t.history) lines.push(`  ${historyLine(h)}`);
