@@ -304,3 +304,28 @@ describe('HeadDuties: only the head places, dispatches, follows host events and 
     placer.close();
   });
 });
+
+describe('cachedView: one read of discovery per step', () => {
+  it('answers from a view younger than a HELLO interval, asks again after, and passes claims through', async () => {
+    const { cachedView } = await import('../src/head/view-cache.ts');
+    let t = 0;
+    let reads = 0;
+    const lan = viewed([peer('a')]);
+    const counted: HeadDiscovery = { ...lan.discovery, view: () => (reads++, lan.discovery.view()) };
+    const d = cachedView(counted, () => t, 1000);
+    await d.view();
+    t = 999;
+    await d.view();
+    expect(reads).toBe(1);
+    t = 1000;
+    await d.view();
+    expect(reads).toBe(2);
+    // A clock that went back is no reason to trust an old view.
+    t = 500;
+    await d.view();
+    expect(reads).toBe(3);
+    await d.claim(3);
+    await d.end();
+    expect(lan.state.calls).toEqual(['PUT 3', 'DELETE']);
+  });
+});

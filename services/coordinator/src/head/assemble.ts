@@ -5,6 +5,7 @@ import { DiscoveryLeaseStore } from './discovery-lease-store.ts';
 import type { HeadDiscovery } from './discovery-view.ts';
 import { EpochFloor } from './epoch-floor.ts';
 import { HeadRole } from './head-role.ts';
+import { cachedView } from './view-cache.ts';
 
 export interface HeadRoleSettings {
   self: NodeAddress;
@@ -27,13 +28,15 @@ export interface HeadRoleSettings {
  */
 export function headRoleFor(s: HeadRoleSettings): HeadRole {
   const timing = s.timing ?? defaultLeaseTiming;
+  // One read of discovery serves the whole step (the choice, the lease, its compare-and-swap).
+  const discovery = cachedView(s.discovery, s.now);
   const store = s.dns
     ? new DnsLeaseStore({ client: new DnsClient({ transport: tcpTransport({ host: s.dns.host, port: s.dns.port }), key: s.dns.key, now: s.now }), zone: s.dns.zone, name: s.dns.name, address: s.self.address })
-    : new DiscoveryLeaseStore({ self: s.self.nodeId, discovery: s.discovery, now: s.now, leaseMs: timing.leaseMs });
+    : new DiscoveryLeaseStore({ self: s.self.nodeId, discovery, now: s.now, leaseMs: timing.leaseMs });
   return new HeadRole({
     self: s.self.nodeId,
     selfAddress: s.self,
-    discovery: s.discovery,
+    discovery,
     store,
     mode: s.dns ? 'dns' : 'discovery',
     floor: new EpochFloor(headEpochFile(s.dataDir)),
