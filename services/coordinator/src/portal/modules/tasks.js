@@ -1,6 +1,7 @@
 // My tasks: the list kept live by server-sent events (/api/events), each task's state, queue
 // place and reason, and its actions. The serial log and the kept copy open in a panel below.
 
+import { addressLine, askAddresses, keepAddresses } from './addresses.js';
 import { api } from './api.js';
 import { $, bytes, dateTime, el, safeUrl, time } from './dom.js';
 
@@ -11,10 +12,11 @@ const known = new Map();
 const live = new Set(['pending', 'queued', 'placing', 'starting', 'running', 'suspended']);
 const ended = new Set(['stopped', 'failed']);
 
-export function upsert(task) {
-  if (!task || typeof task.id !== 'string') return;
-  const old = known.get(task.id);
-  if (old && (old.history?.length ?? 0) > (task.history?.length ?? 0)) return;
+export function upsert(incoming) {
+  if (!incoming || typeof incoming.id !== 'string') return;
+  const old = known.get(incoming.id);
+  if (old && (old.history?.length ?? 0) > (incoming.history?.length ?? 0)) return;
+  const task = keepAddresses(incoming, old);
   known.set(task.id, task);
 
   let tr = rows().querySelector(`tr[data-task-id="${CSS.escape(task.id)}"]`);
@@ -30,6 +32,7 @@ export function upsert(task) {
   tr.replaceChildren(...cells(task));
   if (focused) tr.querySelector(`[data-action="${focused}"]`)?.focus();
   $('#no-tasks').hidden = known.size > 0;
+  askAddresses(task, upsert, (id) => known.get(id));
 }
 
 export function forget(id) {
@@ -52,7 +55,7 @@ function cells(task) {
     el('td', { class: 'name', 'data-label': 'Name' }, task.name),
     el('td', { class: 'id', 'data-label': 'ID' }, el('code', {}, task.id)),
     el('td', { class: 'state', 'data-label': 'State', 'data-state': task.state }, el('span', { class: 'badge', 'data-state': task.state }, task.state)),
-    el('td', { class: 'node', 'data-label': 'Node' }, node),
+    el('td', { class: 'node', 'data-label': 'Node' }, node, addressLine(task) && el('div', { class: 'addresses muted', 'data-testid': 'addresses', title: 'The guest\'s IP addresses, as its agent says' }, addressLine(task))),
     el('td', { class: 'progress', 'data-label': 'Progress' }, progress(task)),
     el('td', { class: 'buttons', 'data-label': 'Actions' }, el('div', { class: 'button-row', role: 'group', 'aria-label': `Actions for ${task.name}` }, actions(task))),
   ];
