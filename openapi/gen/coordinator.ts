@@ -1075,6 +1075,24 @@ export interface components {
              * @description When the last checkpoint asked through the API was written.
              */
             lastCheckpointAt?: string;
+            /**
+             * @description Where copies of the task's latest checkpoint are kept, one entry per backup peer that took one
+             *     (storage's POST /checkpoints/{taskId}/pull: size and SHA-256 checked, the previous copy kept
+             *     until the new one is whole). An entry is replaced only when a newer copy is whole there.
+             */
+            checkpointCopies?: {
+                nodeId: string;
+                /**
+                 * Format: date-time
+                 * @description When the checkpoint this copy holds was written.
+                 */
+                checkpointAt: string;
+                /** Format: date-time */
+                copiedAt: string;
+                sizeBytes: number;
+                /** @description What crossed the network for this copy (unchanged files are not fetched again). */
+                bytesMoved: number;
+            }[];
             /** @description The guest's IP addresses (its qemu-guest-agent's, loopback left out), asked of its provisioner when the task is read while it runs; absent where the guest has no agent or did not answer. */
             addresses?: {
                 interface: string;

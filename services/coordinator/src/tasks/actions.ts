@@ -1,6 +1,7 @@
 import { ProblemError, type Logger } from '@cps/common';
 import type { ClientsFor, NodeAddress, NodeClients } from '../clients.ts';
 import { call, UpstreamError } from '../upstream.ts';
+import { CheckpointCopies } from './checkpoint-copies.ts';
 import { vmSpec } from './guest-spec.ts';
 import type { TaskState } from './states.ts';
 import type { Task } from './store.ts';
@@ -22,6 +23,8 @@ export interface TaskActionsDeps {
   startTimeoutMs?: number;
   /** Upper bound on one call to the task's host (a checkpoint writes the guest's memory). */
   callTimeoutMs?: number;
+  /** Copies each checkpoint to the task's backups; default: through their storage (checkpoint-copies.ts). */
+  copies?: CheckpointCopies;
 }
 
 /** The states each action starts from. The one it leads to answers as it is (a retry is no error). */
@@ -43,9 +46,11 @@ export class TaskActions {
   private readonly busy = new Set<string>();
   private readonly now: () => Date;
   private readonly sleep: (ms: number) => Promise<void>;
+  private readonly copies: CheckpointCopies;
 
   constructor(private readonly d: TaskActionsDeps) {
     this.now = d.now ?? (() => new Date());
+    this.copies = d.copies ?? new CheckpointCopies({ clientsFor: d.clientsFor, log: d.log, now: this.now });
     this.sleep = d.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
   }
 
@@ -86,7 +91,10 @@ export class TaskActions {
         return this.record(id, 'suspended', (t) => t.transition(id, 'running', `guest running again on ${node.nodeId}`));
       case 'checkpoint': {
         const cp = await call(where, () => provisioner.POST('/vms/{taskId}/checkpoint', { ...path, body: { leaveRunning: true } }));
-        return this.record(id, 'running', (t) => t.note(id, `checkpoint written on ${node.nodeId} (${cp.sizeBytes} bytes)`, { lastCheckpointAt: cp.createdAt }));
+        // Then onto the backups, so the checkpoint outlives this host; recorded together with it.
+        const copies = await this.copies.copy(this.d.tasks.require(id), cp.createdAt);
+        const message = `checkpoint written on ${node.nodeId} (${cp.sizeBytes} bytes)${copies.message ? `; ${copies.message}` : ''}`;
+        return this.record(id, 'running', (t) => t.note(id, message, { lastCheckpointAt: cp.createdAt, ...(copies.checkpointCopies.length ? { checkpointCopies: copies.checkpointCopies } : {}) }));
       }
       case 'restart': {
         // The spec again from what storage holds for the task: the same disks, the same guest.

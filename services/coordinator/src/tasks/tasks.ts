@@ -9,7 +9,7 @@ export type NodeRef = CoordinatorSchemas['NodeRef'];
 export type Problem = CoordinatorSchemas['Problem'];
 
 /** What a transition may set besides the state. */
-export type TaskPatch = Partial<Pick<Task, 'node' | 'backups' | 'console' | 'error' | 'lastCheckpointAt' | 'download'>>;
+export type TaskPatch = Partial<Pick<Task, 'node' | 'backups' | 'console' | 'error' | 'lastCheckpointAt' | 'download' | 'checkpointCopies'>>;
 
 export type TaskListener = (task: Task) => void;
 
