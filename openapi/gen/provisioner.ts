@@ -166,7 +166,7 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Ask the guest to power off (ACPI power button); it goes when it is ready.
+         * Ask the guest to power off (through its qemu-guest-agent where it answers, else the ACPI power button); it goes when it is ready.
          * @description 202 with the guest as it is now: the request was sent, the guest decides when to power off;
          *     follow with GET /vms/{taskId} until it answers 404 (or DELETE to stop it at once).
          *     204 when the task has no guest (already off). The watchdog does not report this ending as unexpected.
@@ -853,7 +853,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The power button was pressed. */
+            /** @description The guest was asked (agent or power button). */
             202: {
                 headers: {
                     [name: string]: unknown;
