@@ -74,6 +74,8 @@ export interface DomainSpec {
   memtune?: boolean;
   /** The request this domain was made from (JSON), kept in the metadata so a checkpoint can be restored from it. */
   specJson?: string;
+  /** The guest agent's channel (default); false only to restore a checkpoint saved before guests had it. */
+  agentChannel?: boolean;
 }
 
 /** Which folders a guest's files may come from (each path must lie inside one of them). */
@@ -175,7 +177,7 @@ export function buildDomainXml(spec: DomainSpec, policy: DomainPolicy): string {
         ...serialElements(serialLog, serialSocket),
         // The qemu-guest-agent's port (guestAgent.ts). On every guest: where no agent runs it is an idle
         // virtio-serial port; libvirt picks the host-side socket and talks to it, we never open it.
-        el('channel', { type: 'unix' }, el('target', { type: 'virtio', name: AGENT_CHANNEL })),
+        spec.agentChannel !== false && el('channel', { type: 'unix' }, el('target', { type: 'virtio', name: AGENT_CHANNEL })),
         // Loopback only: the vnc-gateway on this peer is the one way in.
         el(
           'graphics',

@@ -179,8 +179,10 @@ export class Lifecycle {
   /** The XML to restore under, after checking that the image holds this task's domain. */
   private async rebuiltXml(taskId: string, cp: Checkpoint, spec: VmSpec | undefined): Promise<string> {
     const s = spec ?? specForRestore(taskId, cp, undefined, (x) => this.vms.asRun(x));
-    const { xml } = await this.vms.domainXmlFor(taskId, s, cp.vncPassword ?? vncPassword());
-    checkImageIsTask(taskId, await readSaveImageDomain(cp.path));
+    const image = await readSaveImageDomain(cp.path);
+    checkImageIsTask(taskId, image);
+    // A checkpoint saved before guests had the agent channel restores without it (libvirt wants the same devices).
+    const { xml } = await this.vms.domainXmlFor(taskId, s, cp.vncPassword ?? vncPassword(), { agentChannel: image.agentChannel });
     return xml;
   }
 

@@ -1,3 +1,4 @@
+import { AGENT_CHANNEL } from './guestAgent.ts';
 import { open } from 'node:fs/promises';
 import { ProblemError } from '@cps/common';
 import { readLiveXml } from './liveXml.ts';
@@ -17,6 +18,8 @@ export interface SaveImageDomain {
   format: 'qemu' | 'test';
   name?: string;
   uuid?: string;
+  /** Whether the saved domain has the guest agent's channel (saved before it existed: not). */
+  agentChannel: boolean;
 }
 
 export const QEMU_MAGIC = 'LibvirtQemudSave';
@@ -72,14 +75,16 @@ function xmlAt(buf: Buffer, start: number, len: number): string {
   return data.subarray(0, nul === -1 ? data.length : nul).toString('utf8');
 }
 
-function domainOf(xml: string): { name?: string; uuid?: string } {
+function domainOf(xml: string): Omit<SaveImageDomain, 'format'> {
   let facts;
   try {
     facts = readLiveXml(xml);
   } catch {
     throw rejected("the save image's XML does not parse");
   }
-  return { ...(facts.name ? { name: facts.name } : {}), ...(facts.uuid ? { uuid: facts.uuid.toLowerCase() } : {}) };
+  // Only decides whether the rebuilt XML leaves a device out; libvirt still checks that the two match.
+  const agentChannel = xml.includes(`name="${AGENT_CHANNEL}"`) || xml.includes(`name='${AGENT_CHANNEL}'`);
+  return { ...(facts.name ? { name: facts.name } : {}), ...(facts.uuid ? { uuid: facts.uuid.toLowerCase() } : {}), agentChannel };
 }
 
 const rejected = (detail: string) => new ProblemError('checkpoint-rejected', detail);

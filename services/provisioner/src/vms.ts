@@ -116,7 +116,7 @@ export class Vms {
    * this peer's paths for its log and socket, every path held to this peer's policy. Create uses it,
    * and so does restore, which never runs the XML inside a save image.
    */
-  async domainXmlFor(taskId: string, spec: VmSpec, vncPass: string): Promise<{ xml: string; accel: Accelerator }> {
+  async domainXmlFor(taskId: string, spec: VmSpec, vncPass: string, o: { agentChannel?: boolean } = {}): Promise<{ xml: string; accel: Accelerator }> {
     const accel = await this.d.accelerator();
     const xml = buildDomainXml(
       {
@@ -136,6 +136,7 @@ export class Vms {
         placedBy: spec.placedBy,
         network: spec.network,
         specJson: JSON.stringify(spec),
+        ...(o.agentChannel === false ? { agentChannel: false } : {}),
       },
       policyFor(this.d.dataDir, taskId),
     );

@@ -138,6 +138,27 @@ describe('restore from data (test:///default)', () => {
     expect(await hv.listNames()).not.toContain(`cps-${id}`);
   });
 
+  it('rebuilds the guest agent\'s channel only where the saved domain has it (checkpoints saved before guests had one)', async () => {
+    const id = newTask();
+    await checkpointOnA(id);
+    expect((await post(appA, id, 'restore')).status).toBe(201);
+    expect(restoredWith[0]).toContain('name="org.qemu.guest_agent.0"');
+    await hv.remove(`cps-${id}`);
+    // The test driver's image: its magic, the XML's length, the XML. Saved as an older guest was, without the channel.
+    const file = join(peerA, 'checkpoints', id, 'state.sav');
+    const bytes = readFileSync(file);
+    const magic = 'TestGuestMagic\0'.length;
+    const saved = bytes.subarray(magic + 4, magic + 4 + bytes.readUInt32LE(magic)).toString('utf8');
+    const older = Buffer.from(saved.replace(/\s*<channel type=['"]unix['"]>[\s\S]*?<\/channel>/, ''));
+    expect(older.toString()).not.toContain('guest_agent');
+    const len = Buffer.alloc(4);
+    len.writeUInt32LE(older.length);
+    writeFileSync(file, Buffer.concat([bytes.subarray(0, magic), len, older]));
+    const r = await post(appA, id, 'restore');
+    expect(r.status, await r.clone().text()).toBe(201);
+    expect(restoredWith[1]).not.toContain('<channel');
+  });
+
   it.each([
     ['not a save image', Buffer.from('just some bytes, no header')],
     ['an empty file', Buffer.alloc(0)],

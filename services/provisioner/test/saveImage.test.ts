@@ -44,18 +44,23 @@ describe('parseSaveImageHeader (hostile bytes from a peer)', () => {
   it('reads the name and UUID of a QEMU save image, in either byte order, with or without a cookie', () => {
     for (const be of [false, true]) {
       for (const cookie of [false, true]) {
-        expect(parseSaveImageHeader(qemuImage(xml('cps-t-1', UUID), { be, cookie }))).toEqual({ format: 'qemu', name: 'cps-t-1', uuid: UUID });
+        expect(parseSaveImageHeader(qemuImage(xml('cps-t-1', UUID), { be, cookie }))).toEqual({ format: 'qemu', name: 'cps-t-1', uuid: UUID, agentChannel: false });
       }
     }
   });
 
   it('reads the test driver format', () => {
-    expect(parseSaveImageHeader(testImage(xml('cps-t-1', UUID.toUpperCase())))).toEqual({ format: 'test', name: 'cps-t-1', uuid: UUID });
+    expect(parseSaveImageHeader(testImage(xml('cps-t-1', UUID.toUpperCase())))).toEqual({ format: 'test', name: 'cps-t-1', uuid: UUID, agentChannel: false });
+    // Saved with the guest agent's channel (as every guest is since guestAgent.ts), in either quoting.
+    for (const q of ["'", '"']) {
+      const withAgent = xml('cps-t-1', UUID).replace('</domain>', `<devices><channel type=${q}unix${q}><target type=${q}virtio${q} name=${q}org.qemu.guest_agent.0${q}/></channel></devices></domain>`);
+      expect(parseSaveImageHeader(qemuImage(withAgent)).agentChannel).toBe(true);
+    }
   });
 
   it('gives no name or UUID where the XML has none (the caller then refuses it)', () => {
-    expect(parseSaveImageHeader(qemuImage('<domain/>'))).toEqual({ format: 'qemu' });
-    expect(parseSaveImageHeader(qemuImage('not xml at all'))).toEqual({ format: 'qemu' });
+    expect(parseSaveImageHeader(qemuImage('<domain/>'))).toEqual({ format: 'qemu', agentChannel: false });
+    expect(parseSaveImageHeader(qemuImage('not xml at all'))).toEqual({ format: 'qemu', agentChannel: false });
   });
 
   it.each([
@@ -92,6 +97,6 @@ describe('parseSaveImageHeader (hostile bytes from a peer)', () => {
     const dir = mkdtempSync(join(tmpdir(), 'cps-saveimg-'));
     const file = join(dir, 'state.sav');
     writeFileSync(file, Buffer.concat([qemuImage(xml('cps-t-9', UUID)), randomBytes(2 * 1024 * 1024)]));
-    expect(await readSaveImageDomain(file)).toEqual({ format: 'qemu', name: 'cps-t-9', uuid: UUID });
+    expect(await readSaveImageDomain(file)).toEqual({ format: 'qemu', name: 'cps-t-9', uuid: UUID, agentChannel: false });
   });
 });
