@@ -45,7 +45,7 @@ beforeAll(async () => {
   hv = await connectLibvirt(uri);
   const accel = existsSync(path.join(dataDir, 'accel.json')) ? JSON.parse(readFileSync(path.join(dataDir, 'accel.json'), 'utf8')).accelerator : 'tcg';
   // A guest that has not answered is asked again at once here (the test waits for its agent to come up).
-  agent = new GuestAgent({ uri, run: runVirshBounded, log, now: Date.now, timeouts: { silentForgetSec: 0 } });
+  agent = new GuestAgent({ uri, run: runVirshBounded, log, now: Date.now, sleep: (ms) => new Promise((r) => setTimeout(r, ms)), timeouts: { silentForgetSec: 0 } });
   prov = createProvisioner({ hypervisor: hv, dataDir: f.root, accelerator: async () => accel, memoryCap: 'off', share: { vcpus: 2, memoryMiB: 2048, diskMiB: 8192 }, log, guestAgent: agent });
 }, 20 * 60_000);
 

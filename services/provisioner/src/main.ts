@@ -80,7 +80,7 @@ const { app, vms, lifecycle, checkpoints } = createProvisioner({
   ownerBusy: () => owner?.busy ?? false,
   fence,
   // libvirt's test driver lives inside this process: a virsh would see another one, and no agent.
-  ...(config.CPS_LIBVIRT_URI.startsWith('test:') ? {} : { guestAgent: new GuestAgent({ uri: config.CPS_LIBVIRT_URI, run: runVirshBounded, log, now: Date.now }) }),
+  ...(config.CPS_LIBVIRT_URI.startsWith('test:') ? {} : { guestAgent: new GuestAgent({ uri: config.CPS_LIBVIRT_URI, run: runVirshBounded, log, now: Date.now, sleep: (ms) => new Promise((r) => setTimeout(r, ms).unref()) }) }),
   log,
 });
 const periodic = new PeriodicCheckpoints({ vms, lifecycle, checkpoints, log });

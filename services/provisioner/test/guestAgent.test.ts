@@ -19,9 +19,12 @@ function fakeVirsh(answers: Record<string, string | Error>) {
   return { run, calls, executed: () => calls.map((c) => (c.args.includes('shutdown') ? 'shutdown' : JSON.parse(c.args[c.args.indexOf('--cmd') + 1]!).execute)) };
 }
 
-function agentWith(answers: Record<string, string | Error>, clock = { ms: 0 }) {
+/** Time that never passes unless a test lets it (`sleep` of the agent). */
+const never = () => new Promise<void>(() => undefined);
+
+function agentWith(answers: Record<string, string | Error>, clock = { ms: 0 }, sleep: (ms: number) => Promise<void> = never) {
   const v = fakeVirsh(answers);
-  return { agent: new GuestAgent({ uri: 'qemu:///system', run: v.run, log, now: () => clock.ms }), ...v, clock };
+  return { agent: new GuestAgent({ uri: 'qemu:///system', run: v.run, log, now: () => clock.ms, sleep }), ...v, clock };
 }
 
 const PONG = '{"return":{}}';
@@ -78,6 +81,23 @@ describe('GuestAgent', () => {
     const none = agentWith({});
     expect(await none.agent.shutdown(DOM)).toBe(false);
     expect(none.executed()).toEqual(['guest-ping']);
+  });
+
+  it('takes a shutdown libvirt has not refused within its time as taken, and lets libvirt wait on alone', async () => {
+    // libvirt answers an agent shutdown only once the guest is off: here not before the time is up.
+    let refuseLater: (err: Error) => void = () => undefined;
+    const calls: Array<{ args: string[]; timeoutMs: number }> = [];
+    const run: AgentRunner = (args, o) => {
+      calls.push({ args, timeoutMs: o.timeoutMs });
+      if (args.includes('qemu-agent-command')) return Promise.resolve(PONG);
+      return new Promise((_, reject) => (refuseLater = reject));
+    };
+    const waits: number[] = [];
+    const agent = new GuestAgent({ uri: 'qemu:///system', run, log, now: () => 0, sleep: async (ms) => void waits.push(ms) });
+    expect(await agent.shutdown(DOM)).toBe(true);
+    expect(waits).toEqual([3000]);
+    expect(calls[1]!.timeoutMs).toBe(65_000);
+    refuseLater(new Error('error: Guest agent is not responding')); // later: only logged
   });
 
   it('freezes and thaws with the counts the agent gives; garbage counts are no answer', async () => {
