@@ -17,7 +17,9 @@ export interface RunningNode {
 export async function startNode(portsBase: number, env: NodeJS.ProcessEnv = {}, timeoutMs = 120_000): Promise<RunningNode> {
   const proc = spawn(process.execPath, ['cli/bin/cps.js', 'up', '--ports-base', String(portsBase)], {
     cwd: root,
-    env: { ...process.env, CPS_PEP_PORT: String(portsBase + 9), CPS_LOG_LEVEL: 'info', ...env },
+    // Owner first off unless a test asks: the machine's load here is the test run (Chromium, other
+    // QEMUs), and a guest suspended for it mid-test would fail the test for no fault of the path.
+    env: { ...process.env, CPS_PEP_PORT: String(portsBase + 9), CPS_LOG_LEVEL: 'info', CPS_OWNER_FIRST: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

@@ -250,6 +250,9 @@ export class Host {
       CPS_DATA_DIR: this.dataDir,
       CPS_LIBVIRT_URI: this.libvirt ? 'qemu:///system' : writeTestDriverNode(join(this.dir, 'test-node.xml'), machine),
       CPS_LOG_LEVEL: 'info',
+      // The load on a test machine is the test run itself (and its other hosts), not an owner at
+      // work: owner first would suspend guests mid-test. Its own tests turn it on.
+      CPS_OWNER_FIRST: '0',
       ...this.cluster.opts.env,
       ...extra,
     });
