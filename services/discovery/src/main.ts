@@ -128,6 +128,7 @@ async function main() {
     holdMs: config.CPS_PEP_HOLD_MS,
     ackDelayMaxMs: config.CPS_PEP_ACK_DELAY_MAX_MS,
     canFetchImage: images.canFetch,
+    imageHere: async (sha) => (await storage.images()).has(sha),
   });
   const publisher = createPublisher({ endpoint, metrics, log, describePeers: () => membership.describe() });
 

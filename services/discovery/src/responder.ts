@@ -36,6 +36,12 @@ export interface ResponderOptions {
    * publisher prefers a node that holds the image. Absent: never, so one without the image is silent.
    */
   canFetchImage?: (sha256: string) => boolean | Promise<boolean>;
+  /**
+   * A fresh look at this node's storage when the cached view lacks the image: an upload made since
+   * the last refresh is here already, and this node must answer as a holder, not stay silent or
+   * answer "fetchable" (found by tests/hosts/image-digest: a task submitted right after its upload).
+   */
+  imageHere?: (sha256: string) => Promise<boolean>;
 }
 
 export interface ProvisionerView {
@@ -123,7 +129,8 @@ export function createResponder(o: ResponderOptions) {
       o.log.warn({ err, taskId: msg.taskId }, 'PEP cannot ask the provisioner for capacity; staying silent');
       return decline('provisioner-unreachable', msg);
     }
-    const lacks = lacksImage(msg.body.requirements, view);
+    let lacks = lacksImage(msg.body.requirements, view);
+    if (lacks && o.imageHere && (await o.imageHere(lacks).catch(() => false))) lacks = undefined;
     const fetchable = lacks ? await Promise.resolve(canFetchImage(lacks)).catch((err: unknown) => (o.log.warn({ err, taskId: msg.taskId }, 'PEP cannot tell whether a peer holds the image'), false)) : false;
     // From here to the end, no await: check and reserve happen as one step.
     const cap = view.capacity;

@@ -57,6 +57,8 @@ export function makeNode(
     wrap?: (t: Transport, m: Membership) => Transport;
     /** The responder's seam for fetching an image it lacks (issue 14). */
     canFetchImage?: (sha256: string) => boolean | Promise<boolean>;
+    /** The responder's fresh look at its storage when the cached view lacks the image. */
+    imageHere?: (sha256: string) => Promise<boolean>;
     /** The responder's clock and timers (a skewed clock, say). */
     timers?: Timers;
     /** The head claim this node's HELLOs carry (with `hello`). */
@@ -86,7 +88,7 @@ export function makeNode(
     ? startMembership({ endpoint, membership, self, log: silent, intervalMs: o.helloIntervalMs ?? 0, ...(o.head ? { head: o.head } : {}), ...(o.helloTimers ? { timers: o.helloTimers } : {}) })
     : undefined;
   const membershipOnly = hello ? undefined : endpoint.on((m, from) => (m.type === 'ACK' ? membership.observe(m.body.node, { from }) : undefined));
-  const responder = createResponder({ endpoint, metrics, log: silent, provisioner: o.provisioner ?? (async () => ({ capacity: await cap() })), self: self.base, ackDelayMaxMs: o.ackDelayMaxMs ?? 0, holdMs: o.holdMs, ...(o.canFetchImage ? { canFetchImage: o.canFetchImage } : {}), ...(o.timers ? { timers: o.timers } : {}) });
+  const responder = createResponder({ endpoint, metrics, log: silent, provisioner: o.provisioner ?? (async () => ({ capacity: await cap() })), self: self.base, ackDelayMaxMs: o.ackDelayMaxMs ?? 0, holdMs: o.holdMs, ...(o.canFetchImage ? { canFetchImage: o.canFetchImage } : {}), ...(o.imageHere ? { imageHere: o.imageHere } : {}), ...(o.timers ? { timers: o.timers } : {}) });
   const publisher = createPublisher({ endpoint, metrics, log: silent, describePeers: () => membership.describe(), lingerMs: 50 });
   return Object.assign(node, {
     endpoint,

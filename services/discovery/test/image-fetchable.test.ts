@@ -47,6 +47,24 @@ describe('a node that lacks the image answers "fetchable"; the publisher prefers
     expect(p.backups[0]).not.toHaveProperty('image');
   });
 
+  it('a holder whose cached view predates the upload looks at its storage again and answers as a holder', async () => {
+    const bus = new MemoryBus();
+    const sha = digest('e');
+    const pub = onBus(bus, 'pub', { cap: capacity({ vcpus: 0 }) });
+    const flags: Record<string, number> = {};
+    pub.endpoint.on((m) => {
+      if (m.type === 'ACK') flags[m.sender] = m.flags & FLAG_FETCHES_IMAGE;
+    });
+    const looked: string[] = [];
+    // Stale cache (no image yet), fresh storage has it; the fetcher answers at once.
+    onBus(bus, 'uploader', { provisioner: async () => ({ capacity: capacity(), images: new Set() }), imageHere: async (s) => (looked.push(s), s === sha), canFetchImage: async () => false });
+    onBus(bus, 'fetcher', { provisioner: async () => ({ capacity: capacity(), images: new Set() }), imageHere: async () => false, canFetchImage: async (s) => s === sha });
+    const p = await pub.publisher.publish({ taskId: 't-fresh', requirements: { ...req(), imageSha256: sha }, timeoutMs: 1500 });
+    expect(p.chosen.nodeId).toBe('uploader');
+    expect(flags).toEqual({ uploader: 0, fetcher: FLAG_FETCHES_IMAGE });
+    expect(looked).toEqual([sha]);
+  });
+
   it('only a fetcher: it hosts; canFetchImage false or failing: silent (reason image)', async () => {
     const bus = new MemoryBus();
     const sha = digest('b');
