@@ -26,6 +26,12 @@ export const CPU_PERIOD_US = 100_000;
 export const EMULATOR_QUOTA_US = 50_000;
 export const CPU_SHARES_PER_VCPU = 256;
 export const QEMU_OVERHEAD_MIB = 384;
+/**
+ * Under TCG, QEMU's translated-code cache defaults to 1 GiB, which a booting Debian fills: a
+ * 512 MiB guest reached 914 MiB and the memory cgroup killed it. Held to this much, inside the
+ * overhead above.
+ */
+export const TCG_TB_CACHE_MIB = 128;
 export const memoryHardLimitMiB = (memoryMiB: number): number => memoryMiB + QEMU_OVERHEAD_MIB;
 
 export interface DiskSpec {
@@ -164,7 +170,7 @@ export function buildDomainXml(spec: DomainSpec, policy: DomainPolicy): string {
       ),
       spec.memtune !== false && el('memtune', {}, el('hard_limit', { unit: 'MiB' }, String(memoryHardLimitMiB(spec.memoryMiB)))),
       osElement(spec.boot, policy),
-      el('features', {}, el('acpi'), el('apic')),
+      el('features', {}, el('acpi'), el('apic'), spec.type === 'qemu' && el('tcg', {}, el('tb-cache', { unit: 'MiB' }, String(TCG_TB_CACHE_MIB)))),
       el('clock', { offset: 'utc' }),
       el('on_poweroff', {}, 'destroy'),
       el('on_reboot', {}, 'restart'),

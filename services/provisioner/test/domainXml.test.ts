@@ -60,6 +60,9 @@ const golden = `<domain type="qemu">
   <features>
     <acpi/>
     <apic/>
+    <tcg>
+      <tb-cache unit="MiB">128</tb-cache>
+    </tcg>
   </features>
   <clock offset="utc"/>
   <on_poweroff>destroy</on_poweroff>
