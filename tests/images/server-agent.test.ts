@@ -91,7 +91,8 @@ describe('debian-12-server with its guest agent', () => {
     // The stop goes through the agent: systemd shuts down (on the serial console), then the guest is gone.
     const shutdown = await prov.app.request(`/vms/${id}/shutdown`, { method: 'POST' });
     expect(shutdown.status).toBe(202);
-    expect(lines().find((l) => l.msg === 'guest asked to power off')).toMatchObject({ via: 'agent' });
+    const agentLines = () => JSON.stringify(lines().filter((l) => String(l.msg).includes('agent')));
+    expect(lines().find((l) => l.msg === 'guest asked to power off'), agentLines()).toMatchObject({ via: 'agent' });
     await until('the guest powers off', async () => (await prov.app.request(`/vms/${id}`)).status, (s) => s === 404, 180_000);
     const text = await serial();
     expect(text).toMatch(/reboot: Power down/);

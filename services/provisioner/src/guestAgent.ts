@@ -57,6 +57,13 @@ export interface GuestAgentDeps {
 const answer = <T extends z.ZodTypeAny>(ret: T) => z.object({ return: ret });
 const pingAnswer = answer(z.object({}).passthrough());
 const countAnswer = answer(z.number().int().min(0).max(1_000_000));
+const execAnswer = answer(z.object({ pid: z.number().int().min(0).max(2 ** 31) }));
+/**
+ * qemu-guest-agent's guest-shutdown runs `shutdown -P +0`, which on systemd hands the (timed)
+ * shutdown to logind over D-Bus: a guest without dbus refuses it ("child process has failed to
+ * shutdown"). `systemctl poweroff` asks systemd itself, a clean shutdown all the same.
+ */
+const SYSTEMCTL_POWEROFF = { execute: 'guest-exec', arguments: { path: '/bin/systemctl', arg: ['poweroff'] } };
 const interfacesAnswer = answer(
   z
     .array(
@@ -126,6 +133,11 @@ export class GuestAgent {
       void asked.then((r) => {
         if (r !== 'done') this.d.log.warn({ domain, err: r }, 'guest agent shutdown did not end in a power-off (the caller destroys the guest after its grace)');
       });
+      return true;
+    }
+    const pid = await this.command(domain, SYSTEMCTL_POWEROFF, this.t.commandSec, execAnswer);
+    if (pid !== undefined) {
+      this.d.log.info({ domain, refused: first }, 'guest agent refused guest-shutdown; systemctl poweroff run through it instead');
       return true;
     }
     this.d.log.warn({ domain, err: first }, 'guest agent did not take the shutdown');

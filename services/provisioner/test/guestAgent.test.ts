@@ -78,6 +78,14 @@ describe('GuestAgent', () => {
     expect(ok.calls[1]!.args).toEqual(['-c', 'qemu:///system', 'shutdown', '--domain', DOM, '--mode', 'agent']);
     const failing = agentWith({ 'guest-ping': PONG, shutdown: new Error('error: Guest agent is not responding') });
     expect(await failing.agent.shutdown(DOM)).toBe(false);
+    expect(failing.executed()).toEqual(['guest-ping', 'shutdown', 'guest-exec']);
+    // A systemd guest without dbus refuses guest-shutdown; systemctl poweroff through guest-exec is taken.
+    const noDbus = agentWith({ 'guest-ping': PONG, shutdown: new Error("error: internal error: unable to execute QEMU agent command 'guest-shutdown': child process has failed to shutdown"), 'guest-exec': '{"return":{"pid":812}}' });
+    expect(await noDbus.agent.shutdown(DOM)).toBe(true);
+    expect(JSON.parse(noDbus.calls[2]!.args.at(-1)!)).toEqual({ execute: 'guest-exec', arguments: { path: '/bin/systemctl', arg: ['poweroff'] } });
+    // … but only an answer with a pid is taken.
+    const oddExec = agentWith({ 'guest-ping': PONG, shutdown: new Error('refused'), 'guest-exec': '{"return":{"pid":"812"}}' });
+    expect(await oddExec.agent.shutdown(DOM)).toBe(false);
     const none = agentWith({});
     expect(await none.agent.shutdown(DOM)).toBe(false);
     expect(none.executed()).toEqual(['guest-ping']);

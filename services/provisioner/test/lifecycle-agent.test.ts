@@ -87,7 +87,7 @@ describe('a guest with an agent', () => {
     const refused = setup({ 'guest-ping': PONG, shutdown: new Error('error: Guest agent is not responding') });
     await refused.start();
     expect((await refused.post('shutdown')).status).toBe(202);
-    expect(refused.steps).toEqual(['agent:guest-ping', 'agent:shutdown', 'libvirt:acpi']);
+    expect(refused.steps).toEqual(['agent:guest-ping', 'agent:shutdown', 'agent:guest-exec', 'libvirt:acpi']);
 
     const none = setup({});
     await none.start();
