@@ -73,6 +73,10 @@ describe('an uploaded image travels to the peer chosen for its task', () => {
     expect(pulled.data?.sha256).toBe(sha256);
     expect(second.history.map((h) => h.message).join('\n')).toMatch(new RegExp(`image ${imageId} fetched from ${a.nodeId}: 1\\.0 MiB in [0-9.]+ s, verified`));
 
+    // The catalog (A's coordinator) names both holders now.
+    const listed = (await api().GET('/api/images')).data?.items.find((i) => i.id === imageId);
+    expect(listed?.holders?.slice().sort()).toEqual([a.nodeId, b.nodeId].sort());
+
     // B keeps the copy: after the second ends, a third task of the image can start on B without A's help.
     await api().DELETE('/api/tasks/{taskId}', { params: { path: { taskId: second.id } } });
     const third = await inState((await submit('third of the upload', imageId)).id, 'running', 60_000);
