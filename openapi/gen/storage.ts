@@ -1374,6 +1374,7 @@ export interface operations {
                     "application/json": components["schemas"]["CheckpointCopy"];
                 };
             };
+            409: components["responses"]["Conflict"];
             default: components["responses"]["Problem"];
         };
     };
