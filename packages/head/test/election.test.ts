@@ -247,6 +247,28 @@ describe('the head without DNS (memory record)', () => {
     expect(await e.step({ self: { nodeId: 'a', uptimeSec: 9 }, peers: [] })).toMatchObject({ role: 'head', epoch: 42 });
   });
 
+  it('a head commands on while its renewal is in flight (a slow DNS write), and not after it fails', async () => {
+    const record = new MemoryLeaseRecord();
+    const inner = record.store('a');
+    let hold: (() => void) | undefined;
+    const slow: LeaseStore = { ...inner, claim: async (token, next) => { await new Promise<void>((r) => (hold = r)); return inner.claim(token, next); } };
+    let t = 0;
+    const e = new HeadElector({ self: 'a', store: slow, now: () => t, timing });
+    const view = { self: { nodeId: 'a', uptimeSec: 9 }, peers: [] };
+    const first = e.step(view);
+    await new Promise((r) => setImmediate(r));
+    hold!();
+    expect(await first).toMatchObject({ role: 'head', epoch: 1 });
+    t = timing.renewMs;
+    const renewing = e.step(view);
+    await new Promise((r) => setImmediate(r));
+    expect(e.commandEpoch()).toBe(1);
+    record.text = 'someone else';
+    hold!();
+    expect(await renewing).toMatchObject({ role: 'follower' });
+    expect(e.commandEpoch()).toBeUndefined();
+  });
+
   it('a head whose record an operator replaces stops at its next step, not at the end of its term', async () => {
     const record = new MemoryLeaseRecord();
     let t = 0;

@@ -11,9 +11,23 @@ export type Intended = 'starting' | 'running' | 'paused' | 'gone';
  */
 export class Expectations {
   private readonly marks = new Map<string, Intended>();
+  /** When each mark was made, as a count of marks: no clock needed to say "before that look". */
+  private readonly order = new Map<string, number>();
+  private count = 0;
 
   mark(taskId: string, what: Intended): void {
     this.marks.set(taskId, what);
+    this.order.set(taskId, ++this.count);
+  }
+
+  /** The count of marks made so far: a later `markedBefore(it, …)` names only marks made before now. */
+  get sequence(): number {
+    return this.count;
+  }
+
+  /** The guests marked `what` by a mark made before `sequence` was read. */
+  markedBefore(sequence: number, what: readonly Intended[]): string[] {
+    return [...this.marks].filter(([taskId, m]) => what.includes(m) && (this.order.get(taskId) ?? Infinity) <= sequence).map(([taskId]) => taskId);
   }
 
   get(taskId: string): Intended | undefined {
@@ -37,5 +51,6 @@ export class Expectations {
 
   forget(taskId: string): void {
     this.marks.delete(taskId);
+    this.order.delete(taskId);
   }
 }

@@ -84,8 +84,11 @@ export class Watchdog {
   private async look(): Promise<void> {
     let seen: Map<string, Seen>;
     let listedAt: Date;
+    let names: string[];
+    // Marks made before libvirt lists its domains: a guest marked running then is in that list.
+    const marksBefore = this.d.expectations.sequence;
     try {
-      ({ seen, listedAt } = await this.snapshot());
+      ({ seen, listedAt, names } = await this.snapshot());
     } catch (err) {
       // libvirt away: no snapshot is not "every guest vanished". Say it once, keep the last look.
       if (!this.failing) this.d.log.warn({ err: (err as Error).message }, 'watchdog cannot reach libvirt');
@@ -97,6 +100,13 @@ export class Watchdog {
       // Those already reported dead are not reported again as they leave libvirt's list.
       const before = new Map([...this.last].filter(([taskId]) => !this.dead.has(taskId)));
       for (const e of unexpectedChanges(before, seen, (t) => this.d.expectations.get(t), listedAt)) this.publish(await this.refine(e));
+      // A guest started (or resumed) and gone again before any look saw it running: a look caught
+      // its start paused, the next finds it gone. Its mark says it should be there.
+      for (const taskId of this.d.expectations.markedBefore(marksBefore, ['running', 'paused'])) {
+        if (before.has(taskId) || seen.has(taskId) || this.dead.has(taskId) || names.includes(`${DOMAIN_PREFIX}${taskId}`)) continue;
+        this.publish({ kind: 'vanished', taskId, at: listedAt, detail: 'the guest is gone and no one here asked for it (it was started here and went before it was seen running)' });
+        this.d.expectations.forget(taskId);
+      }
     }
     for (const taskId of this.last?.keys() ?? []) {
       if (seen.has(taskId)) continue;
@@ -113,7 +123,7 @@ export class Watchdog {
 
   // A look's time is when libvirt listed the domains: that is when an absence was seen, however
   // long the per-domain calls after it take.
-  private async snapshot(): Promise<{ seen: Map<string, Seen>; listedAt: Date }> {
+  private async snapshot(): Promise<{ seen: Map<string, Seen>; listedAt: Date; names: string[] }> {
     const names = (await this.d.hypervisor.listNames()).filter((n) => n.startsWith(DOMAIN_PREFIX));
     const listedAt = this.now();
     const seen = new Map<string, Seen>();
@@ -139,7 +149,7 @@ export class Watchdog {
     // Gone from libvirt's list: a new guest of that task is watched afresh.
     for (const taskId of this.dead) if (!names.includes(`${DOMAIN_PREFIX}${taskId}`)) this.dead.delete(taskId);
     this.d.processes?.keepOnly(names);
-    return { seen, listedAt };
+    return { seen, listedAt, names };
   }
 
   /** A pause on a disk error is told apart where libvirt gives the reason. */

@@ -169,6 +169,28 @@ describe('the watchdog', () => {
     expect(of(id)).toEqual([]);
   });
 
+  it('reports a guest started and gone before any look saw it running (a look caught its start paused), and not one deleted so', async () => {
+    const expectations = new Expectations();
+    const bus = new EventBus();
+    const log = createLogger('t', 'silent');
+    const own = createApp({ hypervisor: hv, dataDir, accelerator: async () => 'tcg', share: { vcpus: 8, memoryMiB: 4096 }, log, events: bus, expectations });
+    const dog = new Watchdog({ hypervisor: hv, expectations, events: bus, log });
+    await dog.tick(); // the first look only learns
+    const a = newTask();
+    const b = newTask();
+    // A look while libvirt starts a and b: both "starting", so neither is remembered (the pause of a start).
+    for (const id of [a, b]) expectations.mark(id, 'starting');
+    for (const id of [a, b]) {
+      expect((await own.request(`/vms/${id}`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify(spec) })).status).toBe(201);
+    }
+    // Both marked running now; a is killed outside, b deleted through the API, before the next look.
+    await hv.remove(`cps-${a}`);
+    expect((await own.request(`/vms/${b}`, { method: 'DELETE' })).status).toBe(204);
+    await dog.tick();
+    await dog.tick();
+    expect(bus.recent().filter((e) => e.kind === 'vanished').map((e) => e.taskId)).toEqual([a]);
+  });
+
   it('reports a dead QEMU from the process table once, before libvirt drops the domain, and not after a DELETE', async () => {
     const dead = new Set<string>();
     const processes = { check: (d: string) => (dead.has(d) ? 'dead' : 'alive'), keepOnly: () => undefined } as unknown as QemuProcesses;

@@ -77,20 +77,24 @@ export class HeadElector {
 
     const held = this.term;
     const stillOurs = held && lease?.holder === self && lease.epoch === held.epoch && token === held.token && this.commandEpoch() !== undefined;
-    this.term = undefined; // set again below only by a write that succeeds
     if (held && stillOurs) {
       // A term taken in a longer-up node's stead is kept: that node saw the lease free for a whole
       // lease and did not claim (its coordinator stuck, or cut off from DNS); handing back to it
       // would only leave the lease free again.
       if (chosen !== self && !held.inSteadOf) {
         // A longer-up peer is live: hand over now rather than make it wait out the lease.
+        this.term = undefined;
         const ended = { holder: self, epoch: held.epoch, expiresAt: this.d.now() };
         const w = await this.d.store.release(token!, ended);
         this.d.log?.info({ event: 'head.released', epoch: held.epoch, to: chosen, result: w.result }, 'head: handed over');
         return { role: 'follower', head: undefined, epoch: held.epoch, reason: `handed over to ${chosen}` };
       }
+      // The term stays in force while it is renewed: it was valid before this write, and a write
+      // cannot make it end later than it already does. Clearing it here left a window in every
+      // renewal in which the head commanded nothing and answered no-head (seen under load).
       return this.write(token, held.epoch, 'renewed', chosen === self ? undefined : held.inSteadOf);
     }
+    this.term = undefined; // set again below only by a write that succeeds
     if (held) this.d.log?.warn({ event: 'head.term-lost', epoch: held.epoch, lease }, 'head: the term is over');
 
     if (chosen !== self) {
@@ -137,6 +141,7 @@ export class HeadElector {
     const sentAt = this.d.now();
     const w = await this.d.store.claim(token, { holder: this.d.self, epoch, expiresAt: sentAt + this.d.timing.leaseMs });
     if (w.result !== 'done') {
+      this.term = undefined;
       this.d.log?.warn({ event: `head.${what === 'claimed' ? 'claim' : 'renew'}-failed`, epoch, result: w.result, detail: w.detail }, 'head: write failed');
       return { role: 'follower', head: undefined, epoch: undefined, reason: `${what === 'claimed' ? 'claim' : 'renewal'} ${w.result}: ${w.detail}` };
     }
